@@ -1,0 +1,49 @@
+# Loket: the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed-stamp
+
+export LOKET_DEV_SECRET_FILE ?= var/secret
+
+.PHONY: run test install lint types unit schema messages clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loket needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Loket on http://$(HOST):$(PORT)/  (counselor console: /counselor/, transcripts: /transcripts/)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP)
+	$(VENV)/bin/mypy consult signaling config
+
+schema: $(STAMP)
+	$(PY) manage.py protocol_schema --check
+
+unit: $(STAMP)
+	$(PY) -m pytest -rs
+
+test: lint types schema unit
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l id -l en --ignore '.venv/*' --ignore 'bench/*' --ignore 'tests/*'
+	$(PY) manage.py makemessages -d djangojs -l id -l en --ignore '.venv/*' --ignore 'var/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmark harness for Loket (not part of the installed package)."""

@@ -1,0 +1,1 @@
+"""Minimal Channels relay used as the BASELINE target of ``bench/relay.py``."""

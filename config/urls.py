@@ -1,0 +1,25 @@
+"""Root URLs."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from consult import api, views
+
+urlpatterns = [
+    path("", views.applicant_page, name="applicant"),
+    path("counselor/", views.counselor_page, name="counselor"),
+    path("transcripts/", views.transcripts_page, name="transcripts"),
+    path("transcripts/<str:public_id>/", views.transcript_page, name="transcript"),
+    path("login/", auth_views.LoginView.as_view(template_name="consult/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
+    path("api/topics", api.topics, name="api-topics"),
+    path("api/consultations", api.consultation_create, name="api-consultation-create"),
+    path(
+        "api/consultations/<str:public_id>/transcript",
+        api.transcript,
+        name="api-transcript",
+    ),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,124 @@
+"""JSON HTTP API: topics, joining the queue, transcripts. HTTP only; services do the work."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .errors import DomainError, Forbidden, InvalidInput
+from .models import StaffProfile
+from .payloads import consultation_payload, entry_payload
+from .selectors import topics_active, transcript_read
+from .services.lifecycle import consultation_join
+
+_STATUS = {"not_found": 404, "forbidden": 403, "invalid_state": 409}
+
+
+def _error(exc: DomainError) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": exc.code, "message": exc.message}}, status=_STATUS.get(exc.code, 400)
+    )
+
+
+@require_GET
+def topics(request: HttpRequest) -> JsonResponse:
+    """GET /api/topics: the topics applicants may choose."""
+    return JsonResponse(
+        {
+            "topics": [
+                {"code": t.code, "name_id": t.name_id, "name_en": t.name_en}
+                for t in topics_active()
+            ]
+        }
+    )
+
+
+def _ws_url(request: HttpRequest, path: str) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}{path}"
+
+
+# Applicants have no session to forge a request with: the endpoint takes JSON only and returns a
+# token, so CSRF protection adds nothing here (a cross-site form cannot send application/json).
+@csrf_exempt
+@require_POST
+def consultation_create(request: HttpRequest) -> JsonResponse:
+    """POST /api/consultations: join the queue; returns the id, an applicant token and WS URL."""
+    if request.content_type != "application/json":
+        return _error(InvalidInput("Send application/json."))
+    if len(request.body) > 8192:
+        return _error(InvalidInput("The request is too large."))
+    try:
+        data: Any = json.loads(request.body)
+    except ValueError:
+        return JsonResponse(
+            {"error": {"code": "bad_json", "message": "The body is not valid JSON."}}, status=400
+        )
+    if not isinstance(data, dict):
+        return JsonResponse(
+            {"error": {"code": "bad_json", "message": "The body must be a JSON object."}},
+            status=400,
+        )
+    fields = {}
+    for key in ("name", "phone", "email", "topic", "mode", "language"):
+        value = data.get(key, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            return _error(InvalidInput(f"{key} must be a string."))
+        fields[key] = value
+    try:
+        consultation, token = consultation_join(
+            name=fields["name"],
+            phone=fields["phone"],
+            email=fields["email"],
+            topic_code=fields["topic"],
+            mode=fields["mode"] or "chat",
+            language=fields["language"] or "id",
+            applicant_grace_seconds=settings.LOKET["APPLICANT_GRACE"],
+        )
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {
+            "consultation_id": str(consultation.public_id),
+            "token": token,
+            "ws_url": _ws_url(request, "/ws/applicant/"),
+            "token_max_age_seconds": settings.LOKET["TOKEN_MAX_AGE"],
+        },
+        status=201,
+    )
+
+
+def staff_of(request: HttpRequest) -> StaffProfile:
+    """The staff profile of the logged-in user, or Forbidden."""
+    if not request.user.is_authenticated:
+        raise Forbidden("Log in first.")
+    staff = StaffProfile.objects.filter(user_id=request.user.pk).first()
+    if staff is None:
+        raise Forbidden("Staff only.")
+    return staff
+
+
+@require_GET
+@login_required
+def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
+    """GET /api/consultations/<id>/transcript: the whole record, for those allowed to read it."""
+    try:
+        staff = staff_of(request)
+        consultation, entries = transcript_read(staff=staff, public_id=public_id, via="api")
+    except DomainError as exc:
+        return _error(exc)
+    pid = str(consultation.public_id)
+    state = consultation_payload(consultation, for_staff=True)
+    state["created_at"] = consultation.created_at.isoformat()
+    state["ended_at"] = consultation.ended_at.isoformat() if consultation.ended_at else None
+    return JsonResponse(
+        {"consultation": state, "entries": [entry_payload(e, public_id=pid) for e in entries]}
+    )

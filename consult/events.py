@@ -1,0 +1,112 @@
+"""Fan-out to connected clients. The only module that talks to the channel layer.
+
+Everything is published after the surrounding transaction commits (``transaction.on_commit``), and
+nothing is ever only here: the channel layer is at-most-once, so every frame a client must not miss
+is a database row it can fetch again by sequence number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+# Channel-layer message type; the consumer's handler is ``loket_frame``.
+FRAME_EVENT = "loket.frame"
+
+
+def group_consultation(consultation_id: int) -> str:
+    """Everyone taking part in one consultation (applicant and counselor connections)."""
+    return f"consultation.{consultation_id}"
+
+
+def group_staff(staff_id: int) -> str:
+    """Every connection of one staff member (offers, their list of consultations)."""
+    return f"staff.{staff_id}"
+
+
+def group_topic(topic_id: int) -> str:
+    """Counselors serving a topic (its queue) and supervisors."""
+    return f"topic.{topic_id}"
+
+
+GROUP_SUPERVISORS = "supervisors"
+
+
+AUDIENCE_ALL = "all"
+AUDIENCE_APPLICANT = "applicant"
+AUDIENCE_STAFF = "staff"
+
+
+def _send_now(
+    group: str, frame: dict[str, Any], consultation_id: int | None, audience: str
+) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": FRAME_EVENT,
+        "frame": frame,
+        "consultation_id": consultation_id,
+        "audience": audience,
+    }
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # The layer is at-most-once anyway; clients recover from the database. Never fail the
+        # already-committed write because fan-out failed.
+        log.exception("channel layer send to %s failed", group.split(".", 1)[0])
+
+
+def publish(
+    groups: Iterable[str],
+    frame: dict[str, Any],
+    *,
+    consultation_id: int | None = None,
+    audience: str = AUDIENCE_ALL,
+) -> None:
+    """Send ``frame`` to every group once the current transaction commits.
+
+    ``audience`` tells consumers which kind of connection may forward it (applicant, staff, all).
+    """
+    targets = list(dict.fromkeys(groups))
+
+    def send() -> None:
+        for group in targets:
+            _send_now(group, frame, consultation_id, audience)
+
+    transaction.on_commit(send)
+
+
+def publish_callback(callback: Any) -> None:
+    """Run ``callback`` (which builds and publishes frames from fresh reads) after commit."""
+    transaction.on_commit(callback)
+
+
+async def publish_ephemeral(
+    groups: Iterable[str],
+    frame: dict[str, Any],
+    *,
+    consultation_id: int | None,
+    sender_channel: str,
+    audience: str = AUDIENCE_ALL,
+) -> None:
+    """Fan out a frame that is never stored (typing, WebRTC signaling), skipping its sender."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": FRAME_EVENT,
+        "frame": frame,
+        "consultation_id": consultation_id,
+        "audience": audience,
+        "sender": sender_channel,
+    }
+    for group in dict.fromkeys(groups):
+        await layer.group_send(group, message)

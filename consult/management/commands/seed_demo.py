@@ -1,0 +1,64 @@
+"""Demo data for local use: permit-office topics and demo staff accounts (idempotent)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from consult.models import StaffProfile, StaffRole, Topic
+
+TOPICS = [
+    ("building-approval", "Persetujuan Bangunan Gedung (PBG)", "Building approval (PBG)"),
+    ("business-registration", "Pendaftaran Usaha (NIB)", "Business registration (NIB)"),
+    ("health-permit", "Izin Kesehatan", "Health permits"),
+    ("environment-permit", "Izin Lingkungan", "Environmental permits"),
+    ("non-permit-letters", "Surat Nonperizinan", "Non-permit letters"),
+]
+
+DEMO_STAFF = [
+    ("konselor1", "Sari (Konselor)", StaffRole.COUNSELOR, ["building-approval", "health-permit"]),
+    ("konselor2", "Budi (Konselor)", StaffRole.COUNSELOR, [c for c, _, _ in TOPICS]),
+    ("supervisor", "Dewi (Supervisor)", StaffRole.SUPERVISOR, []),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo topics and staff accounts for local use; prints new passwords once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--topics-only", action="store_true", help="create the topics, no accounts"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            for order, (code, name_id, name_en) in enumerate(TOPICS):
+                Topic.objects.update_or_create(
+                    code=code, defaults={"name_id": name_id, "name_en": name_en, "order": order}
+                )
+            if options["topics_only"]:
+                self.stdout.write(f"{len(TOPICS)} topics ready.")
+                return
+            user_model = get_user_model()
+            created_lines = []
+            for username, name, role, codes in DEMO_STAFF:
+                if user_model.objects.filter(username=username).exists():
+                    continue
+                password = secrets.token_urlsafe(9)
+                user = user_model.objects.create_user(username=username, password=password)
+                user.is_staff = role == StaffRole.SUPERVISOR
+                user.save(update_fields=["is_staff"])
+                profile = StaffProfile.objects.create(user=user, role=role, display_name=name)
+                profile.topics.set(Topic.objects.filter(code__in=codes))
+                created_lines.append(f"  {role:<10} {username:<12} {password}")
+        self.stdout.write(f"{len(TOPICS)} topics ready.")
+        if created_lines:
+            self.stdout.write("Demo accounts (local use only; shown once):")
+            for line in created_lines:
+                self.stdout.write(line)
+        else:
+            self.stdout.write("Demo accounts already exist (passwords were shown when created).")

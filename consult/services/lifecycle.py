@@ -1,0 +1,429 @@
+"""A consultation's life: join, offer answers, end, transfer, requeue, abandon, calls."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events
+from ..errors import Forbidden, InvalidInput, InvalidState, NotFound
+from ..models import (
+    HELD_STATUSES,
+    OPEN_STATUSES,
+    Consultation,
+    ConsultationStatus,
+    CounselorStatus,
+    DeclinedOffer,
+    EndedBy,
+    Language,
+    Mode,
+    StaffProfile,
+    StaffRole,
+    Topic,
+)
+from .routing import publish_consultation_state, publish_queue, queue_dispatch
+from .tokens import applicant_token_issue, new_token_nonce
+from .transcript import consultation_lock, system_event_add
+
+_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
+
+
+def _clean_phone(raw: str) -> str:
+    phone = re.sub(r"[\s().-]", "", raw or "")
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput("phone must be 8 to 15 digits, optionally starting with +.")
+    return phone
+
+
+def consultation_join(
+    *,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    topic_code: str,
+    mode: str = Mode.CHAT,
+    language: str = Language.ID,
+    applicant_grace_seconds: int,
+) -> tuple[Consultation, str]:
+    """Put a new applicant in the queue; returns the consultation and its applicant token."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise InvalidInput("name must be 1 to 80 characters.")
+    phone = _clean_phone(phone)
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput("email is not a valid e-mail address.") from None
+    if not phone and not email:
+        raise InvalidInput("Give a phone number or an e-mail address.")
+    if mode not in Mode.values:
+        raise InvalidInput("mode must be chat or video.")
+    if language not in Language.values:
+        raise InvalidInput("language must be id or en.")
+    topic = Topic.objects.filter(code=topic_code, active=True).first()
+    if topic is None:
+        raise NotFound("No such topic.")
+    now = timezone.now()
+    with transaction.atomic():
+        consultation = Consultation.objects.create(
+            topic=topic,
+            applicant_name=name,
+            applicant_phone=phone,
+            applicant_email=email,
+            language=language,
+            mode=mode,
+            queued_at=now,
+            token_nonce=new_token_nonce(),
+            # Until the applicant's socket connects, the same grace as after a drop applies.
+            applicant_grace_deadline=now + timedelta(seconds=applicant_grace_seconds),
+        )
+        system_event_add(consultation, event="joined", data={"topic": topic.code, "mode": mode})
+        publish_queue(topic_id=topic.pk)
+    queue_dispatch()
+    return consultation, applicant_token_issue(consultation=consultation)
+
+
+def _release_to_queue(
+    consultation: Consultation, *, front: bool, event: str | None, reason: str
+) -> None:
+    """Put a held consultation (locked by the caller) back in the queue."""
+    previous = consultation.counselor_id
+    was_active = consultation.status == ConsultationStatus.ACTIVE
+    if consultation.in_call:
+        _call_close(consultation, reason=reason)
+    consultation.status = ConsultationStatus.WAITING
+    consultation.counselor = None
+    consultation.offered_at = None
+    consultation.offer_expires_at = None
+    consultation.accepted_at = None
+    if front or was_active:
+        consultation.priority = 1
+        consultation.queued_at = timezone.now()
+    consultation.save(
+        update_fields=[
+            "status",
+            "counselor",
+            "offered_at",
+            "offer_expires_at",
+            "accepted_at",
+            "priority",
+            "queued_at",
+            "in_call",
+            "call_started_at",
+            "call_audio_only",
+        ]
+    )
+    if event:
+        system_event_add(consultation, event=event, data={"reason": reason})
+    publish_consultation_state(consultation, previous_counselor_id=previous)
+    publish_queue(topic_id=consultation.topic_id)
+
+
+def _held_by(consultation: Consultation, staff: StaffProfile) -> None:
+    if consultation.counselor_id != staff.pk:
+        raise Forbidden()
+
+
+def offer_accept(*, staff: StaffProfile, consultation_id: int) -> Consultation:
+    """The counselor takes the consultation offered to them."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        _held_by(consultation, staff)
+        if consultation.status != ConsultationStatus.OFFERED:
+            raise InvalidState()
+        now = timezone.now()
+        consultation.status = ConsultationStatus.ACTIVE
+        consultation.accepted_at = now
+        consultation.first_accepted_at = consultation.first_accepted_at or now
+        consultation.offer_expires_at = None
+        consultation.target_counselor = None
+        consultation.save(
+            update_fields=[
+                "status",
+                "accepted_at",
+                "first_accepted_at",
+                "offer_expires_at",
+                "target_counselor",
+            ]
+        )
+        system_event_add(
+            consultation, event="counselor_joined", data={"counselor": staff.display_name}
+        )
+        publish_consultation_state(consultation)
+    return consultation
+
+
+def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
+    """The counselor passes; the consultation keeps its place and goes to someone else."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        _held_by(consultation, staff)
+        if consultation.status != ConsultationStatus.OFFERED:
+            raise InvalidState()
+        DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
+        _release_to_queue(consultation, front=False, event=None, reason="declined")
+    queue_dispatch()
+
+
+def offer_expire(*, consultation_id: int) -> bool:
+    """An offer nobody answered in time: re-offer it and set the silent counselor away."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        now = timezone.now()
+        if (
+            consultation.status != ConsultationStatus.OFFERED
+            or consultation.offer_expires_at is None
+            or consultation.offer_expires_at > now
+            or consultation.counselor is None
+        ):
+            return False
+        staff = consultation.counselor
+        DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=now)
+        _release_to_queue(consultation, front=False, event=None, reason="offer_timeout")
+        _status_set(staff, CounselorStatus.AWAY, reason="offer_timeout")
+    queue_dispatch()
+    return True
+
+
+def consultation_end(
+    *,
+    consultation_id: int,
+    ended_by: str,
+    staff: StaffProfile | None = None,
+    reason: str = "",
+) -> Consultation:
+    """End a consultation (by its counselor or its applicant)."""
+    reason = (reason or "")[:40]
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        if ended_by == EndedBy.COUNSELOR:
+            if staff is None:
+                raise Forbidden()
+            _held_by(consultation, staff)
+            if consultation.status != ConsultationStatus.ACTIVE:
+                raise InvalidState()
+        elif consultation.status not in OPEN_STATUSES:
+            raise InvalidState()
+        was_waiting = consultation.status == ConsultationStatus.WAITING
+        _finish(
+            consultation,
+            status=ConsultationStatus.ENDED
+            if consultation.status == ConsultationStatus.ACTIVE
+            else ConsultationStatus.ABANDONED,
+            ended_by=ended_by,
+            reason=reason or ("answered" if ended_by == EndedBy.COUNSELOR else "left"),
+        )
+        if was_waiting:
+            publish_queue(topic_id=consultation.topic_id)
+    queue_dispatch()
+    return consultation
+
+
+def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: str) -> None:
+    if consultation.in_call:
+        _call_close(consultation, reason="consultation_ended")
+    consultation.status = status
+    consultation.ended_at = timezone.now()
+    consultation.ended_by = ended_by
+    consultation.end_reason = reason
+    consultation.offer_expires_at = None
+    consultation.applicant_grace_deadline = None
+    consultation.save(
+        update_fields=[
+            "status",
+            "ended_at",
+            "ended_by",
+            "end_reason",
+            "offer_expires_at",
+            "applicant_grace_deadline",
+            "in_call",
+            "call_started_at",
+            "call_audio_only",
+        ]
+    )
+    system_event_add(
+        consultation,
+        event="ended" if status == ConsultationStatus.ENDED else "abandoned",
+        data={"by": ended_by, "reason": reason},
+    )
+    publish_consultation_state(consultation)
+
+
+def consultation_transfer(
+    *,
+    staff: StaffProfile,
+    consultation_id: int,
+    topic_code: str | None = None,
+    counselor_id: int | None = None,
+    note: str = "",
+) -> Consultation:
+    """Send an active consultation to another topic or colleague, at the front of the queue."""
+    if not topic_code and counselor_id is None:
+        raise InvalidInput("Give a topic or a counselor to transfer to.")
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        _held_by(consultation, staff)
+        if consultation.status != ConsultationStatus.ACTIVE:
+            raise InvalidState()
+        data: dict[str, object] = {"from": staff.display_name}
+        if topic_code:
+            topic = Topic.objects.filter(code=topic_code, active=True).first()
+            if topic is None:
+                raise NotFound("No such topic.")
+            old_topic = consultation.topic_id
+            consultation.topic = topic
+            consultation.save(update_fields=["topic"])
+            data["topic"] = topic.code
+            if old_topic != topic.pk:
+                publish_queue(topic_id=old_topic)
+        if counselor_id is not None:
+            target = StaffProfile.objects.filter(pk=counselor_id, role=StaffRole.COUNSELOR).first()
+            if target is None or target.pk == staff.pk:
+                raise NotFound("No such colleague.")
+            consultation.target_counselor = target
+            consultation.save(update_fields=["target_counselor"])
+            data["counselor"] = target.display_name
+        if note:
+            data["note"] = note[:500]
+        system_event_add(consultation, event="transferred", data=data)
+        _release_to_queue(consultation, front=True, event=None, reason="transferred")
+    queue_dispatch()
+    return consultation
+
+
+def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
+    StaffProfile.objects.filter(pk=staff.pk).update(status=status)
+    staff.status = status
+    events.publish(
+        [events.group_staff(staff.pk), events.GROUP_SUPERVISORS],
+        {
+            "type": "counselor.status",
+            "counselor_id": staff.pk,
+            "counselor_name": staff.display_name,
+            "status": status,
+            "reason": reason or None,
+        },
+        audience=events.AUDIENCE_STAFF,
+    )
+    for topic_id in staff.topics.values_list("pk", flat=True):
+        publish_queue(topic_id=topic_id)
+
+
+def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
+    """The counselor says whether they take new consultations."""
+    if not staff.is_counselor:
+        raise Forbidden()
+    if status not in CounselorStatus.values:
+        raise InvalidInput("status must be available, away or offline.")
+    with transaction.atomic():
+        _status_set(staff, status)
+    if status == CounselorStatus.AVAILABLE:
+        queue_dispatch()
+
+
+def counselor_lose(*, staff_id: int) -> int:
+    """The counselor is gone (grace passed or lease lapsed): requeue what they held."""
+    with transaction.atomic():
+        staff = StaffProfile.objects.select_for_update().filter(pk=staff_id).first()
+        if staff is None:
+            return 0
+        held = list(
+            Consultation.objects.filter(counselor=staff, status__in=HELD_STATUSES).values_list(
+                "pk", flat=True
+            )
+        )
+        for consultation_id in held:
+            consultation = consultation_lock(consultation_id=consultation_id)
+            if consultation.counselor_id != staff.pk:
+                continue
+            if consultation.status == ConsultationStatus.ACTIVE:
+                _release_to_queue(
+                    consultation, front=True, event="requeued", reason="counselor_disconnected"
+                )
+            else:
+                _release_to_queue(consultation, front=False, event=None, reason="counselor_lost")
+        StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
+        if staff.status != CounselorStatus.OFFLINE:
+            _status_set(staff, CounselorStatus.OFFLINE, reason="disconnected")
+    queue_dispatch()
+    return len(held)
+
+
+def applicant_abandon(*, consultation_id: int) -> bool:
+    """The applicant's grace period passed with no connection: the consultation is abandoned."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        deadline = consultation.applicant_grace_deadline
+        if (
+            consultation.status not in OPEN_STATUSES
+            or deadline is None
+            or deadline > timezone.now()
+        ):
+            return False
+        was_waiting = consultation.status == ConsultationStatus.WAITING
+        _finish(
+            consultation,
+            status=ConsultationStatus.ABANDONED,
+            ended_by=EndedBy.SYSTEM,
+            reason="applicant_disconnected",
+        )
+        if was_waiting:
+            publish_queue(topic_id=consultation.topic_id)
+    queue_dispatch()
+    return True
+
+
+def _call_close(consultation: Consultation, *, reason: str) -> None:
+    started = consultation.call_started_at
+    duration = (timezone.now() - started).total_seconds() if started else 0.0
+    system_event_add(
+        consultation,
+        event="call_ended",
+        data={
+            "reason": reason,
+            "duration_seconds": round(duration, 1),
+            "audio_only": consultation.call_audio_only,
+        },
+    )
+    consultation.in_call = False
+    consultation.call_started_at = None
+    consultation.call_audio_only = False
+
+
+def call_start(*, consultation_id: int, by_role: str, audio_only: bool) -> Consultation:
+    """Record a call's start between the two participants of an active consultation."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        if consultation.status != ConsultationStatus.ACTIVE:
+            raise InvalidState()
+        if consultation.in_call:
+            return consultation
+        consultation.in_call = True
+        consultation.call_started_at = timezone.now()
+        consultation.call_audio_only = audio_only
+        consultation.save(update_fields=["in_call", "call_started_at", "call_audio_only"])
+        system_event_add(
+            consultation, event="call_started", data={"by": by_role, "audio_only": audio_only}
+        )
+        publish_consultation_state(consultation)
+    return consultation
+
+
+def call_end(*, consultation_id: int, by_role: str) -> Consultation:
+    """Record a call's end (hang-up); the chat goes on."""
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        if not consultation.in_call:
+            return consultation
+        _call_close(consultation, reason=f"hangup_{by_role}")
+        consultation.save(update_fields=["in_call", "call_started_at", "call_audio_only"])
+        publish_consultation_state(consultation)
+    queue_dispatch()
+    return consultation

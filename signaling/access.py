@@ -1,0 +1,215 @@
+"""The consumers' bridge to the domain: each function runs one service or selector in Django's
+database thread and returns plain data. No business rule lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from consult import selectors
+from consult.errors import Forbidden, InvalidState
+from consult.models import (
+    AuthorRole,
+    ConnectionRole,
+    Consultation,
+    ConsultationStatus,
+    EndedBy,
+    StaffProfile,
+)
+from consult.payloads import consultation_payload, entry_payload
+from consult.runtime import SERVER_ID
+from consult.services import lifecycle, presence, transcript
+from consult.services.tokens import applicant_token_verify
+
+REPLAY_PAGE = 500
+
+
+@database_sync_to_async
+def entries_after(*, consultation_id: int, after_seq: int) -> list[dict[str, Any]]:
+    consultation = Consultation.objects.only("public_id").get(pk=consultation_id)
+    public_id = str(consultation.public_id)
+    return [
+        entry_payload(entry, public_id=public_id)
+        for entry in selectors.entries_after(
+            consultation_id=consultation_id, after_seq=after_seq, limit=REPLAY_PAGE
+        )
+    ]
+
+
+@database_sync_to_async
+def applicant_open(*, token: str, channel_name: str) -> dict[str, Any]:
+    """Verify the token and record the connection; the applicant's view of the consultation."""
+    consultation = applicant_token_verify(token=token)
+    connection_id = None
+    if consultation.is_open:
+        connection_id = presence.connection_open(
+            role=ConnectionRole.APPLICANT,
+            server_id=SERVER_ID,
+            channel_name=channel_name,
+            consultation=consultation,
+        ).pk
+    return {
+        "connection_id": connection_id,
+        "consultation_id": consultation.pk,
+        "topic_id": consultation.topic_id,
+        "state": consultation_payload(consultation, for_staff=False),
+    }
+
+
+@database_sync_to_async
+def queue_position(*, consultation_id: int) -> dict[str, Any] | None:
+    consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
+    return selectors.queue_position(consultation=consultation)
+
+
+@database_sync_to_async
+def consultation_topic(*, consultation_id: int) -> int:
+    return int(Consultation.objects.values_list("topic_id", flat=True).get(pk=consultation_id))
+
+
+@database_sync_to_async
+def staff_open(*, user: Any, channel_name: str) -> dict[str, Any] | None:
+    """The staff member behind an authenticated session, with what they hold and watch."""
+    staff = StaffProfile.objects.filter(user=user, user__is_active=True).first()
+    if staff is None:
+        return None
+    connection_id = None
+    held: list[Consultation] = []
+    if staff.is_counselor:
+        connection_id = presence.connection_open(
+            role=ConnectionRole.COUNSELOR,
+            server_id=SERVER_ID,
+            channel_name=channel_name,
+            staff=staff,
+        ).pk
+        held = selectors.staff_consultations(staff=staff)
+        topic_ids = list(staff.topics.values_list("pk", flat=True))
+    else:
+        topic_ids = [t.pk for t in selectors.topics_active()]
+    snapshots = [selectors.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
+    return {
+        "staff": staff,
+        "connection_id": connection_id,
+        "held": [(c.pk, c.topic_id, consultation_payload(c, for_staff=True)) for c in held],
+        "topic_ids": topic_ids,
+        "snapshots": snapshots,
+    }
+
+
+@database_sync_to_async
+def connection_close(*, connection_id: Any) -> None:
+    presence.connection_close(connection_id=connection_id)
+
+
+@database_sync_to_async
+def chat_append(
+    *, consultation_id: int, role: str, staff: StaffProfile | None, text: str, client_msg_id: str
+) -> tuple[dict[str, Any], bool]:
+    entry, created = transcript.transcript_append(
+        consultation_id=consultation_id,
+        author_role=AuthorRole.COUNSELOR if role == "counselor" else AuthorRole.APPLICANT,
+        author=staff if role == "counselor" else None,
+        text=text,
+        client_msg_id=client_msg_id,
+    )
+    public_id = Consultation.objects.values_list("public_id", flat=True).get(pk=consultation_id)
+    return entry_payload(entry, public_id=str(public_id)), created
+
+
+@database_sync_to_async
+def read_mark(*, consultation_id: int, role: str, seq: int) -> None:
+    transcript.read_mark(consultation_id=consultation_id, reader_role=role, seq=seq)
+
+
+@database_sync_to_async
+def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfile | None) -> None:
+    """Only the two participants of an active consultation may signal a call."""
+    row = Consultation.objects.filter(pk=consultation_id).values("status", "counselor_id").first()
+    if row is None:
+        raise Forbidden()
+    if role == "counselor" and (staff is None or row["counselor_id"] != staff.pk):
+        raise Forbidden()
+    if role not in ("counselor", "applicant"):
+        raise Forbidden()
+    if row["status"] != ConsultationStatus.ACTIVE:
+        raise InvalidState()
+
+
+@database_sync_to_async
+def call_start(*, consultation_id: int, role: str, audio_only: bool) -> None:
+    lifecycle.call_start(consultation_id=consultation_id, by_role=role, audio_only=audio_only)
+
+
+@database_sync_to_async
+def call_end(*, consultation_id: int, role: str) -> None:
+    lifecycle.call_end(consultation_id=consultation_id, by_role=role)
+
+
+@database_sync_to_async
+def applicant_leave(*, consultation_id: int) -> None:
+    lifecycle.consultation_end(
+        consultation_id=consultation_id, ended_by=EndedBy.APPLICANT, reason="left"
+    )
+
+
+@database_sync_to_async
+def status_set(*, staff: StaffProfile, status: str) -> None:
+    lifecycle.counselor_status_set(staff=staff, status=status)
+
+
+@database_sync_to_async
+def staff_status(*, staff_id: int) -> str:
+    return str(StaffProfile.objects.values_list("status", flat=True).get(pk=staff_id))
+
+
+@database_sync_to_async
+def offer_accept(*, staff: StaffProfile, consultation_id: int) -> None:
+    lifecycle.offer_accept(staff=staff, consultation_id=consultation_id)
+
+
+@database_sync_to_async
+def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
+    lifecycle.offer_decline(staff=staff, consultation_id=consultation_id)
+
+
+@database_sync_to_async
+def consultation_end(*, staff: StaffProfile, consultation_id: int, reason: str) -> None:
+    lifecycle.consultation_end(
+        consultation_id=consultation_id, ended_by=EndedBy.COUNSELOR, staff=staff, reason=reason
+    )
+
+
+@database_sync_to_async
+def consultation_transfer(
+    *,
+    staff: StaffProfile,
+    consultation_id: int,
+    topic: str | None,
+    counselor_id: int | None,
+    note: str,
+) -> None:
+    lifecycle.consultation_transfer(
+        staff=staff,
+        consultation_id=consultation_id,
+        topic_code=topic,
+        counselor_id=counselor_id,
+        note=note,
+    )
+
+
+@database_sync_to_async
+def held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:
+    """Whether the counselor holds the consultation now, and its topic."""
+    row = (
+        Consultation.objects.filter(pk=consultation_id)
+        .values("counselor_id", "status", "topic_id")
+        .first()
+    )
+    if row is None:
+        return False, 0
+    held = row["counselor_id"] == staff_id and row["status"] in (
+        ConsultationStatus.OFFERED,
+        ConsultationStatus.ACTIVE,
+    )
+    return held, int(row["topic_id"])

@@ -1,0 +1,132 @@
+"""The applicant's WebSocket: token in the first frame, one consultation, queue position."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from consult import events
+from consult.errors import DomainError, TokenExpired, TokenInvalid
+from consult.selectors import wait_estimate
+
+from . import access, protocol
+from .consumers import BaseConsumer
+
+
+class ApplicantConsumer(BaseConsumer):
+    """Connection of one applicant, admitted by the token of their consultation."""
+
+    role = "applicant"
+    audience = events.AUDIENCE_APPLICANT
+    allowed_types = protocol.APPLICANT_TYPES
+
+    async def on_open(self) -> None:
+        self.consultation_id: int | None = None
+        self.topic_id: int | None = None
+        self.last_position: tuple[int, int | None] | None = None
+        self.auth_timer = asyncio.get_running_loop().call_later(
+            settings.LOKET["AUTH_TIMEOUT"], self._auth_timeout
+        )
+
+    def _auth_timeout(self) -> None:
+        if self.consultation_id is None:
+            self.auth_close = asyncio.ensure_future(self.close(code=protocol.CLOSE_AUTH_TIMEOUT))
+
+    async def disconnect(self, code: int) -> None:
+        self.auth_timer.cancel()
+        await super().disconnect(code)
+
+    async def on_auth(self, message: protocol.Auth) -> None:
+        if self.consultation_id is not None:
+            await self.send_error("invalid_state", "Already authenticated.", message.id)
+            return
+        try:
+            opened = await access.applicant_open(
+                token=message.token, channel_name=self.channel_name
+            )
+        except (TokenInvalid, TokenExpired) as exc:
+            await self.send_error(exc.code, exc.message, message.id)
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message, message.id)
+            return
+        self.auth_timer.cancel()
+        self.connection_id = opened["connection_id"]
+        consultation_id = int(opened["consultation_id"])
+        self.consultation_id = consultation_id
+        self.topic_id = int(opened["topic_id"])
+        state = opened["state"]
+        # Join the groups before reading anything, so no live frame falls between read and join.
+        await self.start_following(
+            consultation_id, state["consultation_id"], self.topic_id, state["status"]
+        )
+        self.authenticated = True
+        await self.join(events.group_topic(self.topic_id))
+        await self.send_frame(
+            {
+                "type": "ready",
+                "role": "applicant",
+                "name": None,
+                "consultations": [state],
+                "topics": [state["topic"]],
+                "status": None,
+                "server_time": state["queued_at"] or "",
+            }
+        )
+        await self.resume_from(consultation_id, message.last_seq or 0)
+        await self.push_position(await access.queue_position(consultation_id=consultation_id))
+
+    async def push_position(self, frame: dict[str, Any] | None) -> None:
+        if frame is None:
+            return
+        key = (frame["position"], frame["estimated_wait_seconds"])
+        if key != self.last_position:
+            self.last_position = key
+            await self.send_frame(frame)
+
+    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
+        consultation_id = self.consultation_id
+        if consultation_id is None:
+            return
+        order: list[int] = frame.get("order", [])
+        if consultation_id not in order:
+            return
+        followed = self.followed[consultation_id]
+        position = order.index(consultation_id) + 1
+        await self.push_position(
+            {
+                "type": "queue.position",
+                "consultation_id": followed.public_id,
+                "position": position,
+                "estimated_wait_seconds": wait_estimate(
+                    position=position,
+                    staffed=int(frame["staffed_slots"]),
+                    free=int(frame["free_slots"]),
+                    handling=float(frame["handling_seconds"]),
+                ),
+            }
+        )
+
+    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        if consultation_id != self.consultation_id:
+            return
+        followed = self.followed[consultation_id]
+        followed.status = frame["status"]
+        new_topic = await access.consultation_topic(consultation_id=consultation_id)
+        if new_topic != self.topic_id and self.topic_id is not None:
+            await self.leave_group(events.group_topic(self.topic_id))
+            self.topic_id = new_topic
+            await self.join(events.group_topic(new_topic))
+        if frame["status"] != "waiting":
+            self.last_position = None
+        await self.send_frame(frame)
+        if frame["status"] == "waiting":
+            await self.push_position(await access.queue_position(consultation_id=consultation_id))
+
+    async def on_leave(self, message: protocol.Leave) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.applicant_leave(consultation_id=consultation_id)
+        await self.ack(message.id)

@@ -1,0 +1,348 @@
+"""WebSocket consumers: authenticate, parse, check, call one service, reply. Transport only.
+
+Per-connection state only: who is connected, which consultations this socket follows and the
+last sequence number it has sent for each. Everything else is in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from consult import events, runtime
+from consult.errors import DomainError, Forbidden
+
+from . import access, protocol
+from .protocol import ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+class _Window:
+    """A sliding-window counter: at most ``limit`` events in ``seconds``."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.times: deque[float] = deque()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        while self.times and now - self.times[0] > self.seconds:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+
+class _Followed:
+    """A consultation this connection follows, and what it has delivered of it."""
+
+    __slots__ = ("last_sent", "public_id", "resumed", "status", "topic_id")
+
+    def __init__(self, public_id: str, topic_id: int, status: str) -> None:
+        self.public_id = public_id
+        self.topic_id = topic_id
+        self.status = status
+        self.last_sent = 0
+        # Until the client says what it has (auth or resume), live entries are held back: the
+        # replay will include them, and sending them twice would break exactly-once delivery.
+        self.resumed = False
+
+
+class BaseConsumer(AsyncWebsocketConsumer):
+    """What applicant and staff connections share: parsing, limits, delivery in order."""
+
+    role = ""
+    allowed_types: frozenset[str] = protocol.CLIENT_TYPES
+
+    async def connect(self) -> None:
+        if settings.LOKET["RUN_RUNTIME"]:
+            runtime.ensure_started()
+        self.connection_id: Any = None
+        self.authenticated = False
+        self.followed: dict[int, _Followed] = {}
+        self.groups_joined: set[str] = set()
+        self.chat_window = _Window(*settings.LOKET["CHAT_RATE"])
+        self.frame_window = _Window(*settings.LOKET["FRAME_RATE"])
+        await self.accept()
+        await self.on_open()
+
+    async def on_open(self) -> None:
+        """Role-specific start of the connection."""
+
+    async def disconnect(self, code: int) -> None:
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+        if self.connection_id is not None:
+            await access.connection_close(connection_id=self.connection_id)
+            self.connection_id = None
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def leave_group(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    async def send_frame(self, data: dict[str, Any]) -> None:
+        await self.send(text_data=protocol.server_frame(data))
+
+    async def send_error(self, code: str, message: str, request_id: str | None) -> None:
+        await self.send(text_data=protocol.error_frame(code, message, request_id))
+
+    async def ack(self, request_id: str | None, **extra: Any) -> None:
+        await self.send_frame({"type": "ack", "id": request_id, **extra})
+
+    # -------------------------------------------------------------- inbound
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None or text_data is None:
+            await self.send_error("bad_json", "Binary frames are not accepted.", None)
+            return
+        if len(text_data) > settings.LOKET["MAX_FRAME_BYTES"] or (
+            len(text_data.encode("utf-8")) > settings.LOKET["MAX_FRAME_BYTES"]
+        ):
+            await self.send_error("frame_too_large", protocol.ERROR_CODES["frame_too_large"], None)
+            return
+        if not self.frame_window.allow():
+            await self.send_error("rate_limited", "Too many frames; slow down.", None)
+            return
+        try:
+            message = protocol.parse_client(text_data, allowed=self.allowed_types)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message, exc.request_id)
+            return
+        if not self.authenticated and message.type != "auth":
+            await self.send_error(
+                "auth_required", protocol.ERROR_CODES["auth_required"], message.id
+            )
+            return
+        if message.type == "chat.send" and not self.chat_window.allow():
+            await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], message.id)
+            return
+        handler = getattr(self, "on_" + message.type.replace(".", "_"), None)
+        if handler is None:
+            await self.send_error("unknown_type", "Not accepted on this connection.", message.id)
+            return
+        try:
+            await handler(message)
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message, message.id)
+        except Exception:
+            log.exception("handling %s failed", message.type)
+            await self.send_error("internal", protocol.ERROR_CODES["internal"], message.id)
+
+    async def on_ping(self, message: protocol.Ping) -> None:
+        # The channel layer may drop a frame; a ping is the client's chance to get it anyway.
+        for consultation_id in list(self.followed):
+            await self.catch_up(consultation_id)
+        await self.send_frame(
+            {"type": "pong", "id": message.id, "server_time": timezone.now().isoformat()}
+        )
+
+    # -------------------------------------------------------------- delivery in order
+
+    async def replay(self, consultation_id: int, after_seq: int, upto: int | None = None) -> None:
+        """Send entries after ``after_seq`` (up to ``upto``) from the database, in order."""
+        followed = self.followed.get(consultation_id)
+        if followed is None:
+            return
+        cursor = after_seq
+        while True:
+            batch = await access.entries_after(consultation_id=consultation_id, after_seq=cursor)
+            for entry in batch:
+                if upto is not None and entry["seq"] > upto:
+                    return
+                await self.send_frame(entry)
+                cursor = followed.last_sent = entry["seq"]
+            if len(batch) < access.REPLAY_PAGE:
+                return
+
+    async def catch_up(self, consultation_id: int) -> None:
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed:
+            await self.replay(consultation_id, followed.last_sent)
+
+    async def deliver_entry(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        followed = self.followed.get(consultation_id)
+        if followed is None or not followed.resumed:
+            return
+        seq = int(frame["seq"])
+        if seq <= followed.last_sent:
+            return
+        if seq > followed.last_sent + 1:
+            # A gap: an earlier entry was dropped by the layer or is still in flight from
+            # another process. The database has it (it was committed before it was published).
+            await self.replay(consultation_id, followed.last_sent)
+            return
+        await self.send_frame(frame)
+        followed.last_sent = seq
+
+    async def start_following(
+        self, consultation_id: int, public_id: str, topic_id: int, status: str
+    ) -> _Followed:
+        followed = self.followed.get(consultation_id)
+        if followed is None:
+            followed = _Followed(public_id, topic_id, status)
+            self.followed[consultation_id] = followed
+            await self.join(events.group_consultation(consultation_id))
+        return followed
+
+    async def stop_following(self, consultation_id: int) -> None:
+        if self.followed.pop(consultation_id, None) is not None:
+            await self.leave_group(events.group_consultation(consultation_id))
+
+    async def resume_from(self, consultation_id: int, last_seq: int) -> None:
+        followed = self.followed[consultation_id]
+        followed.resumed = True
+        followed.last_sent = last_seq
+        await self.replay(consultation_id, last_seq)
+
+    def resolve(self, ref: str | None) -> int:
+        """The internal id of a consultation this connection follows, by its public id."""
+        if ref is None:
+            if len(self.followed) == 1 and self.role == "applicant":
+                return next(iter(self.followed))
+            raise Forbidden("Name the consultation.")
+        for consultation_id, followed in self.followed.items():
+            if followed.public_id == ref:
+                return consultation_id
+        raise Forbidden()
+
+    async def on_chat_send(self, message: protocol.ChatSend) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        entry, created = await access.chat_append(
+            consultation_id=consultation_id,
+            role=self.role,
+            staff=getattr(self, "staff", None),
+            text=message.text,
+            client_msg_id=message.client_msg_id,
+        )
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed and created:
+            if entry["seq"] > followed.last_sent + 1:
+                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
+            followed.last_sent = max(followed.last_sent, entry["seq"])
+        await self.ack(message.id, entry=entry, duplicate=not created)
+
+    async def on_resume(self, message: protocol.Resume) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await self.resume_from(consultation_id, message.last_seq)
+        await self.ack(message.id)
+
+    async def on_read(self, message: protocol.Read) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.read_mark(consultation_id=consultation_id, role=self.role, seq=message.seq)
+        await self.ack(message.id)
+
+    async def on_typing(self, message: protocol.Typing) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        followed = self.followed[consultation_id]
+        await events.publish_ephemeral(
+            [events.group_consultation(consultation_id)],
+            {
+                "type": "typing",
+                "consultation_id": followed.public_id,
+                "role": self.role,
+                "active": message.active,
+            },
+            consultation_id=consultation_id,
+            sender_channel=self.channel_name,
+        )
+
+    async def relay_rtc(self, message: Any, frame: dict[str, Any]) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.rtc_participant_check(
+            consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
+        )
+        followed = self.followed[consultation_id]
+        frame.update(
+            {"type": message.type, "consultation_id": followed.public_id, "from_role": self.role}
+        )
+        await events.publish_ephemeral(
+            [events.group_consultation(consultation_id)],
+            frame,
+            consultation_id=consultation_id,
+            sender_channel=self.channel_name,
+        )
+
+    async def on_rtc_offer(self, message: protocol.RtcDescription) -> None:
+        await self.relay_rtc(message, {"sdp": message.sdp})
+
+    on_rtc_answer = on_rtc_offer
+
+    async def on_rtc_ice(self, message: protocol.RtcIce) -> None:
+        candidate = message.candidate.model_dump() if message.candidate else None
+        await self.relay_rtc(message, {"candidate": candidate})
+
+    async def on_rtc_hangup(self, message: protocol.RtcHangup) -> None:
+        await self.relay_rtc(message, {})
+
+    async def on_call_start(self, message: protocol.CallStart) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.rtc_participant_check(
+            consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
+        )
+        await access.call_start(
+            consultation_id=consultation_id, role=self.role, audio_only=message.audio_only
+        )
+        await self.ack(message.id)
+
+    async def on_call_end(self, message: protocol.CallEnd) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.rtc_participant_check(
+            consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
+        )
+        await access.call_end(consultation_id=consultation_id, role=self.role)
+        await self.ack(message.id)
+
+    # -------------------------------------------------------------- outbound (channel layer)
+
+    async def loket_frame(self, event: dict[str, Any]) -> None:
+        """A frame published by consult.events; re-checked here before it is forwarded."""
+        if event.get("sender") == self.channel_name:
+            return
+        audience = event.get("audience", events.AUDIENCE_ALL)
+        if audience not in (events.AUDIENCE_ALL, self.audience):
+            return
+        frame = event["frame"]
+        consultation_id = event.get("consultation_id")
+        kind = frame.get("type")
+        if kind == "queue.snapshot":
+            await self.on_queue_snapshot(frame)
+            return
+        if kind == "consultation.state" and consultation_id is not None:
+            await self.on_state(consultation_id, frame)
+            return
+        if kind == "counselor.status":
+            await self.on_counselor_status(frame)
+            return
+        if consultation_id is None or consultation_id not in self.followed:
+            return
+        if kind == "entry":
+            await self.deliver_entry(consultation_id, frame)
+        else:
+            await self.send_frame(frame)
+
+    audience = events.AUDIENCE_ALL
+
+    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
+        """Subclasses decide what of a queue snapshot this connection may see."""
+
+    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        """Subclasses follow or stop following on a consultation's state change."""
+
+    async def on_counselor_status(self, frame: dict[str, Any]) -> None:
+        """Subclasses forward counselor status where it concerns them."""

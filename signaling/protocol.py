@@ -1,0 +1,457 @@
+"""The WebSocket protocol: every frame in either direction is one of these typed models.
+
+docs/PROTOCOL.md documents each with an example, and docs/protocol.schema.json is generated from
+these models (``python manage.py protocol_schema``); tests fail when either drifts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+RequestId = Annotated[str, Field(max_length=64)]
+ConsultationRef = Annotated[str, Field(min_length=1, max_length=64)]
+Role = Literal["applicant", "counselor", "system"]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Request(_Frame):
+    id: RequestId | None = None
+
+
+# ---------------------------------------------------------------- client to server
+
+
+class Auth(_Request):
+    """Applicant's first frame: the token from POST /api/consultations."""
+
+    type: Literal["auth"]
+    token: Annotated[str, Field(max_length=400)]
+    last_seq: Annotated[int, Field(ge=0)] | None = None
+
+
+class Resume(_Request):
+    """Replay every transcript entry after ``last_seq`` from the database, in order."""
+
+    type: Literal["resume"]
+    consultation_id: ConsultationRef | None = None
+    last_seq: Annotated[int, Field(ge=0)]
+
+
+class ChatSend(_Request):
+    """A chat message. The same ``client_msg_id`` again yields the same stored entry."""
+
+    type: Literal["chat.send"]
+    consultation_id: ConsultationRef | None = None
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
+    # Length is checked by the service so that it can answer with ``text_too_long``.
+    text: str
+
+
+class Typing(_Request):
+    type: Literal["typing"]
+    consultation_id: ConsultationRef | None = None
+    active: bool = True
+
+
+class Read(_Request):
+    type: Literal["read"]
+    consultation_id: ConsultationRef | None = None
+    seq: Annotated[int, Field(ge=0)]
+
+
+class Ping(_Request):
+    type: Literal["ping"]
+
+
+class Leave(_Request):
+    """Applicant leaves the queue or ends the consultation."""
+
+    type: Literal["leave"]
+    consultation_id: ConsultationRef | None = None
+
+
+class StatusSet(_Request):
+    type: Literal["status.set"]
+    status: Literal["available", "away", "offline"]
+
+
+class OfferAccept(_Request):
+    type: Literal["offer.accept"]
+    consultation_id: ConsultationRef
+
+
+class OfferDecline(_Request):
+    type: Literal["offer.decline"]
+    consultation_id: ConsultationRef
+
+
+class ConsultationEnd(_Request):
+    type: Literal["consultation.end"]
+    consultation_id: ConsultationRef
+    reason: Annotated[str, Field(max_length=40)] = ""
+
+
+class ConsultationTransfer(_Request):
+    type: Literal["consultation.transfer"]
+    consultation_id: ConsultationRef
+    topic: Annotated[str, Field(max_length=40)] | None = None
+    counselor_id: int | None = None
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class CallStart(_Request):
+    """Record that a call starts (after both sides agreed); a system event in the transcript."""
+
+    type: Literal["call.start"]
+    consultation_id: ConsultationRef | None = None
+    audio_only: bool = False
+
+
+class CallEnd(_Request):
+    type: Literal["call.end"]
+    consultation_id: ConsultationRef | None = None
+
+
+class RtcDescription(_Request):
+    """An SDP offer or answer, relayed to the other participant only."""
+
+    type: Literal["rtc.offer", "rtc.answer"]
+    consultation_id: ConsultationRef | None = None
+    sdp: Annotated[str, Field(max_length=32_000)]
+
+
+class IceCandidate(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    candidate: Annotated[str, Field(max_length=1000)]
+    sdpMid: Annotated[str, Field(max_length=64)] | None = None
+    sdpMLineIndex: int | None = None
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None
+
+
+class RtcIce(_Request):
+    type: Literal["rtc.ice"]
+    consultation_id: ConsultationRef | None = None
+    candidate: IceCandidate | None = None
+
+
+class RtcHangup(_Request):
+    type: Literal["rtc.hangup"]
+    consultation_id: ConsultationRef | None = None
+
+
+ClientMessage = Annotated[
+    Auth
+    | Resume
+    | ChatSend
+    | Typing
+    | Read
+    | Ping
+    | Leave
+    | StatusSet
+    | OfferAccept
+    | OfferDecline
+    | ConsultationEnd
+    | ConsultationTransfer
+    | CallStart
+    | CallEnd
+    | RtcDescription
+    | RtcIce
+    | RtcHangup,
+    Field(discriminator="type"),
+]
+CLIENT_TYPES: frozenset[str] = frozenset(
+    {
+        "auth",
+        "resume",
+        "chat.send",
+        "typing",
+        "read",
+        "ping",
+        "leave",
+        "status.set",
+        "offer.accept",
+        "offer.decline",
+        "consultation.end",
+        "consultation.transfer",
+        "call.start",
+        "call.end",
+        "rtc.offer",
+        "rtc.answer",
+        "rtc.ice",
+        "rtc.hangup",
+    }
+)
+APPLICANT_TYPES = frozenset(
+    {
+        "auth",
+        "resume",
+        "chat.send",
+        "typing",
+        "read",
+        "ping",
+        "leave",
+        "call.start",
+        "call.end",
+        "rtc.offer",
+        "rtc.answer",
+        "rtc.ice",
+        "rtc.hangup",
+    }
+)
+_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# ---------------------------------------------------------------- server to client
+
+
+class Entry(_Frame):
+    """One transcript entry (a message or a system event) with its sequence number."""
+
+    type: Literal["entry"]
+    consultation_id: str
+    seq: int
+    kind: Literal["message", "event"]
+    author_role: Role
+    author_name: str | None
+    text: str
+    event: str | None
+    data: dict[str, Any]
+    client_msg_id: str | None
+    created_at: str
+
+
+class Ack(_Frame):
+    """The reply to a request that succeeded; for ``chat.send`` it carries the stored entry."""
+
+    type: Literal["ack"]
+    id: RequestId | None
+    entry: Entry | None = None
+    duplicate: bool = False
+
+
+class ConsultationState(_Frame):
+    type: Literal["consultation.state"]
+    consultation_id: str
+    status: Literal["waiting", "offered", "active", "ended", "abandoned"]
+    topic: str
+    mode: Literal["chat", "video"]
+    language: Literal["id", "en"]
+    counselor_name: str | None
+    applicant_name: str | None
+    last_seq: int
+    in_call: bool
+    offer_expires_at: str | None
+    queued_at: str | None
+    ended_by: str | None
+    end_reason: str | None
+
+
+class Ready(_Frame):
+    """Sent once the connection is authenticated: who you are and what you take part in."""
+
+    type: Literal["ready"]
+    role: Literal["applicant", "counselor", "supervisor"]
+    name: str | None
+    consultations: list[ConsultationState]
+    topics: list[str]
+    status: Literal["available", "away", "offline"] | None
+    server_time: str
+
+
+class QueuePosition(_Frame):
+    """A waiting applicant's place (1 = next) and the estimated wait in seconds (None: unknown)."""
+
+    type: Literal["queue.position"]
+    consultation_id: str
+    position: int
+    estimated_wait_seconds: int | None
+
+
+class WaitingItem(_Frame):
+    consultation_id: str
+    position: int
+    mode: Literal["chat", "video"]
+    language: Literal["id", "en"]
+    waiting_since: str | None
+    requeued: bool
+
+
+class QueueSnapshot(_Frame):
+    """A topic's queue for staff: who waits (no personal data), and the staffing behind it."""
+
+    type: Literal["queue.snapshot"]
+    topic: str
+    waiting: list[WaitingItem]
+    staffed_slots: int
+    free_slots: int
+    handling_seconds: float
+
+
+class CounselorStatusFrame(_Frame):
+    type: Literal["counselor.status"]
+    counselor_id: int
+    counselor_name: str
+    status: Literal["available", "away", "offline"]
+    reason: str | None
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+    consultation_id: str
+    role: Role
+    active: bool
+
+
+class ReadFrame(_Frame):
+    type: Literal["read"]
+    consultation_id: str
+    role: Role
+    seq: int
+
+
+class RtcDescriptionFrame(_Frame):
+    type: Literal["rtc.offer", "rtc.answer"]
+    consultation_id: str
+    from_role: Role
+    sdp: str
+
+
+class RtcIceFrame(_Frame):
+    type: Literal["rtc.ice"]
+    consultation_id: str
+    from_role: Role
+    candidate: IceCandidate | None
+
+
+class RtcHangupFrame(_Frame):
+    type: Literal["rtc.hangup"]
+    consultation_id: str
+    from_role: Role
+
+
+class Pong(_Frame):
+    """Reply to ``ping``. Before it, the server sends any entries the channel layer dropped."""
+
+    type: Literal["pong"]
+    id: RequestId | None
+    server_time: str
+
+
+class Error(_Frame):
+    """A refused request. ``code`` is stable (see ERROR_CODES); ``id`` echoes the request's id."""
+
+    type: Literal["error"]
+    id: RequestId | None
+    code: str
+    message: str
+
+
+ServerMessage = Annotated[
+    Entry
+    | Ack
+    | ConsultationState
+    | Ready
+    | QueuePosition
+    | QueueSnapshot
+    | CounselorStatusFrame
+    | TypingFrame
+    | ReadFrame
+    | RtcDescriptionFrame
+    | RtcIceFrame
+    | RtcHangupFrame
+    | Pong
+    | Error,
+    Field(discriminator="type"),
+]
+_server_adapter: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+
+# Every error code a client can receive, with its meaning (docs/PROTOCOL.md lists the same).
+ERROR_CODES: dict[str, str] = {
+    "bad_json": "The frame is not valid JSON, or not a JSON object.",
+    "unknown_type": "The frame's type is not one this connection accepts.",
+    "invalid_message": "A field is missing or has a wrong type or value.",
+    "invalid_input": "A value is refused by the service (empty text, wrong phone...).",
+    "frame_too_large": "The frame is larger than 64 KiB.",
+    "text_too_long": "The message text is longer than 4000 characters.",
+    "rate_limited": "Too many messages: more than 20 chat messages in 10 s.",
+    "auth_required": "The first frame on an applicant connection must be auth.",
+    "token_invalid": "The token is not valid (closes the connection, code 4401).",
+    "token_expired": "The token has expired (closes the connection, code 4401).",
+    "forbidden": "You may not act on this consultation.",
+    "not_found": "No such consultation, topic or counselor.",
+    "invalid_state": "The consultation's state does not allow this now.",
+    "over_capacity": "The counselor has no free capacity for this.",
+    "internal": "The server failed; nothing was stored. Try again.",
+}
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_AUTH_TIMEOUT = 4408
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be parsed; carries the error code and the request id if readable."""
+
+    def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def _request_id(data: dict[str, Any]) -> str | None:
+    value = data.get("id")
+    return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def parse_client(text: str | None, *, allowed: frozenset[str] = CLIENT_TYPES) -> Any:
+    """Parse one client frame into its model, or raise ProtocolError with a stable code."""
+    if text is None:
+        raise ProtocolError("bad_json", "Binary frames are not accepted.")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "The frame must be a JSON object.")
+    request_id = _request_id(data)
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "The frame has no type.", request_id)
+    if kind not in allowed:
+        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}.", request_id)
+    try:
+        return _client_adapter.validate_python(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in err["loc"][1:]) or "?" for err in exc.errors()})
+        raise ProtocolError(
+            "invalid_message", f"Invalid or missing field(s): {', '.join(fields)}.", request_id
+        ) from None
+
+
+def server_frame(data: dict[str, Any]) -> str:
+    """Validate an outgoing frame against the models and serialise it."""
+    model = _server_adapter.validate_python(data)
+    return str(model.model_dump_json())
+
+
+def error_frame(code: str, message: str, request_id: str | None = None) -> str:
+    """An ``error`` frame with a stable code."""
+    return server_frame({"type": "error", "id": request_id, "code": code, "message": message})
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of both directions, for docs/protocol.schema.json."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Loket WebSocket protocol",
+        "client_to_server": _client_adapter.json_schema(),
+        "server_to_client": _server_adapter.json_schema(),
+        "error_codes": ERROR_CODES,
+    }

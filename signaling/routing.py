@@ -1,0 +1,30 @@
+"""URL routing and the ASGI stack for WebSockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
+
+from .applicant import ApplicantConsumer
+from .staff import StaffConsumer
+
+websocket_urlpatterns = [
+    path("ws/applicant/", ApplicantConsumer.as_asgi()),
+    path("ws/staff/", StaffConsumer.as_asgi()),
+]
+
+
+def build_application(http_app: Any) -> ProtocolTypeRouter:
+    """HTTP to Django; WebSockets through the origin check and session auth to the consumers."""
+    return ProtocolTypeRouter(
+        {
+            "http": http_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )

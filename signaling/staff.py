@@ -1,0 +1,136 @@
+"""The staff WebSocket: counselors (offers, their consultations, their topics' queues) and
+supervisors (every queue and status, read-only), authenticated by their Django session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from consult import events
+
+from . import access, protocol
+from .consumers import BaseConsumer
+
+
+class StaffConsumer(BaseConsumer):
+    """Connection of a logged-in counselor or supervisor."""
+
+    audience = events.AUDIENCE_STAFF
+    allowed_types = protocol.CLIENT_TYPES - {"auth", "leave"}
+
+    async def on_open(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.send_error("forbidden", "Log in first.", None)
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        opened = await access.staff_open(user=user, channel_name=self.channel_name)
+        if opened is None:
+            await self.send_error("forbidden", "This account is not staff.", None)
+            await self.close(code=protocol.CLOSE_FORBIDDEN)
+            return
+        self.staff = opened["staff"]
+        self.authenticated = True
+        self.role = "counselor" if self.staff.is_counselor else "supervisor"
+        self.connection_id = opened["connection_id"]
+        self.topic_ids: list[int] = opened["topic_ids"]
+        if self.staff.is_counselor:
+            await self.join(events.group_staff(self.staff.pk))
+            for consultation_id, topic_id, state in opened["held"]:
+                await self.start_following(
+                    consultation_id, state["consultation_id"], topic_id, state["status"]
+                )
+        else:
+            await self.join(events.GROUP_SUPERVISORS)
+        for topic_id in self.topic_ids:
+            await self.join(events.group_topic(topic_id))
+        await self.send_frame(
+            {
+                "type": "ready",
+                "role": self.role,
+                "name": self.staff.display_name,
+                "consultations": [state for _, _, state in opened["held"]],
+                "topics": [s["topic"] for s in opened["snapshots"]],
+                "status": self.staff.status if self.staff.is_counselor else None,
+                "server_time": timezone.now().isoformat(),
+            }
+        )
+        for snapshot in opened["snapshots"]:
+            await self.on_queue_snapshot(snapshot)
+
+    def _counselor_only(self) -> None:
+        if self.role != "counselor":
+            from consult.errors import Forbidden
+
+            raise Forbidden("Only counselors may do this.")
+
+    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
+        # Staff see who waits (no personal data); the internal order list stays on the server.
+        await self.send_frame({k: v for k, v in frame.items() if k != "order"})
+
+    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        if self.role == "supervisor":
+            await self.send_frame(frame)
+            return
+        held, topic_id = await access.held_by(
+            staff_id=self.staff.pk, consultation_id=consultation_id
+        )
+        if held:
+            followed = self.followed.get(consultation_id)
+            if followed is None:
+                followed = await self.start_following(
+                    consultation_id, frame["consultation_id"], topic_id, frame["status"]
+                )
+                await self.send_frame(frame)
+                # New to this connection: it has nothing of it yet, so everything is sent.
+                await self.resume_from(consultation_id, 0)
+                return
+            followed.status = frame["status"]
+            await self.send_frame(frame)
+        elif consultation_id in self.followed:
+            await self.send_frame(frame)
+            await self.stop_following(consultation_id)
+
+    async def on_counselor_status(self, frame: dict[str, Any]) -> None:
+        if self.role == "supervisor" or frame.get("counselor_id") == self.staff.pk:
+            await self.send_frame(frame)
+
+    async def on_status_set(self, message: protocol.StatusSet) -> None:
+        self._counselor_only()
+        await access.status_set(staff=self.staff, status=message.status)
+        await self.ack(message.id)
+
+    async def on_offer_accept(self, message: protocol.OfferAccept) -> None:
+        self._counselor_only()
+        await access.offer_accept(
+            staff=self.staff, consultation_id=self.resolve(message.consultation_id)
+        )
+        await self.ack(message.id)
+
+    async def on_offer_decline(self, message: protocol.OfferDecline) -> None:
+        self._counselor_only()
+        await access.offer_decline(
+            staff=self.staff, consultation_id=self.resolve(message.consultation_id)
+        )
+        await self.ack(message.id)
+
+    async def on_consultation_end(self, message: protocol.ConsultationEnd) -> None:
+        self._counselor_only()
+        await access.consultation_end(
+            staff=self.staff,
+            consultation_id=self.resolve(message.consultation_id),
+            reason=message.reason,
+        )
+        await self.ack(message.id)
+
+    async def on_consultation_transfer(self, message: protocol.ConsultationTransfer) -> None:
+        self._counselor_only()
+        await access.consultation_transfer(
+            staff=self.staff,
+            consultation_id=self.resolve(message.consultation_id),
+            topic=message.topic,
+            counselor_id=message.counselor_id,
+            note=message.note,
+        )
+        await self.ack(message.id)

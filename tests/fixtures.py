@@ -1,0 +1,109 @@
+"""Shared test helpers: staff, applicants, and WebSocket clients on the real ASGI application."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from config.asgi import application
+from consult.models import StaffProfile, StaffRole, Topic
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+def make_topic(code: str = "building-approval") -> Topic:
+    topic, _ = Topic.objects.get_or_create(
+        code=code, defaults={"name_id": f"Topik {code}", "name_en": f"Topic {code}"}
+    )
+    return topic
+
+
+def make_staff(
+    username: str,
+    *,
+    role: str = StaffRole.COUNSELOR,
+    topics: list[Topic] | None = None,
+    capacity: int = 3,
+) -> StaffProfile:
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+    staff = StaffProfile.objects.create(
+        user=user, role=role, display_name=username.title(), capacity=capacity
+    )
+    if topics:
+        staff.topics.set(topics)
+    return staff
+
+
+def session_cookie(staff: StaffProfile) -> bytes:
+    client = Client()
+    client.force_login(staff.user)
+    value = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={value}".encode()
+
+
+def join(topic: str = "building-approval", **overrides: Any) -> dict[str, Any]:
+    body = {"name": "Ani", "phone": "081234567890", "topic": topic, "mode": "chat"}
+    body.update(overrides)
+    response = Client().post(
+        "/api/consultations", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
+class Ws:
+    """A WebSocket client on the real ASGI application, with frame helpers."""
+
+    def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.comm = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+
+    async def connect(self) -> None:
+        connected, _ = await self.comm.connect()
+        assert connected
+
+    async def send(self, **frame: Any) -> None:
+        await self.comm.send_to(text_data=json.dumps(frame))
+
+    async def send_raw(self, text: str) -> None:
+        await self.comm.send_to(text_data=text)
+
+    async def recv(self, timeout: float = 3) -> dict[str, Any]:
+        return dict(json.loads(await self.comm.receive_from(timeout=timeout)))
+
+    async def recv_until(self, kind: str, timeout: float = 3, **match: Any) -> dict[str, Any]:
+        """Frames until one of type ``kind`` (matching ``match``); the others are discarded."""
+        for _ in range(200):
+            frame = await self.recv(timeout)
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+        raise AssertionError(f"no {kind} frame")
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return bool(await self.comm.receive_nothing(timeout=timeout))
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+async def applicant_ws(joined: dict[str, Any], last_seq: int | None = None) -> Ws:
+    ws = Ws("/ws/applicant/")
+    await ws.connect()
+    await ws.send(type="auth", token=joined["token"], last_seq=last_seq)
+    ready = await ws.recv()
+    assert ready["type"] == "ready", ready
+    return ws
+
+
+async def staff_ws(staff: StaffProfile) -> Ws:
+    cookie = await sync_to_async(session_cookie)(staff)
+    ws = Ws("/ws/staff/", headers=[(b"cookie", cookie)])
+    await ws.connect()
+    ready = await ws.recv()
+    assert ready["type"] == "ready", ready
+    return ws

@@ -7,9 +7,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 try:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
-    django_asgi_app = get_asgi_application()
+    # `make run` starts the daphne binary, which serves no static files of its own: without this
+    # the pages' CSS and JS would 404. Requests outside STATIC_URL pass straight through.
+    django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 except ImproperlyConfigured as exc:
     sys.stderr.write(f"Loket configuration error: {exc}\n")
     sys.exit(2)

@@ -107,3 +107,39 @@ async def staff_ws(staff: StaffProfile) -> Ws:
     ready = await ws.recv()
     assert ready["type"] == "ready", ready
     return ws
+
+
+async def close_code(ws: Ws, timeout: float = 3) -> int:
+    """The code the server closed ``ws`` with (the next output must be the close)."""
+    output = await ws.comm.receive_output(timeout)
+    assert output["type"] == "websocket.close", output
+    return int(output.get("code", 1000))
+
+
+async def accepted(staff: StaffProfile, joined: dict[str, Any]) -> tuple[Ws, Ws]:
+    """The applicant of ``joined`` and ``staff`` (serving its topic, not yet available) in an
+    active consultation; both sockets are drained up to the ``active`` state."""
+    cid = joined["consultation_id"]
+    applicant = await applicant_ws(joined)
+    await applicant.recv_until("queue.position")
+    counselor = await staff_ws(staff)
+    await counselor.send(id="avail", type="status.set", status="available")
+    await counselor.recv_until("consultation.state", status="offered", consultation_id=cid)
+    await counselor.send(id="accept", type="offer.accept", consultation_id=cid)
+    await counselor.recv_until("ack", id="accept")
+    # The entry is published before the state change (both after the same commit).
+    await counselor.recv_until("entry", consultation_id=cid, event="counselor_joined")
+    await counselor.recv_until("consultation.state", consultation_id=cid, status="active")
+    await applicant.recv_until("entry", event="counselor_joined")
+    await applicant.recv_until("consultation.state", status="active")
+    return applicant, counselor
+
+
+async def drain(ws: Ws, quiet: float = 0.2) -> list[dict[str, Any]]:
+    """Every frame until ``ws`` has been quiet for ``quiet`` seconds (at most 100 frames)."""
+    frames: list[dict[str, Any]] = []
+    for _ in range(100):
+        if await ws.nothing(quiet):
+            return frames
+        frames.append(await ws.recv())
+    raise AssertionError(f"still receiving after 100 frames: {frames[-3:]}")

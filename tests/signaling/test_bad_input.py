@@ -1,0 +1,206 @@
+"""Bad input on an open connection: an error frame with a stable code and the request's id; the
+connection stays open (a following ping gets its pong) and nothing stored changes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from consult.models import Consultation, TranscriptEntry
+from tests.fixtures import Ws, accepted, applicant_ws, join, make_staff, make_topic
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@sync_to_async
+def _stored() -> tuple[int, list[tuple[str, str, int]]]:
+    """Everything a bad frame must not change: entries and each consultation's state."""
+    return TranscriptEntry.objects.count(), sorted(
+        Consultation.objects.values_list("status", "counselor__user__username", "last_seq")
+    )
+
+
+async def _still_open(ws: Ws) -> None:
+    await ws.send(id="after", type="ping")
+    pong = await ws.recv()
+    assert (pong["type"], pong["id"]) == ("pong", "after"), pong
+
+
+async def _pair(capacity: int = 3) -> tuple[Ws, Ws, str]:
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic], capacity=capacity)
+    joined = await sync_to_async(join)()
+    applicant, counselor = await accepted(staff, joined)
+    return applicant, counselor, joined["consultation_id"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "request_id"),
+    [
+        ('{"type": "chat.send", "id": "x1", ', "bad_json", None),
+        ("[1, 2, 3]", "bad_json", None),
+        ('"chat.send"', "bad_json", None),
+        ('{"id": "x2", "type": "chat.sendd", "text": "hi"}', "unknown_type", "x2"),
+        ('{"id": "x3", "type": "offer.accept"}', "unknown_type", "x3"),  # not for applicants
+        ('{"id": "x4", "type": "chat.send", "client_msg_id": "m"}', "invalid_message", "x4"),
+        ('{"id": "x5", "text": "no type"}', "invalid_message", "x5"),
+        (
+            '{"id": "x6", "type": "chat.send", "client_msg_id": "m", "text": 5}',
+            "invalid_message",
+            "x6",
+        ),
+        ('{"id": "x7", "type": "read", "seq": -1}', "invalid_message", "x7"),
+        (
+            '{"id": "x8", "type": "chat.send", "client_msg_id": "m", "text": "   "}',
+            "invalid_input",
+            "x8",
+        ),
+    ],
+)
+async def test_malformed_frames_are_refused_and_the_connection_stays_open(
+    raw: str, code: str, request_id: str | None
+) -> None:
+    applicant, counselor, _ = await _pair()
+    before = await _stored()
+    await applicant.send_raw(raw)
+    error = await applicant.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", code, request_id)
+    assert error["message"]
+    await _still_open(applicant)
+    assert await _stored() == before
+    assert await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_text_over_4000_characters_is_refused() -> None:
+    applicant, counselor, cid = await _pair()
+    before = await _stored()
+    await counselor.send(
+        id="long", type="chat.send", consultation_id=cid, client_msg_id="k", text="a" * 4001
+    )
+    error = await counselor.recv()
+    assert (error["code"], error["id"]) == ("text_too_long", "long")
+    await _still_open(counselor)
+    assert await _stored() == before
+    assert await applicant.nothing()
+    # 4000 exactly is accepted.
+    await counselor.send(
+        id="ok", type="chat.send", consultation_id=cid, client_msg_id="k", text="a" * 4000
+    )
+    assert (await counselor.recv())["type"] == "ack"
+    assert len((await applicant.recv())["text"]) == 4000
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_frame_over_64_kib_is_refused_unparsed() -> None:
+    applicant, counselor, _ = await _pair()
+    before = await _stored()
+    frame = json.dumps(
+        {"id": "big", "type": "chat.send", "client_msg_id": "m", "text": "b" * (64 * 1024)}
+    )
+    await applicant.send_raw(frame)
+    error = await applicant.recv()
+    # The frame is refused before it is parsed, so its id cannot be echoed.
+    assert (error["code"], error["id"]) == ("frame_too_large", None)
+    await _still_open(applicant)
+    assert await _stored() == before
+    assert await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_frame_over_64_kib_counts_bytes_not_characters() -> None:
+    applicant, counselor, _ = await _pair()
+    # 22,000 three-byte characters: under 64 Ki characters, over 64 KiB.
+    await applicant.send(id="wide", type="typing", active=True, pad="€" * 22_000)
+    assert (await applicant.recv())["code"] == "frame_too_large"
+    await _still_open(applicant)
+    assert await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_acting_on_a_consultation_that_is_not_yours_is_forbidden() -> None:
+    # The counselor is full, so the second consultation waits and is offered to nobody.
+    applicant, counselor, cid = await _pair(capacity=1)
+    other_joined = await sync_to_async(join)(name="Budi")
+    other_id = other_joined["consultation_id"]
+    other = await applicant_ws(other_joined)
+    await other.recv_until("queue.position")
+    await counselor.recv_until("queue.snapshot")  # the counselor sees the new one waiting
+    before = await _stored()
+
+    attempts: list[tuple[Ws, dict[str, Any]]] = [
+        (other, {"type": "chat.send", "consultation_id": cid, "client_msg_id": "x", "text": "hi"}),
+        (other, {"type": "read", "consultation_id": cid, "seq": 1}),
+        (other, {"type": "leave", "consultation_id": cid}),
+        (other, {"type": "call.start", "consultation_id": cid}),
+        (counselor, {"type": "offer.accept", "consultation_id": other_id}),
+        (counselor, {"type": "consultation.end", "consultation_id": other_id}),
+        (
+            counselor,
+            {"type": "chat.send", "consultation_id": other_id, "client_msg_id": "y", "text": "hi"},
+        ),
+        (counselor, {"type": "resume", "consultation_id": other_id, "last_seq": 0}),
+        (counselor, {"type": "chat.send", "client_msg_id": "z", "text": "no consultation"}),
+    ]
+    for number, (ws, frame) in enumerate(attempts):
+        await ws.send(id=f"f{number}", **frame)
+        error = await ws.recv()
+        assert (error["type"], error.get("code"), error.get("id")) == (
+            "error",
+            "forbidden",
+            f"f{number}",
+        ), (frame, error)
+    await _still_open(other)
+    await _still_open(counselor)
+    assert await _stored() == before
+    assert await applicant.nothing()
+    for ws in (applicant, counselor, other):
+        await ws.close()
+
+
+async def test_more_than_20_chat_messages_in_10_seconds_is_rate_limited() -> None:
+    applicant, counselor, _ = await _pair()
+    for number in range(20):
+        await applicant.send(
+            id=f"m{number}", type="chat.send", client_msg_id=f"c{number}", text="x"
+        )
+        assert (await applicant.recv())["id"] == f"m{number}"
+    before = await _stored()
+    await applicant.send(id="m20", type="chat.send", client_msg_id="c20", text="one too many")
+    error = await applicant.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", "rate_limited", "m20")
+    await _still_open(applicant)
+    assert await _stored() == before
+    received = [await counselor.recv() for _ in range(20)]
+    assert [frame["seq"] for frame in received] == list(range(3, 23))
+    assert await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_a_frame_before_auth_gets_auth_required_and_auth_still_works() -> None:
+    await sync_to_async(make_topic)()
+    joined = await sync_to_async(join)()
+    ws = Ws("/ws/applicant/")
+    await ws.connect()
+    await ws.send(id="early", type="chat.send", client_msg_id="m", text="hello?")
+    error = await ws.recv()
+    assert (error["code"], error["id"]) == ("auth_required", "early")
+    await ws.send(id="p", type="ping")
+    assert (await ws.recv())["code"] == "auth_required"
+    assert await sync_to_async(TranscriptEntry.objects.count)() == 1  # only "joined"
+    await ws.send(type="auth", token=joined["token"])
+    assert (await ws.recv())["type"] == "ready"
+    await ws.close()

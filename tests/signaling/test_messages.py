@@ -1,0 +1,355 @@
+"""Every client message type, through the real ASGI app: what the sender and the other side get."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from consult.models import Consultation, StaffRole, TranscriptEntry
+from tests.fixtures import accepted, applicant_ws, drain, join, make_staff, make_topic, staff_ws
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    # Staff accounts are created per test; the production hasher costs 0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@sync_to_async
+def _consultation(public_id: str) -> Consultation:
+    return Consultation.objects.select_related("counselor", "topic").get(public_id=public_id)
+
+
+@sync_to_async
+def _events(public_id: str) -> list[str]:
+    return list(
+        TranscriptEntry.objects.filter(consultation__public_id=public_id)
+        .order_by("seq")
+        .values_list("event", flat=True)
+    )
+
+
+async def _setup(**staff_kwargs: Any) -> tuple[Any, Any, dict[str, Any]]:
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic], **staff_kwargs)
+    joined = await sync_to_async(join)()
+    return topic, staff, joined
+
+
+async def test_auth_sends_ready_history_and_position() -> None:
+    await _setup()
+    joined = await sync_to_async(join)(name="Budi")
+    applicant = await applicant_ws(joined)  # asserts the first frame is ready
+    entry = await applicant.recv()
+    assert (entry["type"], entry["seq"], entry["event"]) == ("entry", 1, "joined")
+    position = await applicant.recv()
+    assert position == {
+        "type": "queue.position",
+        "consultation_id": joined["consultation_id"],
+        "position": 2,
+        "estimated_wait_seconds": None,  # nobody is staffed yet
+    }
+    assert await applicant.nothing()
+    await applicant.close()
+
+
+async def test_chat_send_both_ways_acks_sender_and_delivers_to_other_side() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+
+    await applicant.send(id="m1", type="chat.send", client_msg_id="a-1", text="Halo")
+    ack = await applicant.recv()
+    assert ack["type"] == "ack" and ack["id"] == "m1" and ack["duplicate"] is False
+    assert ack["entry"]["seq"] == 3 and ack["entry"]["text"] == "Halo"
+    got = await counselor.recv()
+    assert got["type"] == "entry" and got["seq"] == 3 and got["author_role"] == "applicant"
+    assert got["consultation_id"] == cid and got["client_msg_id"] == "a-1"
+
+    await counselor.send(
+        id="m2", type="chat.send", consultation_id=cid, client_msg_id="c-1", text="Siang"
+    )
+    assert (await counselor.recv())["id"] == "m2"
+    reply = await applicant.recv()
+    assert (reply["seq"], reply["text"], reply["author_name"]) == (4, "Siang", "Sari")
+    # Neither side gets its own message back as a live entry.
+    assert await applicant.nothing() and await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_typing_reaches_the_other_side_only() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+
+    await applicant.send(type="typing", active=True)
+    assert await counselor.recv() == {
+        "type": "typing",
+        "consultation_id": cid,
+        "role": "applicant",
+        "active": True,
+    }
+    await counselor.send(type="typing", consultation_id=cid, active=False)
+    frame = await applicant.recv()
+    assert (frame["type"], frame["role"], frame["active"]) == ("typing", "counselor", False)
+    assert await applicant.nothing() and await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_read_is_stored_and_shown_to_the_other_side() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+
+    await counselor.send(id="r1", type="read", consultation_id=cid, seq=2)
+    assert (await counselor.recv_until("ack"))["id"] == "r1"
+    frame = await applicant.recv()
+    assert frame == {"type": "read", "consultation_id": cid, "role": "counselor", "seq": 2}
+    await applicant.send(id="r2", type="read", seq=99)  # clamped to what exists
+    assert (await applicant.recv_until("ack"))["id"] == "r2"
+    assert (await counselor.recv())["seq"] == 2
+    stored = await _consultation(cid)
+    assert (stored.counselor_read_seq, stored.applicant_read_seq) == (2, 2)
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_ping_gets_pong_with_its_id() -> None:
+    _, _, joined = await _setup()
+    applicant = await applicant_ws(joined)
+    await applicant.recv_until("queue.position")
+    await applicant.send(id="p1", type="ping")
+    pong = await applicant.recv()
+    assert pong["type"] == "pong" and pong["id"] == "p1" and pong["server_time"]
+    await applicant.close()
+
+
+async def test_leave_while_waiting_abandons_and_while_active_ends() -> None:
+    _, staff, joined = await _setup()
+    waiting = await sync_to_async(join)(name="Budi")
+    other = await applicant_ws(waiting)
+    await other.recv_until("queue.position")
+    await other.send(id="l1", type="leave")
+    assert (await other.recv_until("ack"))["id"] == "l1"
+    assert (await _consultation(waiting["consultation_id"])).status == "abandoned"
+    await other.close()
+
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    await applicant.send(id="l2", type="leave")
+    entry = await counselor.recv_until("entry", consultation_id=cid)
+    assert entry["event"] == "ended" and entry["data"]["by"] == "applicant"
+    state = await counselor.recv_until("consultation.state", consultation_id=cid)
+    assert (state["status"], state["ended_by"]) == ("ended", "applicant")
+    await applicant.recv_until("ack", id="l2")
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_status_set_acks_and_tells_the_counselor_and_supervisors() -> None:
+    _, staff, _ = await _setup()
+    supervisor = await sync_to_async(make_staff)("dewi", role=StaffRole.SUPERVISOR)
+    watcher = await staff_ws(supervisor)
+    await watcher.recv_until("queue.snapshot")
+    counselor = await staff_ws(staff)
+    await counselor.send(id="s1", type="status.set", status="away")
+    assert (await counselor.recv_until("ack"))["id"] == "s1"
+    own = await counselor.recv_until("counselor.status")
+    assert (own["counselor_id"], own["status"]) == (staff.pk, "away")
+    seen = await watcher.recv_until("counselor.status")
+    assert (seen["counselor_name"], seen["status"]) == ("Sari", "away")
+    await counselor.close()
+    await watcher.close()
+
+
+async def test_offer_accept_makes_it_active_for_the_applicant() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant = await applicant_ws(joined)
+    await applicant.recv_until("queue.position")
+    counselor = await staff_ws(staff)
+    await counselor.send(id="s1", type="status.set", status="available")
+    offer = await counselor.recv_until("consultation.state", consultation_id=cid)
+    assert offer["status"] == "offered" and offer["applicant_name"] == "Ani"
+    assert offer["offer_expires_at"]
+    # The counselor gets the history of what it is offered.
+    assert (await counselor.recv_until("entry", consultation_id=cid))["event"] == "joined"
+    offered = await applicant.recv_until("consultation.state")
+    assert offered["status"] == "offered" and offered["applicant_name"] is None
+
+    await counselor.send(id="a1", type="offer.accept", consultation_id=cid)
+    assert (await counselor.recv())["id"] == "a1"
+    entry = await applicant.recv_until("entry")
+    assert (entry["seq"], entry["event"]) == (2, "counselor_joined")
+    active = await applicant.recv_until("consultation.state")
+    assert (active["status"], active["counselor_name"]) == ("active", "Sari")
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_offer_decline_goes_to_another_counselor_and_the_first_stops_following() -> None:
+    topic, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    budi = await sync_to_async(make_staff)("budi", topics=[topic])
+    applicant = await applicant_ws(joined)
+    await applicant.recv_until("queue.position")
+    first = await staff_ws(staff)
+    await first.send(id="s1", type="status.set", status="available")
+    await first.recv_until("consultation.state", status="offered", consultation_id=cid)
+    second = await staff_ws(budi)
+    await second.send(id="s2", type="status.set", status="available")
+    await second.recv_until("ack", id="s2")
+
+    await first.send(id="d1", type="offer.decline", consultation_id=cid)
+    assert (await first.recv_until("ack"))["id"] == "d1"
+    released = await first.recv_until("consultation.state", consultation_id=cid)
+    assert released["status"] == "waiting"
+    offer = await second.recv_until("consultation.state", consultation_id=cid)
+    assert (offer["status"], offer["counselor_name"]) == ("offered", "Budi")
+    await applicant.recv_until("consultation.state", status="offered")
+    await drain(first)
+
+    # The counselor who declined no longer receives anything of it.
+    await applicant.send(id="m1", type="chat.send", client_msg_id="a-1", text="Masih di sini")
+    await second.recv_until("entry", consultation_id=cid, text="Masih di sini")
+    assert await first.nothing()
+    for ws in (applicant, first, second):
+        await ws.close()
+
+
+async def test_consultation_end_by_counselor() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    await counselor.send(id="e1", type="consultation.end", consultation_id=cid, reason="done")
+    assert (await counselor.recv())["id"] == "e1"
+    entry = await applicant.recv()
+    assert (entry["type"], entry["event"], entry["seq"]) == ("entry", "ended", 3)
+    state = await applicant.recv()
+    assert state["type"] == "consultation.state"
+    assert (state["status"], state["ended_by"], state["end_reason"]) == (
+        "ended",
+        "counselor",
+        "done",
+    )
+    # The transcript is closed to new messages.
+    await applicant.send(id="m1", type="chat.send", client_msg_id="late", text="Satu lagi?")
+    assert (await applicant.recv())["code"] == "invalid_state"
+    assert await _events(cid) == ["joined", "counselor_joined", "ended"]
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_consultation_transfer_to_another_topic_offers_it_there() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    health = await sync_to_async(make_topic)("health-permit")
+    budi = await sync_to_async(make_staff)("budi", topics=[health])
+    applicant, counselor = await accepted(staff, joined)
+    colleague = await staff_ws(budi)
+    await colleague.send(id="s1", type="status.set", status="available")
+    await colleague.recv_until("ack", id="s1")
+
+    await counselor.send(
+        id="t1",
+        type="consultation.transfer",
+        consultation_id=cid,
+        topic="health-permit",
+        note="Soal izin klinik",
+    )
+    assert (await counselor.recv_until("ack"))["id"] == "t1"
+    assert (await counselor.recv_until("consultation.state"))["status"] == "waiting"
+    offer = await colleague.recv_until("consultation.state", consultation_id=cid)
+    assert (offer["status"], offer["topic"]) == ("offered", "health-permit")
+    # The new counselor receives the whole history, including the transfer note.
+    transferred = await colleague.recv_until("entry", consultation_id=cid, event="transferred")
+    assert transferred["data"]["note"] == "Soal izin klinik"
+    entry = await applicant.recv_until("entry", event="transferred")
+    assert entry["data"]["topic"] == "health-permit"
+    await applicant.recv_until("consultation.state", status="offered")
+    assert (await _consultation(cid)).counselor_id == budi.pk
+    for ws in (applicant, counselor, colleague):
+        await ws.close()
+
+
+async def test_call_start_and_end_are_recorded_and_shown() -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+
+    await applicant.send(id="c1", type="call.start", audio_only=True)
+    assert (await applicant.recv_until("ack"))["id"] == "c1"
+    started = await counselor.recv_until("entry", consultation_id=cid)
+    assert started["event"] == "call_started"
+    assert started["data"] == {"by": "applicant", "audio_only": True}
+    state = await counselor.recv_until("consultation.state", consultation_id=cid)
+    assert state["in_call"] is True
+
+    await counselor.send(id="c2", type="call.end", consultation_id=cid)
+    assert (await counselor.recv_until("ack"))["id"] == "c2"
+    ended = await applicant.recv_until("entry", event="call_ended")
+    assert ended["event"] == "call_ended" and ended["data"]["reason"] == "hangup_counselor"
+    assert (await applicant.recv_until("consultation.state"))["in_call"] is False
+    assert not (await _consultation(cid)).in_call
+    await applicant.close()
+    await counselor.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "relayed"),
+    [
+        ("rtc.offer", {"sdp": "v=0 offer"}, {"sdp": "v=0 offer"}),
+        ("rtc.answer", {"sdp": "v=0 answer"}, {"sdp": "v=0 answer"}),
+        (
+            "rtc.ice",
+            {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}},
+            {
+                "candidate": {
+                    "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
+                    "sdpMid": "0",
+                    "sdpMLineIndex": None,
+                    "usernameFragment": None,
+                }
+            },
+        ),
+        ("rtc.hangup", {}, {}),
+    ],
+)
+async def test_rtc_signaling_is_relayed_to_the_other_participant(
+    kind: str, body: dict[str, Any], relayed: dict[str, Any]
+) -> None:
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+
+    await counselor.send(type=kind, consultation_id=cid, **body)
+    assert await applicant.recv() == {
+        "type": kind,
+        "consultation_id": cid,
+        "from_role": "counselor",
+        **relayed,
+    }
+    await applicant.send(type=kind, **body)
+    frame = await counselor.recv()
+    assert (frame["type"], frame["from_role"]) == (kind, "applicant")
+    # Relayed, never echoed, never stored.
+    assert await applicant.nothing() and await counselor.nothing()
+    assert await _events(cid) == ["joined", "counselor_joined"]
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_rtc_before_a_counselor_accepted_is_refused() -> None:
+    _, _, joined = await _setup()
+    applicant = await applicant_ws(joined)
+    await applicant.recv_until("queue.position")
+    await applicant.send(id="o1", type="rtc.offer", sdp="v=0")
+    error = await applicant.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid_state", "o1")
+    await applicant.close()

@@ -6,3 +6,8 @@ class ConsultConfig(AppConfig):
     name = "consult"
     verbose_name = _("Consultations")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .ice import host_addresses_from_settings
+
+        host_addresses_from_settings()

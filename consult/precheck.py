@@ -1,0 +1,618 @@
+"""The server's own WebRTC peer for the applicant's pre-call camera and network check.
+
+The applicant's browser sends a complete (non-trickle) SDP offer with one audio and/or one video
+section. The server answers with its own ``aiortc`` peer (``iceServers=[]``: host candidates only,
+no STUN/TURN server is ever contacted), receives the applicant's media, counts it, and sends it
+straight back (video: the latest decoded picture; audio: the decoded frames), so the applicant
+sees and hears themselves *through the server*. Nothing is stored: frames are only counted and
+forwarded, no recorder is attached.
+
+Limits (settings, read at each :meth:`PrecheckService.start` with ``getattr`` and defaults):
+
+* ``LOKET_PRECHECK_MAX_CONCURRENT`` (default 4): checks running at once **in this process**.
+  Each check decodes and re-encodes video in software (several % of a core each), so this is a
+  per-process CPU budget, not a global quota; with N server processes up to N times this many
+  checks run on the host. One browser session holds at most one check: a new ``start`` for the
+  same session key first ends the previous one.
+* ``LOKET_PRECHECK_MAX_SECONDS`` (default 30): a check's peer connection is closed this long
+  after ``start`` was called, whatever its state. A connection state of ``failed`` or ``closed``
+  closes it at once.
+
+After a check ends, its final report (not its peer) is kept for
+:data:`FINISHED_REPORT_SECONDS` so ``report()`` still answers; at most :data:`MAX_FINISHED`
+reports are kept.
+
+Errors are :class:`consult.errors.DomainError` subclasses with a stable ``code``:
+``precheck_busy``, ``precheck_invalid_offer``, ``precheck_not_found``, ``precheck_failed``.
+
+Fragile spot: browsers that hide host addresses behind mDNS (``*.local``) candidates need the
+server to resolve them by multicast DNS, which only works on the same link. Chromium exposes
+real host addresses once camera/microphone permission is granted, which is the normal case here
+(the check runs after ``getUserMedia``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
+from aiortc.stats import (
+    RTCInboundRtpStreamStats,
+    RTCRemoteInboundRtpStreamStats,
+    RTCStatsReport,
+)
+from av import AudioFrame, VideoFrame
+from av.frame import Frame
+from av.packet import Packet
+from django.conf import settings
+
+from consult.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_CONCURRENT: Final = 4
+DEFAULT_MAX_SECONDS: Final = 30.0
+MAX_OFFER_BYTES: Final = 64 * 1024
+GATHER_TIMEOUT_SECONDS: Final = 10.0
+STATS_TIMEOUT_SECONDS: Final = 2.0
+FINISHED_REPORT_SECONDS: Final = 300.0
+MAX_FINISHED: Final = 256
+
+# --- verdict thresholds -------------------------------------------------------------------------
+#: Below this average received video frame rate (frames per second of connected time) the
+#: camera counts as not usable: the picture would look frozen to the counselor.
+MIN_VIDEO_FPS: Final = 5.0
+#: Below this average rate of received audio RTP packets the microphone path counts as broken.
+#: A normal Opus stream is 50 packets/s; with DTX during silence browsers still send about 2.5/s.
+MIN_AUDIO_PACKETS_PER_S: Final = 2.0
+#: Packet loss (worst direction, share of packets) above which a warning is given ...
+LOSS_WARN_RATIO: Final = 0.05
+#: ... and above which the connection is not good enough for a consultation.
+LOSS_PROBLEM_RATIO: Final = 0.15
+#: Round-trip time above which a warning is given ...
+RTT_WARN_MS: Final = 400.0
+#: ... and above which conversation becomes impractical.
+RTT_PROBLEM_MS: Final = 1000.0
+#: Measurements shorter than this are flagged ``short_measurement`` (informational only).
+MIN_MEASUREMENT_S: Final = 3.0
+
+VERDICT_READY: Final = "ready"
+VERDICT_AUDIO_ONLY: Final = "audio_only"
+VERDICT_CONNECTION_PROBLEM: Final = "connection_problem"
+
+
+class PrecheckError(DomainError):
+    """The check could not be set up (e.g. ICE gathering failed or the service shut down)."""
+
+    code = "precheck_failed"
+    message = "The connection check could not be started."
+
+
+class PrecheckBusy(PrecheckError):
+    code = "precheck_busy"
+    message = "Too many connection checks are running; try again in a moment."
+
+
+class PrecheckInvalid(PrecheckError):
+    code = "precheck_invalid_offer"
+    message = "The connection check offer is not a usable WebRTC offer."
+
+
+class PrecheckNotFound(PrecheckError):
+    code = "precheck_not_found"
+    message = "No such connection check."
+
+
+def precheck_verdict(
+    *,
+    video_frames: int,
+    duration_s: float,
+    audio_packets: int,
+    rtt_ms: float | None,
+    loss_ratio: float | None,
+    ice_failed: bool,
+) -> tuple[str, list[str]]:
+    """Classify a measurement. Pure; thresholds are the module constants above.
+
+    Returns ``(verdict, reasons)``; ``verdict`` is one of
+
+    * ``"connection_problem"``: ICE failed (``ice_failed``), nothing arrived (``no_media``), loss
+      above :data:`LOSS_PROBLEM_RATIO` (``high_packet_loss``), RTT above :data:`RTT_PROBLEM_MS`
+      (``very_high_rtt``), or audio missing / below :data:`MIN_AUDIO_PACKETS_PER_S`
+      (``no_audio`` / ``low_audio_packet_rate``), since a consultation needs sound;
+    * ``"audio_only"``: audio is fine but no video arrived (``no_video``) or its rate is below
+      :data:`MIN_VIDEO_FPS` (``low_video_framerate``);
+    * ``"ready"``: otherwise.
+
+    Warnings that do not change the verdict: ``packet_loss`` (loss above
+    :data:`LOSS_WARN_RATIO`), ``high_rtt`` (above :data:`RTT_WARN_MS`) and ``short_measurement``
+    (``duration_s`` below :data:`MIN_MEASUREMENT_S`, so the rates are rough). ``rtt_ms`` and
+    ``loss_ratio`` of ``None`` mean "not measured" and count as fine.
+    """
+    reasons: list[str] = []
+    if ice_failed:
+        return VERDICT_CONNECTION_PROBLEM, ["ice_failed"]
+    if video_frames <= 0 and audio_packets <= 0:
+        return VERDICT_CONNECTION_PROBLEM, ["no_media"]
+
+    duration = max(duration_s, 1e-3)
+    problem = False
+    if loss_ratio is not None:
+        if loss_ratio > LOSS_PROBLEM_RATIO:
+            problem = True
+            reasons.append("high_packet_loss")
+        elif loss_ratio > LOSS_WARN_RATIO:
+            reasons.append("packet_loss")
+    if rtt_ms is not None:
+        if rtt_ms > RTT_PROBLEM_MS:
+            problem = True
+            reasons.append("very_high_rtt")
+        elif rtt_ms > RTT_WARN_MS:
+            reasons.append("high_rtt")
+    if audio_packets <= 0:
+        problem = True
+        reasons.append("no_audio")
+    elif audio_packets / duration < MIN_AUDIO_PACKETS_PER_S:
+        problem = True
+        reasons.append("low_audio_packet_rate")
+
+    video_ok = False
+    if video_frames <= 0:
+        reasons.append("no_video")
+    elif video_frames / duration < MIN_VIDEO_FPS:
+        reasons.append("low_video_framerate")
+    else:
+        video_ok = True
+    if duration_s < MIN_MEASUREMENT_S:
+        reasons.append("short_measurement")
+
+    if problem:
+        return VERDICT_CONNECTION_PROBLEM, reasons
+    if not video_ok:
+        return VERDICT_AUDIO_ONLY, reasons
+    return VERDICT_READY, reasons
+
+
+class _EchoTrack(MediaStreamTrack):
+    """Outgoing track fed with the frames received on the matching incoming track.
+
+    Bounded: video keeps only the newest picture (a slow encoder drops frames instead of
+    queueing them), audio keeps at most 200 ms.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._frames: deque[Frame] = deque(maxlen=1 if kind == "video" else 10)
+        self._ready = asyncio.Event()
+
+    def push(self, frame: Frame) -> None:
+        self._frames.append(frame)
+        self._ready.set()
+
+    async def recv(self) -> Frame | Packet:
+        while not self._frames:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        return self._frames.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._frames.clear()
+        self._ready.set()
+
+
+@dataclass(eq=False)
+class _Check:
+    check_id: str
+    session_key: str
+    pc: RTCPeerConnection
+    started_at: float
+    connected_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str | None = None
+    ice_failed: bool = False
+    video_frames: int = 0
+    first_video_frame_at: float | None = None
+    video_width: int | None = None
+    video_height: int | None = None
+    audio_frames: int = 0
+    audio_peak: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    echo_tracks: list[_EchoTrack] = field(default_factory=list)
+    timer: asyncio.Task[None] | None = None
+    close_task: asyncio.Task[None] | None = None
+
+
+def _audio_peak(frame: AudioFrame) -> int:
+    """Largest absolute sample value of a packed signed 16-bit frame (0 for other formats)."""
+    if frame.format.name != "s16" or not frame.planes or sys.byteorder != "little":
+        return 0
+    nbytes = frame.samples * len(frame.layout.channels) * 2
+    samples = memoryview(frame.planes[0]).cast("B")[:nbytes].cast("h")
+    if len(samples) == 0:
+        return 0
+    return max(max(samples), -min(samples))
+
+
+def _validate_offer(offer_sdp: str, offer_type: str) -> None:
+    if offer_type != "offer":
+        raise PrecheckInvalid("The description must be of type 'offer'.")
+    if not isinstance(offer_sdp, str) or not offer_sdp.strip():
+        raise PrecheckInvalid("The offer is empty.")
+    if len(offer_sdp.encode("utf-8", "replace")) > MAX_OFFER_BYTES:
+        raise PrecheckInvalid("The offer is too large.")
+    try:
+        parsed = SessionDescription.parse(offer_sdp)
+    except Exception as exc:
+        raise PrecheckInvalid("The offer is not valid SDP.") from exc
+    kinds = [media.kind for media in parsed.media]
+    if not kinds or any(kind not in ("audio", "video") for kind in kinds):
+        raise PrecheckInvalid("The offer must contain only audio and video sections.")
+    if kinds.count("audio") > 1 or kinds.count("video") > 1:
+        raise PrecheckInvalid("The offer may contain at most one audio and one video section.")
+    if any(media.dtls is None or not media.dtls.fingerprints for media in parsed.media):
+        raise PrecheckInvalid("The offer has no DTLS fingerprint.")
+    if not any(media.ice_candidates for media in parsed.media):
+        raise PrecheckInvalid("The offer has no ICE candidates; wait for gathering to complete.")
+
+
+def _setting_number(name: str, default: float) -> float:
+    value = float(getattr(settings, name, default))
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number")
+    return value
+
+
+def _ratio(lost: int, received: int) -> float | None:
+    lost = max(lost, 0)
+    total = lost + max(received, 0)
+    if total <= 0:
+        return None
+    return lost / total
+
+
+class PrecheckService:
+    """Runs pre-call checks; one instance per server process (see :func:`get_precheck_service`).
+
+    The running-check count and the limit ``LOKET_PRECHECK_MAX_CONCURRENT`` are per process: the
+    limit protects this process's CPU, nothing is shared between processes. All methods must be
+    called from the event loop that runs the checks.
+    """
+
+    def __init__(self) -> None:
+        self._checks: dict[str, _Check] = {}
+        self._closing: set[_Check] = set()
+        self._finished: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+        self._shut_down = False
+
+    @property
+    def running_count(self) -> int:
+        """Checks that have not ended (their peers may be closing)."""
+        return len(self._checks)
+
+    @property
+    def peer_count(self) -> int:
+        """Peer connections this process still holds: running checks plus those being closed.
+        This is what ``LOKET_PRECHECK_MAX_CONCURRENT`` limits."""
+        return len(self._checks) + len(self._closing)
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self._shut_down
+
+    async def start(self, *, session_key: str, offer_sdp: str, offer_type: str) -> dict[str, str]:
+        """Answer an applicant's offer; returns ``{"check_id", "sdp", "type"}``.
+
+        Raises :class:`PrecheckInvalid` for an unusable offer, :class:`PrecheckBusy` when the
+        per-process limit is reached (or the service is shutting down) and
+        :class:`PrecheckError` when the answer could not be produced.
+        """
+        _validate_offer(offer_sdp, offer_type)
+        if self._shut_down:
+            raise PrecheckBusy("The server is shutting down.")
+        for previous in [c for c in self._checks.values() if c.session_key == session_key]:
+            await self._close(previous, "replaced")
+
+        max_concurrent = int(
+            _setting_number("LOKET_PRECHECK_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT)
+        )
+        max_seconds = _setting_number("LOKET_PRECHECK_MAX_SECONDS", DEFAULT_MAX_SECONDS)
+        # No await between this test and the registration below: the slot is taken atomically.
+        if self.peer_count >= max_concurrent:
+            raise PrecheckBusy
+
+        check_id = secrets.token_urlsafe(16)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        check = _Check(
+            check_id=check_id, session_key=session_key, pc=pc, started_at=time.monotonic()
+        )
+        self._checks[check_id] = check
+        check.timer = asyncio.create_task(self._expire(check, max_seconds))
+        self._wire(check)
+
+        try:
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+                answer = await pc.createAnswer()
+            except Exception as exc:
+                logger.info("precheck: unusable offer (%s)", type(exc).__name__)
+                await self._close(check, "invalid_offer", remember=False)
+                raise PrecheckInvalid from exc
+            try:
+                async with asyncio.timeout(GATHER_TIMEOUT_SECONDS):
+                    await pc.setLocalDescription(answer)
+            except Exception as exc:
+                logger.warning("precheck: could not complete the answer (%r)", exc)
+                await self._close(check, "setup_failed", remember=False)
+                raise PrecheckError from exc
+        except asyncio.CancelledError:
+            # The caller went away (e.g. the HTTP request was aborted): free the slot now.
+            self._spawn(self._close(check, "cancelled", remember=False))
+            raise
+        local = pc.localDescription
+        if check.close_task is not None or local is None:
+            raise PrecheckError
+        return {"check_id": check_id, "sdp": local.sdp, "type": local.type}
+
+    async def stop(self, check_id: str, *, session_key: str | None = None) -> None:
+        """End a running check (no-op if it has already ended). With ``session_key``, only a
+        check of that session is stopped; otherwise :class:`PrecheckNotFound`."""
+        check = self._checks.get(check_id)
+        if check is None:
+            await self._wait_closing(check_id)
+            if check_id in self._finished and self._owner_matches(check_id, session_key):
+                return
+            raise PrecheckNotFound
+        if session_key is not None and check.session_key != session_key:
+            raise PrecheckNotFound
+        await self._close(check, "stopped")
+
+    async def shutdown(self) -> None:
+        """Close every check's peer connection (waiting for those already closing) and refuse
+        new checks."""
+        self._shut_down = True
+        await asyncio.gather(
+            *(self._close(c, "shutdown") for c in list(self._checks.values())),
+            *(self._close(c, "shutdown") for c in list(self._closing)),
+            return_exceptions=True,
+        )
+        background = list(self._background)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    async def report(self, check_id: str, *, session_key: str | None = None) -> dict[str, Any]:
+        """Metrics measured by the server for a running or recently ended check, with verdict.
+
+        Keys: ``check_id``, ``state`` (``running``/``ended``), ``end_reason``,
+        ``connection_state``, ``duration_s`` (since connected, else since start),
+        ``time_to_first_video_ms`` (start to first decoded video frame on the server),
+        ``video_frames``, ``video_fps``, ``video_width``, ``video_height``, ``audio_packets``,
+        ``audio_peak_dbfs``, ``rtt_ms``, ``loss_ratio`` (worst direction), ``loss_ratio_uplink``
+        (applicant to server), ``loss_ratio_downlink`` (server to applicant, from the browser's
+        receiver reports), ``verdict``, ``reasons``. Unmeasured values are ``None``.
+        """
+        self._prune_finished()
+        check = self._checks.get(check_id)
+        if check is None:
+            await self._wait_closing(check_id)
+            finished = self._finished.get(check_id)
+            if finished is None or not self._owner_matches(check_id, session_key):
+                raise PrecheckNotFound
+            return dict(finished[2])
+        if session_key is not None and check.session_key != session_key:
+            raise PrecheckNotFound
+        return self._build_report(check, await self._stats(check))
+
+    # --- internals ------------------------------------------------------------------------------
+
+    async def _wait_closing(self, check_id: str) -> None:
+        """If ``check_id`` is being torn down, wait until its final report is stored."""
+        for check in list(self._closing):
+            if check.check_id == check_id and check.close_task is not None:
+                await asyncio.shield(check.close_task)
+
+    def _owner_matches(self, check_id: str, session_key: str | None) -> bool:
+        return session_key is None or self._finished[check_id][0] == session_key
+
+    def _wire(self, check: _Check) -> None:
+        pc = check.pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind not in ("audio", "video") or check.close_task is not None:
+                return
+            echo = _EchoTrack(track.kind)
+            check.echo_tracks.append(echo)
+            pc.addTrack(echo)
+            task = asyncio.create_task(self._consume(check, track, echo))
+            check.tasks.add(task)
+            task.add_done_callback(check.tasks.discard)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            if state == "connected" and check.connected_at is None:
+                check.connected_at = time.monotonic()
+            elif state in ("failed", "closed") and check.close_task is None:
+                if state == "failed":
+                    check.ice_failed = True
+                self._spawn(self._close(check, f"connection_{state}"))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _consume(self, check: _Check, track: MediaStreamTrack, echo: _EchoTrack) -> None:
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                if isinstance(frame, VideoFrame):
+                    check.video_frames += 1
+                    if check.first_video_frame_at is None:
+                        check.first_video_frame_at = time.monotonic()
+                    check.video_width, check.video_height = frame.width, frame.height
+                elif isinstance(frame, AudioFrame):
+                    check.audio_frames += 1
+                    check.audio_peak = max(check.audio_peak, _audio_peak(frame))
+                else:
+                    continue
+                echo.push(frame)
+        finally:
+            echo.stop()
+
+    async def _expire(self, check: _Check, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._close(check, "max_duration")
+
+    async def _close(self, check: _Check, reason: str, *, remember: bool = True) -> None:
+        """Idempotent; the slot is freed synchronously, the teardown is shielded from the
+        caller's cancellation."""
+        if check.close_task is None:
+            self._checks.pop(check.check_id, None)
+            check.ended_at = time.monotonic()
+            check.end_reason = reason
+            if check.timer is not None and check.timer is not asyncio.current_task():
+                check.timer.cancel()
+            self._closing.add(check)
+            check.close_task = asyncio.create_task(self._teardown(check, remember))
+        await asyncio.shield(check.close_task)
+
+    async def _teardown(self, check: _Check, remember: bool) -> None:
+        try:
+            if remember:
+                try:
+                    report = self._build_report(check, await self._stats(check))
+                    self._finished[check.check_id] = (check.session_key, time.monotonic(), report)
+                    self._prune_finished()
+                except Exception:
+                    logger.exception("precheck: could not build the final report")
+            for echo in check.echo_tracks:
+                echo.stop()
+            with contextlib.suppress(Exception):
+                await check.pc.close()
+            for task in list(check.tasks):
+                task.cancel()
+            await asyncio.gather(*check.tasks, return_exceptions=True)
+        finally:
+            self._closing.discard(check)
+
+    def _prune_finished(self) -> None:
+        cutoff = time.monotonic() - FINISHED_REPORT_SECONDS
+        while self._finished:
+            check_id, (_, ended, _) = next(iter(self._finished.items()))
+            if ended >= cutoff and len(self._finished) <= MAX_FINISHED:
+                break
+            del self._finished[check_id]
+
+    async def _stats(self, check: _Check) -> RTCStatsReport | None:
+        if check.pc.connectionState == "closed":
+            return None
+        try:
+            async with asyncio.timeout(STATS_TIMEOUT_SECONDS):
+                return await check.pc.getStats()
+        except Exception as exc:
+            logger.debug("precheck: getStats failed (%r)", exc)
+            return None
+
+    def _build_report(self, check: _Check, stats: RTCStatsReport | None) -> dict[str, Any]:
+        now = check.ended_at if check.ended_at is not None else time.monotonic()
+        since = check.connected_at if check.connected_at is not None else check.started_at
+        duration = max(now - since, 0.0)
+
+        audio_packets: int | None = None
+        uplink: float | None = None
+        downlink: float | None = None
+        rtts: list[float] = []
+        if stats is not None:
+            up_lost = up_received = 0
+            down_lost = down_received = 0
+            have_remote = False
+            for entry in stats.values():
+                if isinstance(entry, RTCInboundRtpStreamStats):
+                    up_lost += entry.packetsLost
+                    up_received += entry.packetsReceived
+                    if entry.kind == "audio":
+                        audio_packets = (audio_packets or 0) + entry.packetsReceived
+                elif isinstance(entry, RTCRemoteInboundRtpStreamStats):
+                    have_remote = True
+                    down_lost += entry.packetsLost
+                    down_received += entry.packetsReceived
+                    # aiortc derives RTT from wall-clock LSR/DLSR; a starved event loop can
+                    # make it negative, which means "not measured", not "fast".
+                    if entry.roundTripTime is not None and entry.roundTripTime >= 0:
+                        rtts.append(float(entry.roundTripTime))
+            uplink = _ratio(up_lost, up_received)
+            downlink = _ratio(down_lost, down_received) if have_remote else None
+        if audio_packets is None:
+            audio_packets = check.audio_frames
+        known = [x for x in (uplink, downlink) if x is not None]
+        loss = max(known) if known else None
+        rtt_ms = max(rtts) * 1000.0 if rtts else None
+
+        verdict, reasons = precheck_verdict(
+            video_frames=check.video_frames,
+            duration_s=duration,
+            audio_packets=audio_packets,
+            rtt_ms=rtt_ms,
+            loss_ratio=loss,
+            ice_failed=check.ice_failed,
+        )
+        first = check.first_video_frame_at
+        return {
+            "check_id": check.check_id,
+            "state": "running" if check.close_task is None else "ended",
+            "end_reason": check.end_reason,
+            "connection_state": "failed" if check.ice_failed else check.pc.connectionState,
+            "duration_s": round(duration, 3),
+            "time_to_first_video_ms": (
+                None if first is None else round((first - check.started_at) * 1000.0, 1)
+            ),
+            "video_frames": check.video_frames,
+            "video_fps": round(check.video_frames / duration, 2) if duration > 0 else None,
+            "video_width": check.video_width,
+            "video_height": check.video_height,
+            "audio_packets": audio_packets,
+            "audio_peak_dbfs": (
+                round(20 * math.log10(check.audio_peak / 32768), 1) if check.audio_peak else None
+            ),
+            "rtt_ms": None if rtt_ms is None else round(rtt_ms, 1),
+            "loss_ratio": None if loss is None else round(loss, 4),
+            "loss_ratio_uplink": None if uplink is None else round(uplink, 4),
+            "loss_ratio_downlink": None if downlink is None else round(downlink, 4),
+            "verdict": verdict,
+            "reasons": reasons,
+        }
+
+
+_service: PrecheckService | None = None
+
+
+def get_precheck_service() -> PrecheckService:
+    """The process-wide service, created on first use (and anew after :meth:`shutdown`)."""
+    global _service
+    if _service is None or _service.is_shut_down:
+        _service = PrecheckService()
+    return _service

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from .api import staff_of
 from .errors import DomainError, NotFound
@@ -24,7 +26,7 @@ def counselor_page(request: HttpRequest) -> HttpResponse:
     try:
         staff = staff_of(request)
     except DomainError:
-        return HttpResponseForbidden("Staff only.")
+        return HttpResponseForbidden(_("Staff only."))
     topics = Topic.objects.filter(active=True).order_by("order", "code")
     return render(request, "consult/counselor.html", {"staff": staff, "topics": topics})
 
@@ -35,7 +37,7 @@ def transcripts_page(request: HttpRequest) -> HttpResponse:
     try:
         staff = staff_of(request)
     except DomainError:
-        return HttpResponseForbidden("Staff only.")
+        return HttpResponseForbidden(_("Staff only."))
     items = ended_consultations(staff=staff)[:200]
     return render(request, "consult/transcripts.html", {"staff": staff, "items": items})
 
@@ -49,9 +51,13 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     except NotFound:
         raise Http404() from None
     except DomainError:
-        return HttpResponseForbidden("You may not read this transcript.")
+        return HttpResponseForbidden(_("You may not read this transcript."))
+    # Events name topics by code (a transfer's target); the page shows their names.
+    language = get_language() or "id"
+    names = {topic.code: topic.name_for(language) for topic in Topic.objects.all()}
+    rows = [(entry, names.get(str(entry.data.get("topic", "")), "")) for entry in entries]
     return render(
         request,
         "consult/transcript.html",
-        {"staff": staff, "consultation": consultation, "entries": entries},
+        {"staff": staff, "consultation": consultation, "entries": entries, "rows": rows},
     )

@@ -1,0 +1,334 @@
+// The applicant's page: join form -> waiting room -> chat -> ended. The consultation id and token
+// live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
+
+import { ChatView, errorText } from "./chat.js";
+import { EntryLog } from "./entrylog.js";
+import { t } from "./i18n.js";
+import { LoketSocket, connectionStatusView } from "./socket.js";
+
+const SESSION_KEY = "loket.applicant";
+const LOG_PREFIX = "loket.applicant.log.";
+const PHONE = /^\+?[0-9]{8,15}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const root = document.getElementById("applicant");
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  status: $("conn-status"),
+  join: $("join"),
+  form: $("join-form"),
+  joinError: $("join-error"),
+  submit: $("join-submit"),
+  consultation: $("consultation"),
+  waiting: $("waiting"),
+  position: $("position"),
+  estimate: $("estimate"),
+  offered: $("offered"),
+  chat: $("chat"),
+  chatWith: $("chat-with"),
+  endButton: $("end-button"),
+  ended: $("ended"),
+  endedTitle: $("ended-title"),
+  endedText: $("ended-text"),
+};
+
+const topicNames = new Map(
+  Array.from(document.querySelectorAll("#f-topic option"), (o) => [o.value, o.textContent.trim()]),
+);
+const topicName = (code) => topicNames.get(code) || code;
+
+let session = null; // {consultation_id, token}
+let socket = null;
+let chat = null;
+let status = null;
+
+function readSession() {
+  try {
+    const value = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) || "null");
+    return value && value.consultation_id && value.token ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function forget() {
+  if (session) new EntryLog(LOG_PREFIX + session.consultation_id).clear();
+  window.sessionStorage.removeItem(SESSION_KEY);
+  session = null;
+}
+
+// ---------------------------------------------------------------------- join form
+
+function fieldError(id, message) {
+  const node = $(id);
+  node.textContent = message || "";
+  node.hidden = !message;
+}
+
+function showJoinError(message) {
+  ui.joinError.textContent = message;
+  ui.joinError.hidden = !message;
+  if (message) ui.joinError.focus();
+}
+
+function validate(data) {
+  let ok = true;
+  fieldError("f-name-error", "");
+  fieldError("f-contact-error", "");
+  $("f-name").removeAttribute("aria-invalid");
+  if (!data.name) {
+    fieldError("f-name-error", t("err_name"));
+    $("f-name").setAttribute("aria-invalid", "true");
+    ok = false;
+  }
+  const phone = data.phone.replace(/[\s().-]/g, "");
+  let contact = "";
+  if (!phone && !data.email) contact = t("err_contact");
+  else if (phone && !PHONE.test(phone)) contact = t("err_phone");
+  else if (data.email && !EMAIL.test(data.email)) contact = t("err_email");
+  if (contact) {
+    fieldError("f-contact-error", contact);
+    ok = false;
+  }
+  return ok;
+}
+
+async function join(event) {
+  event.preventDefault();
+  showJoinError("");
+  const form = new FormData(ui.form);
+  const data = {
+    name: String(form.get("name") || "").trim(),
+    phone: String(form.get("phone") || "").trim(),
+    email: String(form.get("email") || "").trim(),
+    topic: String(form.get("topic") || ""),
+    mode: String(form.get("mode") || "chat"),
+    language: String(form.get("language") || "id"),
+  };
+  if (!validate(data)) {
+    const firstError = ui.form.querySelector(".field__error:not([hidden])");
+    if (firstError) showJoinError(firstError.textContent);
+    return;
+  }
+  ui.submit.disabled = true;
+  ui.submit.textContent = t("joining");
+  try {
+    const response = await fetch(root.dataset.api, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.status !== 201) {
+      const code = body.error ? body.error.code : "";
+      showJoinError(code === "not_found" ? t("err_topic") : t("err_join"));
+      return;
+    }
+    session = { consultation_id: body.consultation_id, token: body.token };
+    window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    start();
+  } catch {
+    showJoinError(t("err_network"));
+  } finally {
+    ui.submit.disabled = false;
+    ui.submit.textContent = ui.submit.dataset.label;
+  }
+}
+
+// ---------------------------------------------------------------------- consultation
+
+function show(section) {
+  for (const name of ["waiting", "offered", "ended"]) ui[name].hidden = name !== section;
+}
+
+function applyState(state) {
+  const previous = status;
+  status = state.status;
+  const open = ["waiting", "offered", "active"].includes(status);
+  ui.chat.hidden = false;
+  chat.setEnabled(open);
+  ui.endButton.hidden = status !== "active";
+  if (status === "waiting") {
+    show("waiting");
+    ui.chatWith.textContent = t("chat_waiting");
+  } else if (status === "offered") {
+    show("offered");
+    ui.chatWith.textContent = t("chat_waiting");
+  } else if (status === "active") {
+    show(null);
+    ui.chatWith.textContent = t("chat_with", {
+      counselor: state.counselor_name || t("role_counselor"),
+    });
+    if (previous !== "active") $("message").focus();
+  } else {
+    show("ended");
+    const abandoned = status === "abandoned";
+    ui.endedTitle.textContent = t(abandoned ? "abandoned_title" : "ended_title");
+    ui.endedText.textContent = t(abandoned ? "abandoned_text" : "ended_text");
+    ui.chatWith.textContent = "";
+    chat.showTyping(false);
+    // Nothing more can happen in this consultation. The server answers a ping only after it has
+    // replayed everything, so the socket (and its pings) stops once that pong arrives.
+    if (socket) socket.send({ type: "ping", id: "final" });
+    if (previous && previous !== status) ui.endedTitle.focus();
+  }
+}
+
+function showPosition(frame) {
+  ui.position.textContent = t("position", { position: frame.position });
+  ui.position.dataset.position = String(frame.position);
+  const wait = frame.estimated_wait_seconds;
+  if (wait === null || wait === undefined) ui.estimate.textContent = t("estimate_unknown");
+  else if (wait < 60) ui.estimate.textContent = t("estimate_soon");
+  else ui.estimate.textContent = t("estimate", { minutes: Math.round(wait / 60) });
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "ready":
+      if (frame.consultations[0]) applyState(frame.consultations[0]);
+      // The replay of what we missed follows `ready` on the same connection, and the server
+      // handles frames in order, so re-sent messages are answered after the replay.
+      if (["waiting", "offered", "active"].includes(status)) chat.reconnected();
+      break;
+    case "entry":
+      chat.addEntry(frame);
+      break;
+    case "ack":
+      if (frame.entry) chat.acked(frame);
+      break;
+    case "queue.position":
+      showPosition(frame);
+      break;
+    case "consultation.state":
+      applyState(frame);
+      break;
+    case "typing":
+      if (frame.role === "counselor") chat.showTyping(frame.active);
+      break;
+    case "read":
+      if (frame.role === "counselor") chat.setPeerRead(frame.seq);
+      break;
+    case "error":
+      onError(frame);
+      break;
+    case "pong":
+      if (frame.id === "final" && socket) {
+        socket.stop();
+        ui.status.hidden = true;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+function onError(frame) {
+  if (frame.code === "token_invalid" || frame.code === "token_expired") {
+    expired();
+    return;
+  }
+  if (frame.id && frame.id.startsWith("m:")) {
+    chat.failed(frame);
+    return;
+  }
+  notify(errorText(frame.code));
+}
+
+function notify(message) {
+  const alert = $("chat-alert");
+  alert.textContent = message;
+  alert.hidden = !message;
+}
+
+function expired() {
+  if (socket) socket.stop();
+  socket = null;
+  forget();
+  reset();
+  showJoinError(t("session_expired"));
+}
+
+const showStatus = connectionStatusView(ui.status, t);
+
+function onStatus(state, detail) {
+  if (state === "closed") {
+    // 4401: the token was refused (the error frame said why); nothing to resume.
+    expired();
+    return;
+  }
+  showStatus(state, detail);
+}
+
+function start() {
+  ui.join.hidden = true;
+  ui.consultation.hidden = false;
+  const log = new EntryLog(LOG_PREFIX + session.consultation_id);
+  chat = new ChatView({
+    logEl: $("log"),
+    typingEl: $("typing"),
+    form: $("composer"),
+    log,
+    peerRole: "counselor",
+    isOwn: (entry) => entry.author_role === "applicant",
+    authorLabel: (entry) => entry.author_name || t("role_counselor"),
+    send: (frame) => (socket ? socket.send(frame) : false),
+    consultationId: null,
+    topicName,
+    onError: notify,
+  });
+  ui.chat.hidden = false;
+  ui.waiting.hidden = true;
+  socket = new LoketSocket({
+    path: root.dataset.wsPath,
+    onOpen: () =>
+      socket.send({ type: "auth", id: "auth", token: session.token, last_seq: log.lastSeq }),
+    onFrame,
+    onStatus,
+  });
+  socket.start();
+  $("consultation-title").focus();
+}
+
+function reset() {
+  status = null;
+  chat = null;
+  ui.consultation.hidden = true;
+  ui.join.hidden = false;
+  show(null);
+  ui.chat.hidden = true;
+  ui.status.hidden = true;
+  $("log").replaceChildren();
+  notify("");
+}
+
+function leave() {
+  const question = status === "active" ? t("confirm_end") : t("confirm_leave");
+  if (!window.confirm(question)) return;
+  if (socket) socket.send({ type: "leave", id: "leave" });
+}
+
+function restart() {
+  if (socket) socket.stop();
+  socket = null;
+  forget();
+  reset();
+  ui.form.reset();
+  $("f-name").focus();
+}
+
+ui.submit.dataset.label = ui.submit.textContent;
+ui.form.addEventListener("submit", join);
+$("leave-button").addEventListener("click", leave);
+ui.endButton.addEventListener("click", leave);
+$("restart-button").addEventListener("click", restart);
+document.addEventListener("visibilitychange", () => {
+  if (chat) chat.markRead();
+});
+window.addEventListener("focus", () => {
+  if (chat) chat.markRead();
+});
+
+session = readSession();
+if (session) start();

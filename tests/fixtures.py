@@ -12,7 +12,16 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from config.asgi import application
-from consult.models import StaffProfile, StaffRole, Topic
+from consult.models import (
+    Connection,
+    ConnectionRole,
+    Consultation,
+    CounselorStatus,
+    StaffProfile,
+    StaffRole,
+    Topic,
+)
+from consult.services import lifecycle, presence
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
@@ -143,3 +152,32 @@ async def drain(ws: Ws, quiet: float = 0.2) -> list[dict[str, Any]]:
             return frames
         frames.append(await ws.recv())
     raise AssertionError(f"still receiving after 100 frames: {frames[-3:]}")
+
+
+# ---------------------------------------------------------------- service-level helpers
+
+
+def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connection:
+    """Record a live connection for ``staff`` as a server process would, and (by default) make
+    them available, which runs routing."""
+    connection = presence.connection_open(
+        role=ConnectionRole.COUNSELOR,
+        server_id="test-server",
+        channel_name=f"test.staff.{staff.pk}.{Connection.objects.count()}",
+        staff=staff,
+    )
+    if available:
+        lifecycle.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
+    return connection
+
+
+def waiting_consultation(topic: str = "building-approval", **overrides: Any) -> Consultation:
+    """A new applicant in the queue, through the join service."""
+    fields: dict[str, Any] = {"name": "Ani", "phone": "081234567890", "topic_code": topic}
+    fields.update(overrides)
+    consultation, _ = lifecycle.consultation_join(applicant_grace_seconds=60, **fields)
+    return Consultation.objects.get(pk=consultation.pk)
+
+
+def reload(consultation: Consultation) -> Consultation:
+    return Consultation.objects.select_related("counselor").get(pk=consultation.pk)

@@ -1,0 +1,214 @@
+"""Routing rules, through the services: who is offered what, in which order, and how much."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
+from consult.services import lifecycle
+from consult.services.routing import queue_dispatch
+from tests.fixtures import (
+    counselor_online,
+    make_staff,
+    make_topic,
+    reload,
+    waiting_consultation,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def topic() -> Any:
+    return make_topic()
+
+
+def _statuses(*consultations: Consultation) -> list[str]:
+    return [reload(c).status for c in consultations]
+
+
+def _held(staff: StaffProfile) -> list[int]:
+    return list(
+        Consultation.objects.filter(
+            counselor=staff, status__in=[ConsultationStatus.OFFERED, ConsultationStatus.ACTIVE]
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _finish(staff: StaffProfile, consultation: Consultation) -> None:
+    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=staff)
+
+
+def test_first_come_first_offered_within_a_topic(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    first, second, third = (waiting_consultation(name=n) for n in ("Ani", "Budi", "Citra"))
+    counselor_online(sari)
+    assert _statuses(first, second, third) == ["offered", "waiting", "waiting"]
+    _finish(sari, first)
+    assert _statuses(second, third) == ["offered", "waiting"]
+    _finish(sari, second)
+    assert _statuses(third) == ["offered"]
+
+
+def test_a_topic_nobody_serves_does_not_hold_up_another(topic: Any) -> None:
+    make_topic("health-permit")
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    elsewhere = waiting_consultation("health-permit")
+    mine = waiting_consultation()
+    counselor_online(sari)
+    assert _statuses(elsewhere, mine) == ["waiting", "offered"]
+
+
+def test_a_transferred_consultation_goes_to_the_front_of_its_new_queue(topic: Any) -> None:
+    health = make_topic("health-permit")
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    budi = make_staff("budi", topics=[health], capacity=1)
+    counselor_online(budi, available=False)
+    already_waiting = waiting_consultation("health-permit", name="Lama")
+    counselor_online(sari)
+    moving = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=moving.pk)
+
+    lifecycle.consultation_transfer(
+        staff=sari, consultation_id=moving.pk, topic_code="health-permit"
+    )
+    assert _statuses(moving, already_waiting) == ["waiting", "waiting"]
+    lifecycle.counselor_status_set(staff=budi, status="available")
+    assert reload(moving).counselor_id == budi.pk
+    assert _statuses(moving, already_waiting) == ["offered", "waiting"]
+
+
+def test_a_transfer_to_a_colleague_is_offered_only_to_them(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    citra = make_staff("citra", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    counselor_online(citra)  # free and idle longest, but not the one named
+    counselor_online(budi, available=False)
+
+    lifecycle.consultation_transfer(
+        staff=sari, consultation_id=consultation.pk, counselor_id=budi.pk
+    )
+    assert reload(consultation).status == "waiting"
+    # A targeted consultation does not block the queue behind it.
+    behind = waiting_consultation(name="Budi")
+    assert reload(behind).counselor_id == citra.pk
+    lifecycle.counselor_status_set(staff=budi, status="available")
+    assert reload(consultation).counselor_id == budi.pk
+
+
+def test_the_counselor_idle_longest_is_offered_first(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    citra = make_staff("citra", topics=[topic])
+    now = timezone.now()
+    StaffProfile.objects.filter(pk=sari.pk).update(last_assigned_at=now - timedelta(minutes=1))
+    StaffProfile.objects.filter(pk=budi.pk).update(last_assigned_at=now - timedelta(minutes=9))
+    for staff in (sari, budi, citra):
+        counselor_online(staff)
+    # Never assigned counts as idle longest; then the oldest assignment; then round again.
+    order = [reload(waiting_consultation(name=f"A{n}")).counselor_id for n in range(4)]
+    assert order == [citra.pk, budi.pk, sari.pk, citra.pk]
+
+
+def test_capacity_is_never_exceeded(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])  # default capacity 3
+    assert sari.capacity == 3
+    queue = [waiting_consultation(name=f"A{n}") for n in range(5)]
+    counselor_online(sari)
+    assert _held(sari) == [c.pk for c in queue[:3]]
+    assert queue_dispatch() == []
+    for consultation in queue[:3]:
+        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    assert queue_dispatch() == [] and len(_held(sari)) == 3
+    lifecycle.consultation_end(consultation_id=queue[0].pk, ended_by="counselor", staff=sari)
+    assert _held(sari) == [c.pk for c in queue[1:4]]
+    assert _statuses(queue[4]) == ["waiting"]
+
+
+def test_a_video_consultation_takes_the_whole_capacity(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    video = waiting_consultation(mode=Mode.VIDEO)
+    chat = waiting_consultation(name="Budi")
+    counselor_online(sari)
+    assert _held(sari) == [video.pk]
+    assert _statuses(chat) == ["waiting"]
+
+
+def test_a_video_consultation_waits_for_a_counselor_with_nothing_else(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    counselor_online(sari)
+    chat = waiting_consultation()
+    assert reload(chat).counselor_id == sari.pk
+    video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    assert reload(video).status == "waiting"  # Sari has room for chats, not for a video
+    counselor_online(budi)
+    assert reload(video).counselor_id == budi.pk
+
+
+def test_a_chat_in_a_call_takes_the_whole_capacity(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    chat = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=chat.pk)
+    lifecycle.call_start(consultation_id=chat.pk, by_role="counselor", audio_only=False)
+    behind = waiting_consultation(name="Budi")
+    assert reload(behind).status == "waiting"
+    lifecycle.call_end(consultation_id=chat.pk, by_role="counselor")
+    assert reload(behind).counselor_id == sari.pk
+
+
+def test_a_declined_offer_goes_to_another_counselor_not_back(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    counselor_online(budi)
+    assert reload(consultation).counselor_id == sari.pk
+    lifecycle.offer_decline(staff=sari, consultation_id=consultation.pk)
+    assert reload(consultation).counselor_id == budi.pk
+    lifecycle.offer_decline(staff=budi, consultation_id=consultation.pk)
+    # Both passed: it waits, keeping its place, rather than bouncing between them.
+    declined = reload(consultation)
+    assert (declined.status, declined.counselor_id, declined.priority) == ("waiting", None, 0)
+    behind = waiting_consultation(name="Budi")
+    assert reload(behind).status == "offered"
+
+
+def test_a_declined_offer_returns_after_the_cooldown(topic: Any, settings: Any) -> None:
+    settings.LOKET = {**settings.LOKET, "DECLINE_COOLDOWN": 0}
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    lifecycle.offer_decline(staff=sari, consultation_id=consultation.pk)
+    assert reload(consultation).counselor_id == sari.pk
+
+
+def test_only_available_connected_counselors_are_offered(topic: Any) -> None:
+    away = make_staff("away", topics=[topic])
+    gone = make_staff("gone", topics=[topic])
+    supervisor = make_staff("dewi", role="supervisor", topics=[topic])
+    counselor_online(away, available=False)
+    lifecycle.counselor_status_set(staff=away, status="away")
+    # Available, but no live connection.
+    StaffProfile.objects.filter(pk=gone.pk).update(status="available")
+    StaffProfile.objects.filter(pk=supervisor.pk).update(status="available")
+    counselor_online(supervisor, available=False)
+    consultation = waiting_consultation()
+    assert queue_dispatch() == []
+    assert reload(consultation).status == "waiting"

@@ -1,53 +1,407 @@
 """Adapter between ``bench/relay.py`` and the real Loket server (LOKET target).
 
-TO BE WRITTEN BY THE LEAD. The harness imports this module and, when ``IMPLEMENTED`` is true,
-starts Loket as ``daphne -b 127.0.0.1 -p PORT config.asgi:application`` from the repo root
-(env DATABASE_URL, REDIS_URL, LOKET_SECRET_KEY=bench, LOKET_DEBUG=0; ``manage.py migrate`` is
-run first when ``manage.py`` exists), waits for the port, then calls ``setup(base_url)``.
-The same variables are also put in this process's ``os.environ``, so an adapter that needs the
-ORM (e.g. to create a counselor account) can read them.
+The harness starts Loket as ``daphne -b 127.0.0.1 -p PORT config.asgi:application`` from the
+repo root (env DATABASE_URL, REDIS_URL, LOKET_SECRET_KEY=bench, LOKET_DEBUG=0, raised
+LOKET_CHAT_RATE/LOKET_FRAME_RATE; ``manage.py migrate`` first), waits for the port, then calls
+``setup(base_url)``. The same variables are in this process's ``os.environ``, so the management
+commands run here as subprocesses reach the same database.
 
-Interface
----------
-``IMPLEMENTED: bool``
-    Set to ``True`` once ``setup`` works; while ``False`` the harness skips LOKET with a note.
+What ``setup`` does, all through Loket's public entry points:
 
-``async def setup(base_url: str) -> tuple[Send, Recv]``
-    ``base_url`` is ``"http://127.0.0.1:PORT"``. Create whatever a conversation needs (an
-    applicant session and a counselor session in the same consultation), open both WebSockets
-    (``websockets.asyncio.client.connect(..., compression=None)``, to match the other targets)
-    and return:
+1. ``manage.py seed_demo --topics-only`` and ``manage.py create_staff --role counselor`` (a fixed
+   bench account whose password is reset on every run);
+2. logs the counselor in through ``/login/`` (CSRF token + session cookie), connects the staff
+   WebSocket with that cookie and an ``Origin`` header, ends whatever an earlier, interrupted run
+   left held by the account, and sets the counselor available;
+3. ``POST /api/consultations`` as an applicant, connects ``/ws/applicant/`` and sends ``auth``;
+4. the counselor accepts the offer of that consultation.
 
-    * ``send(text)``: the *applicant* posts a chat message whose body is exactly ``text``;
-      returns once the frame is written (do not wait for any acknowledgement).
-    * ``recv()``: waits until the *counselor* receives the next chat message and returns its
-      body text, unchanged. Frames that are not chat messages (presence, typing, the
-      applicant's own echo, ...) must be skipped inside ``recv``/the adapter, never returned.
-      The applicant's socket must keep being read (drained) so its buffers never fill.
+Then ``send(text)`` is the applicant's ``chat.send`` with a unique ``client_msg_id`` (every
+message is stored: transcript row, gapless ``seq``), and ``recv()`` returns the text of the next
+applicant ``entry`` frame the counselor receives. The applicant's socket is drained by a task
+that also watches for ``error`` frames: any error (``rate_limited`` included) fails the run
+instead of being counted as a lost message. ``teardown`` ends the consultation and closes both
+sockets.
 
-    The harness puts a sequence number in ``text`` and checks order, loss and duplicates
-    from what ``recv`` returns; it wraps every ``recv()`` in its own timeout.
-
-``async def teardown() -> None``
-    Close both sockets and cancel any background task. Called once, even after errors.
+Interface (as ``bench/relay.py`` expects): ``IMPLEMENTED``, ``async setup(base_url) -> (send,
+recv)``, ``async teardown()``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import http.cookiejar
+import json
+import os
+import re
+import secrets
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 Send = Callable[[str], Awaitable[None]]
 Recv = Callable[[], Awaitable[str]]
 
-IMPLEMENTED = False
+IMPLEMENTED = True
+
+REPO = Path(__file__).resolve().parent.parent
+TOPIC = "building-approval"
+COUNSELOR_USERNAME = "bench-counselor"
+COMMAND_TIMEOUT = 120.0
+STEP_TIMEOUT = 15.0
+WS_OPTIONS: dict[str, Any] = {"compression": None, "open_timeout": 10, "close_timeout": 2}
 
 
-async def setup(base_url: str) -> tuple[Send, Recv]:
-    raise NotImplementedError(
-        "bench/loket_client.py is a stub: implement setup()/teardown() against the Loket "
-        "chat protocol and set IMPLEMENTED = True"
+class LoketBenchError(Exception):
+    """Setting up or driving the Loket conversation failed."""
+
+
+@dataclass
+class _Conversation:
+    counselor: ClientConnection
+    applicant: ClientConnection | None = None
+    consultation_id: str = ""
+    drainer: asyncio.Task[None] | None = None
+    applicant_error: dict[str, Any] | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+_conversation: _Conversation | None = None
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+async def _manage(*args: str) -> str:
+    """Run ``manage.py`` with this process's environment (the harness's Loket settings)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        *args,
+        cwd=REPO,
+        env=dict(os.environ),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise LoketBenchError(f"manage.py {args[0]} took over {COMMAND_TIMEOUT:.0f}s") from None
+    text = out.decode(errors="replace")
+    if proc.returncode != 0:
+        raise LoketBenchError(f"manage.py {args[0]} failed ({proc.returncode}):\n{text}")
+    return text
+
+
+async def _provision_counselor() -> str:
+    """Topics and the bench counselor; returns the (new, random) password."""
+    password = secrets.token_urlsafe(18)
+    await _manage("seed_demo", "--topics-only")
+    await _manage(
+        "create_staff",
+        "--role",
+        "counselor",
+        "--username",
+        COUNSELOR_USERNAME,
+        "--password",
+        password,
+        "--name",
+        "Bench Counselor",
+        "--topics",
+        TOPIC,
+    )
+    return password
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a login answers 302; we want to see it, not follow it
+
+
+_CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
+
+
+def _login(base_url: str, username: str, password: str) -> str:
+    """Log in through /login/ (blocking); returns the ``sessionid=...`` cookie header value."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    login_url = f"{base_url}/login/"
+    token = ""
+    try:
+        with opener.open(login_url, timeout=STEP_TIMEOUT) as response:
+            page = response.read().decode(errors="replace")
+        match = _CSRF_INPUT.search(page)
+        token = match.group(1) if match else ""
+    except urllib.error.HTTPError as exc:
+        exc.close()
+    if not token or not any(c.name == "csrftoken" for c in jar):
+        # The login page could not be rendered (no template yet): use Django's double-submit
+        # check directly, a CSRF secret of our own in both the cookie and the form field.
+        token = secrets.token_hex(16)
+        host = urllib.parse.urlsplit(base_url).hostname or "127.0.0.1"
+        jar.set_cookie(_cookie("csrftoken", token, host))
+    body = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    ).encode()
+    request = urllib.request.Request(
+        login_url,
+        data=body,
+        method="POST",
+        headers={"Origin": base_url, "Referer": login_url},
+    )
+    try:
+        with opener.open(request, timeout=STEP_TIMEOUT) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        exc.close()
+    session = next((c.value for c in jar if c.name == "sessionid"), None)
+    if status != 302 or session is None:
+        raise LoketBenchError(f"login as {username} failed: HTTP {status}, session={session!r}")
+    return f"sessionid={session}"
+
+
+def _cookie(name: str, value: str, host: str) -> http.cookiejar.Cookie:
+    return http.cookiejar.Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain=host,
+        domain_specified=False,
+        domain_initial_dot=False,
+        path="/",
+        path_specified=True,
+        secure=False,
+        expires=None,
+        discard=True,
+        comment=None,
+        comment_url=None,
+        rest={},
     )
 
 
+def _post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=STEP_TIMEOUT) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        exc.close()
+        raise LoketBenchError(f"POST {url}: HTTP {exc.code} {detail}") from None
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+def _ws_base(base_url: str) -> str:
+    return "ws" + base_url.removeprefix("http")
+
+
+async def _frame(ws: ClientConnection) -> dict[str, Any]:
+    raw = await ws.recv()
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise LoketBenchError(f"unexpected frame {raw!r}")
+    return data
+
+
+async def _until(
+    ws: ClientConnection, what: str, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Read frames until one matches (bounded in time); an error frame for us fails."""
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            while True:
+                frame = await _frame(ws)
+                if match(frame):
+                    return frame
+                if frame.get("type") == "error":
+                    raise LoketBenchError(f"while waiting for {what}: {frame}")
+    except TimeoutError:
+        raise LoketBenchError(f"no {what} within {STEP_TIMEOUT:.0f}s") from None
+
+
+async def _request(ws: ClientConnection, frame: dict[str, Any]) -> dict[str, Any]:
+    """Send a request with an id and wait for its ack (an error with that id fails)."""
+    request_id = frame["id"]
+    await ws.send(json.dumps(frame))
+
+    def answered(f: dict[str, Any]) -> bool:
+        if f.get("id") != request_id:
+            return False
+        if f.get("type") == "error":
+            raise LoketBenchError(f"{frame['type']} refused: {f}")
+        return f.get("type") == "ack"
+
+    return await _until(ws, f"ack of {frame['type']}", answered)
+
+
+async def _counselor_connect(base_url: str, cookie: str) -> ClientConnection:
+    ws = await connect(
+        f"{_ws_base(base_url)}/ws/staff/",
+        origin=Origin(base_url),
+        additional_headers={"Cookie": cookie},
+        **WS_OPTIONS,
+    )
+    ready = await _until(ws, "staff ready", lambda f: f.get("type") in ("ready", "error"))
+    if ready["type"] != "ready" or ready.get("role") != "counselor":
+        await ws.close()
+        raise LoketBenchError(f"staff socket not ready: {ready}")
+    # An interrupted earlier run may have left consultations with this account: end them, so
+    # capacity is free and nothing of theirs interleaves with this run.
+    for n, held in enumerate(ready.get("consultations", [])):
+        kind = "consultation.end" if held["status"] == "active" else "offer.decline"
+        await _request(
+            ws, {"type": kind, "id": f"clean-{n}", "consultation_id": held["consultation_id"]}
+        )
+    return ws
+
+
+async def _accept_offer(conv: _Conversation) -> None:
+    """Accept the offer of our consultation; decline any other (left over) one offered first."""
+    declined = 0
+
+    def ours(frame: dict[str, Any]) -> bool:
+        return (
+            frame.get("type") == "consultation.state"
+            and frame.get("status") == "offered"
+            and frame.get("consultation_id") == conv.consultation_id
+        )
+
+    while True:
+        frame = await _until(
+            conv.counselor,
+            "the offer",
+            lambda f: f.get("type") == "consultation.state" and f.get("status") == "offered",
+        )
+        if ours(frame):
+            break
+        declined += 1
+        if declined > 50:
+            raise LoketBenchError("too many stray offers before ours")
+        await _request(
+            conv.counselor,
+            {
+                "type": "offer.decline",
+                "id": f"decline-{declined}",
+                "consultation_id": frame["consultation_id"],
+            },
+        )
+    await _request(
+        conv.counselor,
+        {"type": "offer.accept", "id": "accept", "consultation_id": conv.consultation_id},
+    )
+
+
+# --------------------------------------------------------------------------- interface
+
+
+async def setup(base_url: str) -> tuple[Send, Recv]:
+    """Create the conversation (see the module docstring) and return (send, recv)."""
+    global _conversation
+    password = await _provision_counselor()
+    cookie = await asyncio.to_thread(_login, base_url, COUNSELOR_USERNAME, password)
+    conv = _Conversation(counselor=await _counselor_connect(base_url, cookie))
+    _conversation = conv
+    await _request(conv.counselor, {"type": "status.set", "id": "avail", "status": "available"})
+
+    joined = await asyncio.to_thread(
+        _post_json,
+        f"{base_url}/api/consultations",
+        {"name": "Bench Applicant", "phone": "081234567890", "topic": TOPIC, "mode": "chat"},
+    )
+    conv.consultation_id = str(joined["consultation_id"])
+    applicant = await connect(str(joined["ws_url"]), origin=Origin(base_url), **WS_OPTIONS)
+    conv.applicant = applicant
+    await applicant.send(json.dumps({"type": "auth", "token": joined["token"], "last_seq": 0}))
+    await _until(applicant, "applicant ready", lambda f: f.get("type") == "ready")
+    await _accept_offer(conv)
+
+    async def drain() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in applicant:
+                # Acks and the applicant's own entries are dropped; an error must not be.
+                if conv.applicant_error is None and '"type":"error"' in raw:
+                    conv.applicant_error = json.loads(raw)
+
+    conv.drainer = asyncio.create_task(drain())
+    prefix = secrets.token_hex(6)
+    counter = 0
+    counselor = conv.counselor
+    consultation_id = conv.consultation_id
+
+    async def send(text: str) -> None:
+        nonlocal counter
+        counter += 1
+        await applicant.send(
+            json.dumps({"type": "chat.send", "client_msg_id": f"{prefix}-{counter}", "text": text})
+        )
+
+    async def recv() -> str:
+        while True:
+            if conv.applicant_error is not None:
+                raise LoketBenchError(f"the applicant got an error: {conv.applicant_error}")
+            frame = json.loads(await counselor.recv())
+            if (
+                frame.get("type") == "entry"
+                and frame.get("kind") == "message"
+                and frame.get("author_role") == "applicant"
+                and frame.get("consultation_id") == consultation_id
+            ):
+                return str(frame["text"])
+            if frame.get("type") == "error":
+                raise LoketBenchError(f"the counselor got an error: {frame}")
+
+    return send, recv
+
+
 async def teardown() -> None:
-    return None
+    """End the consultation and close both sockets (best effort, bounded)."""
+    global _conversation
+    conv, _conversation = _conversation, None
+    if conv is None:
+        return
+    if conv.drainer is not None:
+        conv.drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await conv.drainer
+    if conv.consultation_id:
+        with contextlib.suppress(Exception):
+            await _request(
+                conv.counselor,
+                {
+                    "type": "consultation.end",
+                    "id": "end",
+                    "consultation_id": conv.consultation_id,
+                    "reason": "bench",
+                },
+            )
+    for ws in (conv.applicant, conv.counselor):
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()

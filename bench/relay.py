@@ -63,6 +63,7 @@ TARGETS = ("floor", "baseline", "loket")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loket_bench"
 LOOPBACK = "127.0.0.1"
+BENCH_RATE = "1000000/10"  # LOKET_CHAT_RATE / LOKET_FRAME_RATE for the loket target only
 
 Send = Callable[[str], Awaitable[None]]
 Recv = Callable[[], Awaitable[str]]
@@ -455,6 +456,11 @@ def run_loket_target(
         "REDIS_URL": p.redis_url,
         "LOKET_SECRET_KEY": "bench",
         "LOKET_DEBUG": "0",
+        # One applicant connection sends every message of the run; the production per-connection
+        # limits (20 chat messages and 200 frames per 10 s) would refuse most of them. The
+        # limiters still run, they just never trip.
+        "LOKET_CHAT_RATE": BENCH_RATE,
+        "LOKET_FRAME_RATE": BENCH_RATE,
     }
     os.environ.update(loket_env)  # for an adapter that uses the ORM in this process
     env = server_env(p, **loket_env)

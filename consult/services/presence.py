@@ -142,8 +142,11 @@ def connections_reap() -> int:
 
 def sweep_due() -> dict[str, int]:
     """Handle every due deadline once. Safe to run in every process at the same time."""
+    reaped = connections_reap()
+    # Read the clock after reaping: a lapsed lease sets its counselor's grace deadline to "now",
+    # which must already count as due in this same sweep (lost at once, not one sweep later).
     now = timezone.now()
-    done = {"reaped": connections_reap(), "offers": 0, "counselors": 0, "abandoned": 0}
+    done = {"reaped": reaped, "offers": 0, "counselors": 0, "abandoned": 0}
     for consultation_id in list(
         Consultation.objects.filter(
             status=ConsultationStatus.OFFERED, offer_expires_at__lte=now

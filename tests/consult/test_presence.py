@@ -1,0 +1,215 @@
+"""Time-driven work through the sweeper: offers that expire, counselors and applicants who leave."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from consult.models import (
+    Connection,
+    ConnectionRole,
+    Consultation,
+    StaffProfile,
+    TranscriptEntry,
+)
+from consult.services import lifecycle, presence
+from consult.services.presence import sweep_due
+from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def topic() -> Any:
+    return make_topic()
+
+
+def _past(seconds: int = 1) -> Any:
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def _events(consultation: Consultation) -> list[str]:
+    return list(
+        TranscriptEntry.objects.filter(consultation=consultation)
+        .order_by("seq")
+        .values_list("event", flat=True)
+    )
+
+
+def _applicant_online(consultation: Consultation) -> Connection:
+    return presence.connection_open(
+        role=ConnectionRole.APPLICANT,
+        server_id="test-server",
+        channel_name=f"test.applicant.{consultation.pk}",
+        consultation=consultation,
+    )
+
+
+def _status(staff: StaffProfile) -> str:
+    return StaffProfile.objects.get(pk=staff.pk).status
+
+
+def test_an_unanswered_offer_is_re_offered_and_the_silent_counselor_set_away(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    counselor_online(budi)
+    assert reload(consultation).counselor_id == sari.pk
+
+    assert sweep_due()["offers"] == 0  # not yet due
+    assert reload(consultation).counselor_id == sari.pk
+    Consultation.objects.filter(pk=consultation.pk).update(offer_expires_at=_past())
+    assert sweep_due()["offers"] == 1
+    assert reload(consultation).counselor_id == budi.pk
+    assert _status(sari) == "away"
+    assert _status(budi) == "available"
+    assert sweep_due()["offers"] == 0  # handled once
+
+
+def test_an_expired_offer_with_nobody_else_waits_at_its_place(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    first = waiting_consultation()
+    Consultation.objects.filter(pk=first.pk).update(offer_expires_at=_past())
+    sweep_due()
+    stored = reload(first)
+    assert (stored.status, stored.counselor_id, stored.priority) == ("waiting", None, 0)
+    assert _status(sari) == "away"
+
+
+def test_a_counselor_gone_past_the_grace_period_has_consultations_requeued_at_front(
+    topic: Any,
+) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    budi = make_staff("budi", topics=[topic], capacity=1)
+    connection = counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    earlier = waiting_consultation(name="Budi")  # waiting longer than the requeue
+    counselor_online(budi, available=False)
+
+    presence.connection_close(connection_id=connection.pk)
+    deadline = StaffProfile.objects.get(pk=sari.pk).grace_deadline
+    assert deadline is not None and deadline > timezone.now()
+    assert sweep_due()["counselors"] == 0  # still within grace: nothing happens
+    assert reload(held).status == "active"
+
+    StaffProfile.objects.filter(pk=sari.pk).update(grace_deadline=_past())
+    assert sweep_due()["counselors"] == 1
+    stored = reload(held)
+    assert (stored.status, stored.counselor_id, stored.priority) == ("waiting", None, 1)
+    assert _events(stored)[-1] == "requeued"
+    requeued = TranscriptEntry.objects.get(consultation=stored, event="requeued")
+    assert requeued.data == {"reason": "counselor_disconnected"}
+    assert _status(sari) == "offline"
+    # At the front: the next free counselor takes it before the one who waited longer.
+    lifecycle.counselor_status_set(staff=budi, status="available")
+    assert reload(held).counselor_id == budi.pk
+    assert reload(earlier).status == "waiting"
+
+
+def test_reconnecting_within_the_grace_period_keeps_everything(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    connection = counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    presence.connection_close(connection_id=connection.pk)
+    counselor_online(sari, available=False)
+    assert StaffProfile.objects.get(pk=sari.pk).grace_deadline is None
+    sweep_due()
+    assert (reload(held).status, reload(held).counselor_id) == ("active", sari.pk)
+
+
+def test_closing_one_of_two_connections_starts_no_grace_period(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    first = counselor_online(sari)
+    counselor_online(sari, available=False)
+    presence.connection_close(connection_id=first.pk)
+    assert StaffProfile.objects.get(pk=sari.pk).grace_deadline is None
+
+
+def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic], capacity=1)
+    connection = counselor_online(sari)
+    active = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=active.pk)
+    offered = waiting_consultation(name="Budi")
+    assert reload(offered).counselor_id == sari.pk
+    counselor_online(budi, available=False)
+
+    # The server process holding Sari's connection died: nobody renews its lease.
+    Connection.objects.filter(pk=connection.pk).update(lease_expires_at=_past())
+    done = sweep_due()
+    assert (done["reaped"], done["counselors"]) == (1, 1)
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert _status(sari) == "offline"
+    requeued = reload(active)
+    assert (requeued.status, requeued.priority) == ("waiting", 1)
+    assert "requeued" in _events(requeued)
+    # Only offered, never accepted: it goes back without a requeue note.
+    back = reload(offered)
+    assert (back.status, back.counselor_id) == ("waiting", None)
+    assert "requeued" not in _events(back)
+    lifecycle.counselor_status_set(staff=budi, status="available")
+    assert reload(active).counselor_id == budi.pk
+
+
+def test_renewed_leases_keep_the_counselor(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    connection = counselor_online(sari)
+    Connection.objects.filter(pk=connection.pk).update(lease_expires_at=_past())
+    assert presence.connections_renew(server_id="test-server") == 1
+    assert sweep_due()["reaped"] == 0
+    assert _status(sari) == "available"
+
+
+def test_an_applicant_gone_past_the_grace_period_is_abandoned(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    connection = _applicant_online(consultation)
+    assert reload(consultation).applicant_grace_deadline is None
+
+    presence.connection_close(connection_id=connection.pk)
+    assert reload(consultation).applicant_grace_deadline is not None
+    assert sweep_due()["abandoned"] == 0
+    Consultation.objects.filter(pk=consultation.pk).update(applicant_grace_deadline=_past())
+    assert sweep_due()["abandoned"] == 1
+    stored = reload(consultation)
+    assert (stored.status, stored.ended_by, stored.end_reason) == (
+        "abandoned",
+        "system",
+        "applicant_disconnected",
+    )
+    assert _events(stored)[-1] == "abandoned"
+    # Sari's seat is free again for the next applicant.
+    assert reload(waiting_consultation(name="Budi")).counselor_id == sari.pk
+
+
+def test_an_applicant_who_never_connects_is_abandoned_after_the_grace(topic: Any) -> None:
+    consultation = waiting_consultation()
+    assert reload(consultation).applicant_grace_deadline is not None
+    Consultation.objects.filter(pk=consultation.pk).update(applicant_grace_deadline=_past())
+    sweep_due()
+    assert reload(consultation).status == "abandoned"
+
+
+def test_an_applicant_reconnecting_in_time_is_kept(topic: Any) -> None:
+    consultation = waiting_consultation()
+    connection = _applicant_online(consultation)
+    presence.connection_close(connection_id=connection.pk)
+    _applicant_online(consultation)
+    assert reload(consultation).applicant_grace_deadline is None
+    sweep_due()
+    assert reload(consultation).status == "waiting"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -37,13 +38,15 @@ class Command(BaseCommand):
             user.set_password(options["password"])
             user.is_staff = options["role"] == StaffRole.SUPERVISOR
             user.save()
-            profile, _ = StaffProfile.objects.update_or_create(
+            profile, profile_created = StaffProfile.objects.update_or_create(
                 user=user,
                 defaults={
                     "role": options["role"],
                     "display_name": options["name"] or options["username"],
                 },
             )
+            if capacity is None and profile_created:
+                capacity = settings.LOKET["DEFAULT_CAPACITY"]
             if capacity is not None:
                 profile.capacity = capacity
                 profile.save(update_fields=["capacity"])

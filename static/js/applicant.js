@@ -178,6 +178,7 @@ function applyState(state) {
 function showPosition(frame) {
   ui.position.textContent = t("position", { position: frame.position });
   ui.position.dataset.position = String(frame.position);
+  $("position-number").textContent = String(frame.position);
   const wait = frame.estimated_wait_seconds;
   if (wait === null || wait === undefined) ui.estimate.textContent = t("estimate_unknown");
   else if (wait < 60) ui.estimate.textContent = t("estimate_soon");

@@ -381,6 +381,8 @@ function updateEmpty() {
 
 /** A consultation's state, from `ready` or a `consultation.state` frame. */
 function applyState(state) {
+  // Supervisors watch the queues here; consultations are not theirs to take.
+  if (!isCounselor) return;
   const known = consultations.get(state.consultation_id);
   if (!known && !OPEN.has(state.status)) return;
   const item = ensureItem(state);
@@ -477,7 +479,7 @@ function onFrame(frame) {
       renderQueue(frame);
       break;
     case "counselor.status":
-      showStatus(frame.status, frame.reason);
+      if (isCounselor) showStatus(frame.status, frame.reason);
       break;
     case "error":
       onError(frame);

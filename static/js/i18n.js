@@ -47,23 +47,13 @@ function formatter(options) {
   }
 }
 
-const timeFormat = formatter({ hour: "2-digit", minute: "2-digit" });
-const dateTimeFormat = formatter({
-  day: "numeric",
-  month: "short",
-  hour: "2-digit",
-  minute: "2-digit",
-});
+// 24-hour clock in both languages, as the office's own documents use.
+const timeFormat = formatter({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 /** "14.05" (id) or "14:05" (en) in the office's time zone. */
 export function formatTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : timeFormat.format(date);
-}
-
-export function formatDateTime(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : dateTimeFormat.format(date);
 }
 
 /** A short duration: "45 s" under a minute, otherwise whole minutes ("3 min"). */

@@ -264,7 +264,7 @@ def test_the_scan_finds_untranslated_text() -> None:
     sample = (
         '{% load i18n %}<p>{% translate "Fine" %}</p><p>Not wrapped</p>'
         '<input placeholder="Type here"><script>const x = "code";</script>'
-        '<p>{{ name }} · {% blocktranslate %}ok {{ x }}{% endblocktranslate %}</p>'
+        "<p>{{ name }} · {% blocktranslate %}ok {{ x }}{% endblocktranslate %}</p>"
     )
     assert [text for _, text in untranslated_text(sample)] == [
         "Not wrapped",
@@ -306,7 +306,9 @@ def test_applicant_page_speaks_the_chosen_language(
     for block in blocks:
         strings.update(json.loads(block))
     assert strings["conn_lost"] == (
-        "Connection lost, reconnecting…" if cookie == "en" else "Sambungan terputus, menyambungkan kembali…"
+        "Connection lost, reconnecting…"
+        if cookie == "en"
+        else "Sambungan terputus, menyambungkan kembali…"
     )
 
 

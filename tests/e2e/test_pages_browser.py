@@ -76,14 +76,15 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def manage(self, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=self.env,
-            check=True,
             capture_output=True,
             timeout=60,
+            check=False,
         )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
 
     def start(self) -> None:
         fd = self.sock.fileno()
@@ -98,7 +99,7 @@ class Server:
             )
         # The socket is already listening, so this request waits in the backlog until Daphne
         # accepts it: the answer is the readiness signal.
-        with urllib.request.urlopen(self.url + "/login/", timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(self.url + "/login/", timeout=30) as response:
             assert response.status == 200
 
     def stop(self) -> None:
@@ -140,10 +141,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         )
         srv.start()
         yield srv
-    except BaseException:
-        if srv.log_path.exists():
-            sys.stderr.write(srv.log_path.read_text(errors="replace")[-4000:])
-        raise
     finally:
         srv.close()
 
@@ -158,9 +155,11 @@ class PageErrors:
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
         page.on(
             "console",
-            lambda msg: self.errors.append(f"{name}: console: {msg.text}")
-            if msg.type == "error" and "WebSocket" not in msg.text
-            else None,
+            lambda msg: (
+                self.errors.append(f"{name}: console: {msg.text}")
+                if msg.type == "error" and "WebSocket" not in msg.text
+                else None
+            ),
         )
         return page
 
@@ -175,6 +174,8 @@ def login(page: Any, base: str, username: str, password: str) -> None:
 
 def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # Typing into a field scrolls the window; the screenshot shows the screen from its top.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / name))
 
 
@@ -217,6 +218,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(available).to_have_attribute("aria-pressed", "true")
             offer = counselor.locator(".offer", has_text="Ani Wijaya")
             expect(offer).to_contain_text("Jawab dalam")
+            shoot(counselor, "counselor-offer-id.png")
             offer.get_by_role("button", name="Terima").click()
             expect(counselor.get_by_role("tab", name=re.compile("Ani Wijaya"))).to_have_attribute(
                 "aria-selected", "true"
@@ -228,8 +230,10 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             # --- they chat both ways
             hello = "Selamat siang, Bu Ani. Ada yang bisa saya bantu?"
             panel.get_by_label("Pesan Anda").fill(hello)
+            expect(applicant.locator("#typing")).to_have_text("Konselor sedang mengetik…")
             panel.get_by_label("Pesan Anda").press("Enter")
             expect(applicant.locator("#log .msg--peer", has_text=hello)).to_contain_text("Sari")
+            expect(applicant.locator("#typing")).to_have_text("")
             question = "Saya ingin tahu syarat PBG untuk rumah tinggal."
             applicant.get_by_label("Pesan Anda").fill(question)
             applicant.get_by_role("button", name="Kirim").click()
@@ -278,6 +282,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(applicant.locator("#log")).to_contain_text("Konselor mengakhiri konsultasi.")
             expect(panel).to_contain_text("Konsultasi ini telah selesai.")
             expect(applicant.get_by_label("Pesan Anda")).to_be_hidden()
+            shoot(applicant, "applicant-ended-id.png")
 
             # --- the supervisor reads the transcript
             supervisor = errors.watch(supervisor_ctx.new_page(), "supervisor")
@@ -287,6 +292,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(row).to_contain_text("Persetujuan Bangunan Gedung")
             expect(row).to_contain_text("Selesai")
             expect(row).to_contain_text("Pertanyaan terjawab")
+            shoot(supervisor, "transcripts-id.png")
             row.get_by_role("link").click()
             timeline = supervisor.locator(".timeline")
             for text in (hello, question, offline_text, reply):
@@ -312,6 +318,10 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
                 "() => document.documentElement.scrollWidth - window.innerWidth"
             )
             assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
+        except Exception:
+            # Shown under the failed test's captured stderr.
+            sys.stderr.write(server.log_path.read_text(errors="replace")[-8000:])
+            raise
         finally:
             browser.close()
     assert not errors.errors, "\n".join(errors.errors)

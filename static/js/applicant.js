@@ -294,6 +294,7 @@ function start() {
 
 function reset() {
   status = null;
+  if (chat) chat.destroy();
   chat = null;
   ui.consultation.hidden = true;
   ui.join.hidden = false;

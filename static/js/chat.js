@@ -91,18 +91,39 @@ export class ChatView {
     this.retryTimer = null;
     this.nodes = new Map(); // seq -> element
     this.pendingNodes = new Map(); // client_msg_id -> element
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    this.textarea.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    this.maxRendered = 0;
+    // One controller for every listener, so a view can be dropped while its form stays.
+    this.listeners = new AbortController();
+    const { signal } = this.listeners;
+    this.form.addEventListener(
+      "submit",
+      (event) => {
         event.preventDefault();
         this.submit();
-      }
-    });
-    this.textarea.addEventListener("input", () => this.typed());
+      },
+      { signal },
+    );
+    this.textarea.addEventListener(
+      "keydown",
+      (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.submit();
+        }
+      },
+      { signal },
+    );
+    this.textarea.addEventListener("input", () => this.typed(), { signal });
     this.renderAll();
+  }
+
+  /** Stop listening and cancel timers (the page reuses the elements for a new consultation). */
+  destroy() {
+    this.listeners.abort();
+    clearTimeout(this.typingIdleTimer);
+    clearTimeout(this.typingShowTimer);
+    clearTimeout(this.retryTimer);
+    this.send = () => false;
   }
 
   frame(extra) {
@@ -115,6 +136,7 @@ export class ChatView {
     this.logEl.replaceChildren();
     this.nodes.clear();
     this.pendingNodes.clear();
+    this.maxRendered = 0;
     for (const entry of this.log.sorted()) this.insert(entry);
     for (const message of this.log.pending) this.insertPending(message);
     this.refreshMarks();
@@ -151,14 +173,19 @@ export class ChatView {
         this.pendingNodes.delete(entry.client_msg_id);
       }
     }
-    // Entries arrive in order almost always; a replay after a gap may insert earlier ones.
+    // Entries arrive in order almost always (then they go after the last one, before any
+    // bubble still waiting for its ack); an earlier one is put in its place.
     let before = null;
-    for (const [seq, other] of this.nodes) {
-      if (seq > entry.seq && (!before || seq < Number(before.dataset.seq))) before = other;
+    if (entry.seq < this.maxRendered) {
+      for (const [seq, other] of this.nodes) {
+        if (seq > entry.seq && (!before || seq < Number(before.dataset.seq))) before = other;
+      }
+    } else {
+      before = this.logEl.querySelector(".msg--pending");
     }
-    if (!before) before = this.logEl.querySelector(".msg--pending");
     this.logEl.insertBefore(node, before);
     this.nodes.set(entry.seq, node);
+    this.maxRendered = Math.max(this.maxRendered, entry.seq);
     return true;
   }
 

@@ -3,8 +3,9 @@
 One walk through the core issue: an applicant joins and waits, a counselor logs in and takes the
 offer, they chat both ways, the server restarts under them (both pages say so and come back; a
 message written meanwhile arrives once), the applicant reloads without losing or doubling the
-history, the counselor ends, and a supervisor reads the transcript. Screenshots of each screen go
-to docs/screenshots/.
+history, the counselor ends, the applicant starts afresh, a supervisor reads the transcript, and a
+visitor switches to English. Every screen is saved to docs/screenshots/ and checked with axe-core
+(bundled with axe-playwright-python, no network).
 
 The server is a single Daphne process on a SQLite file with the in-memory channel layer. The test
 holds the listening socket and hands it to Daphne (``--fd``), so a restarted server takes over the
@@ -172,11 +173,25 @@ def login(page: Any, base: str, username: str, password: str) -> None:
     page.wait_for_url(re.compile(r"/counselor/$"))
 
 
-def shoot(page: Any, name: str) -> None:
+def accessibility_problems(page: Any) -> list[str]:
+    """axe-core findings (moderate or worse) on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("moderate", "serious", "critical")
+    ]
+
+
+def shoot(page: Any, name: str, problems: list[str]) -> None:
+    """Save a screenshot of the screen and check it with axe-core."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     # Typing into a field scrolls the window; the screenshot shows the screen from its top.
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / name))
+    problems.extend(f"{name}: {p}" for p in accessibility_problems(page))
 
 
 def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> None:
@@ -184,6 +199,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
 
     expect.set_options(timeout=WAIT_MS)
     errors = PageErrors()
+    a11y: list[str] = []
     base = server.url
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
@@ -206,7 +222,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(position).to_have_text("Anda nomor 1 dalam antrean.")
             expect(position).to_have_attribute("data-position", "1")
             expect(applicant.locator("#log")).to_contain_text("Konsultasi diajukan")
-            shoot(applicant, "applicant-waiting-id.png")
+            shoot(applicant, "applicant-waiting-id.png", a11y)
 
             # --- the counselor logs in, becomes available and takes the offer
             counselor = errors.watch(counselor_ctx.new_page(), "counselor")
@@ -218,7 +234,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(available).to_have_attribute("aria-pressed", "true")
             offer = counselor.locator(".offer", has_text="Ani Wijaya")
             expect(offer).to_contain_text("Jawab dalam")
-            shoot(counselor, "counselor-offer-id.png")
+            shoot(counselor, "counselor-offer-id.png", a11y)
             offer.get_by_role("button", name="Terima").click()
             expect(counselor.get_by_role("tab", name=re.compile("Ani Wijaya"))).to_have_attribute(
                 "aria-selected", "true"
@@ -241,8 +257,8 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             # Each side marks the other's message read once it is on screen.
             expect(panel.locator(".msg--own", has_text=hello)).to_contain_text("Dibaca")
             expect(applicant.locator(".msg--own", has_text=question)).to_contain_text("Dibaca")
-            shoot(applicant, "applicant-chat-id.png")
-            shoot(counselor, "counselor-id.png")
+            shoot(applicant, "applicant-chat-id.png", a11y)
+            shoot(counselor, "counselor-id.png", a11y)
 
             # --- the server restarts: both pages say so, come back, and nothing is lost
             server.stop()
@@ -282,7 +298,19 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(applicant.locator("#log")).to_contain_text("Konselor mengakhiri konsultasi.")
             expect(panel).to_contain_text("Konsultasi ini telah selesai.")
             expect(applicant.get_by_label("Pesan Anda")).to_be_hidden()
-            shoot(applicant, "applicant-ended-id.png")
+            shoot(applicant, "applicant-ended-id.png", a11y)
+
+            # --- a new consultation from the same page starts clean
+            applicant.get_by_role("button", name="Mulai konsultasi baru").click()
+            applicant.get_by_label("Nama Anda").fill("Ani Wijaya")
+            applicant.get_by_label("Alamat e-mail").fill("ani@example.id")
+            applicant.get_by_role("button", name="Masuk antrean").click()
+            expect(applicant.locator("#log [data-seq]")).to_have_count(1)
+            applicant.get_by_label("Pesan Anda").fill("Pertanyaan kedua.")
+            applicant.get_by_label("Pesan Anda").press("Enter")
+            expect(applicant.locator("#log .msg--own")).to_have_count(1)
+            expect(applicant.locator("#log [data-seq]")).to_have_count(2)
+            expect(applicant.locator("#log")).not_to_contain_text(hello)
 
             # --- the supervisor reads the transcript
             supervisor = errors.watch(supervisor_ctx.new_page(), "supervisor")
@@ -292,7 +320,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(row).to_contain_text("Persetujuan Bangunan Gedung")
             expect(row).to_contain_text("Selesai")
             expect(row).to_contain_text("Pertanyaan terjawab")
-            shoot(supervisor, "transcripts-id.png")
+            shoot(supervisor, "transcripts-id.png", a11y)
             row.get_by_role("link").click()
             timeline = supervisor.locator(".timeline")
             for text in (hello, question, offline_text, reply):
@@ -300,18 +328,18 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
             expect(timeline).to_contain_text("Sari bergabung dalam konsultasi.")
             expect(timeline).to_contain_text("Konselor mengakhiri konsultasi.")
             expect(timeline).to_contain_text("Ani Wijaya (pemohon)")
-            shoot(supervisor, "transcript-id.png")
+            shoot(supervisor, "transcript-id.png", a11y)
 
             # --- English is one click away
             visitor = errors.watch(browser.new_context(**options).new_page(), "visitor")
             visitor.goto(base + "/")
             expect(visitor.get_by_label("Nama Anda")).to_be_visible()
-            shoot(visitor, "applicant-form-id.png")
+            shoot(visitor, "applicant-form-id.png", a11y)
             visitor.get_by_role("button", name="English").click()
             expect(visitor.get_by_label("Your name")).to_be_visible()
             expect(visitor.get_by_role("button", name="Join the queue")).to_be_visible()
             expect(visitor.locator("html")).to_have_attribute("lang", "en")
-            shoot(visitor, "applicant-form-en.png")
+            shoot(visitor, "applicant-form-en.png", a11y)
             # A phone-width screen: the form fits without sideways scrolling.
             visitor.set_viewport_size({"width": 360, "height": 740})
             overflow = visitor.evaluate(
@@ -325,3 +353,4 @@ def test_applicant_and_counselor_walk_through_a_consultation(server: Server) -> 
         finally:
             browser.close()
     assert not errors.errors, "\n".join(errors.errors)
+    assert not a11y, "accessibility:\n" + "\n".join(a11y)

@@ -202,3 +202,20 @@ async def test_a_gap_in_live_entries_is_filled_from_the_database_in_order() -> N
     assert await counselor.nothing()
     await applicant.close()
     await counselor.close()
+
+
+async def test_resume_on_an_open_connection_replays_from_the_given_point() -> None:
+    applicant, counselor, joined, _ = await _pair()
+    cid = joined["consultation_id"]
+    await _say(counselor, "satu", cid)  # 3
+    await _say(counselor, "dua", cid)  # 4
+    assert await _entries(applicant, 2) == [3, 4]
+    # The client lost its state after seq 2 and asks again; the server sends 3 and 4 again.
+    await applicant.send(id="res", type="resume", last_seq=2)
+    assert await _entries(applicant, 2) == [3, 4]
+    assert (await applicant.recv())["id"] == "res"
+    live = await _say(counselor, "tiga", cid)
+    assert await _entries(applicant, 1) == [live]
+    assert await applicant.nothing()
+    await applicant.close()
+    await counselor.close()

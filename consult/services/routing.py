@@ -88,11 +88,13 @@ def _fairness_key(seat: _Seat) -> tuple[float, int]:
 
 def queue_dispatch() -> list[int]:
     """Offer every waiting consultation that can be placed now; returns the offered ids."""
-    now = timezone.now()
     offered: list[Consultation] = []
     touched_topics: set[int] = set()
     with transaction.atomic():
         DispatchLock.objects.select_for_update().get_or_create(pk=1)
+        # The time of the decision, read once the lock is held: a pass may wait behind passes of
+        # other processes, and its offers must not be stamped earlier than theirs.
+        now = timezone.now()
         waiting = list(
             Consultation.objects.filter(status=ConsultationStatus.WAITING)
             .select_related("topic")

@@ -215,6 +215,8 @@ LOGGING = {
 # --- Loket domain settings (seconds unless named otherwise) ---
 LOKET: dict[str, Any] = {
     "OFFER_TIMEOUT": _env_int("LOKET_OFFER_TIMEOUT", 20, minimum=1),
+    # An unanswered call request lapses after this long.
+    "CALL_REQUEST_TIMEOUT": _env_int("LOKET_CALL_REQUEST_TIMEOUT", 60, minimum=5),
     "COUNSELOR_GRACE": _env_int("LOKET_COUNSELOR_GRACE", 30, minimum=0),
     "APPLICANT_GRACE": _env_int("LOKET_APPLICANT_GRACE", 60, minimum=0),
     "CONNECTION_LEASE": _env_int("LOKET_CONNECTION_LEASE", 15, minimum=2),

@@ -157,6 +157,18 @@ class Consultation(models.Model):
     in_call = models.BooleanField(default=False)
     call_started_at = models.DateTimeField(null=True, blank=True)
     call_audio_only = models.BooleanField(default=False)
+    # The call's connection state as last recorded ("", connected, reconnecting), so a state both
+    # sides report is recorded once.
+    call_state = models.CharField(max_length=12, blank=True)
+    # A call one participant asked for and the other has not answered yet; it lapses at the
+    # deadline (the sweeper records that).
+    call_requested_by = models.CharField(max_length=10, blank=True)
+    call_requested_audio_only = models.BooleanField(default=False)
+    call_request_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The applicant's latest pre-call check result, for the counselor (consult/precheck.py).
+    precheck_verdict = models.CharField(max_length=20, blank=True)
+    precheck_reasons = models.JSONField(default=list, blank=True)
+    precheck_at = models.DateTimeField(null=True, blank=True)
     # Set while no applicant connection is open; past it the consultation is abandoned.
     applicant_grace_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     # Rotating this invalidates every token issued for the consultation.

@@ -53,4 +53,6 @@ def consultation_payload(consultation: Consultation, *, for_staff: bool) -> dict
         "queued_at": iso(consultation.queued_at),
         "ended_by": consultation.ended_by or None,
         "end_reason": consultation.end_reason or None,
+        "call_requested_by": consultation.call_requested_by or None,
+        "precheck_verdict": consultation.precheck_verdict or None,
     }

@@ -3,6 +3,7 @@ database thread and returns plain data. No business rule lives here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,7 +20,7 @@ from consult.models import (
 )
 from consult.payloads import consultation_payload, entry_payload
 from consult.runtime import SERVER_ID
-from consult.services import lifecycle, presence, transcript
+from consult.services import lifecycle, presence, transcript, video
 from consult.services.tokens import applicant_token_verify
 
 REPLAY_PAGE = 500
@@ -136,14 +137,27 @@ def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfil
         raise InvalidState()
 
 
-@database_sync_to_async
-def call_start(*, consultation_id: int, role: str, audio_only: bool) -> None:
-    lifecycle.call_start(consultation_id=consultation_id, by_role=role, audio_only=audio_only)
+_CALL_SERVICES: dict[str, Callable[..., Any]] = {
+    "call.start": video.call_start,
+    "call.request": video.call_request,
+    "call.accept": video.call_accept,
+    "call.decline": video.call_decline,
+    "call.state": video.call_state_report,
+    "call.end": video.call_end,
+}
 
 
 @database_sync_to_async
-def call_end(*, consultation_id: int, role: str) -> None:
-    lifecycle.call_end(consultation_id=consultation_id, by_role=role)
+def call_change(
+    *, kind: str, consultation_id: int, role: str, staff: StaffProfile | None, **fields: Any
+) -> None:
+    """Run the call service for a ``call.*`` frame; the service checks who may do it."""
+    _CALL_SERVICES[kind](
+        consultation_id=consultation_id,
+        by_role=role,
+        staff=staff if role == "counselor" else None,
+        **fields,
+    )
 
 
 @database_sync_to_async

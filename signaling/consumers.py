@@ -290,23 +290,34 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def on_rtc_hangup(self, message: protocol.RtcHangup) -> None:
         await self.relay_rtc(message, {})
 
-    async def on_call_start(self, message: protocol.CallStart) -> None:
-        consultation_id = self.resolve(message.consultation_id)
-        await access.rtc_participant_check(
-            consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
-        )
-        await access.call_start(
-            consultation_id=consultation_id, role=self.role, audio_only=message.audio_only
+    async def call_change(self, message: Any, **fields: Any) -> None:
+        """``call.*``: the call service decides (only the two participants, active only)."""
+        await access.call_change(
+            kind=message.type,
+            consultation_id=self.resolve(message.consultation_id),
+            role=self.role,
+            staff=getattr(self, "staff", None),
+            **fields,
         )
         await self.ack(message.id)
 
+    async def on_call_start(self, message: protocol.CallStart) -> None:
+        await self.call_change(message, audio_only=message.audio_only)
+
+    async def on_call_request(self, message: protocol.CallRequest) -> None:
+        await self.call_change(message, audio_only=message.audio_only)
+
+    async def on_call_accept(self, message: protocol.CallAccept) -> None:
+        await self.call_change(message, audio_only=message.audio_only)
+
+    async def on_call_decline(self, message: protocol.CallDecline) -> None:
+        await self.call_change(message)
+
+    async def on_call_state(self, message: protocol.CallStateReport) -> None:
+        await self.call_change(message, state=message.state, audio_only=message.audio_only)
+
     async def on_call_end(self, message: protocol.CallEnd) -> None:
-        consultation_id = self.resolve(message.consultation_id)
-        await access.rtc_participant_check(
-            consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
-        )
-        await access.call_end(consultation_id=consultation_id, role=self.role)
-        await self.ack(message.id)
+        await self.call_change(message)
 
     # -------------------------------------------------------------- outbound (channel layer)
 

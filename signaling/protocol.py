@@ -106,14 +106,49 @@ class ConsultationTransfer(_Request):
 
 
 class CallStart(_Request):
-    """Record that a call starts (after both sides agreed); a system event in the transcript."""
+    """Start a call in a video consultation (both sides agreed to video when it began)."""
 
     type: Literal["call.start"]
     consultation_id: ConsultationRef | None = None
     audio_only: bool = False
 
 
+class CallRequest(_Request):
+    """Ask the other participant for a call (``call_requested``); in a video consultation the
+    call starts at once."""
+
+    type: Literal["call.request"]
+    consultation_id: ConsultationRef | None = None
+    audio_only: bool = False
+
+
+class CallAccept(_Request):
+    """Accept the other participant's call request: the call starts (``call_started``)."""
+
+    type: Literal["call.accept"]
+    consultation_id: ConsultationRef | None = None
+    audio_only: bool = False
+
+
+class CallDecline(_Request):
+    """Decline the other participant's call request, or withdraw one's own (``call_declined``)."""
+
+    type: Literal["call.decline"]
+    consultation_id: ConsultationRef | None = None
+
+
+class CallStateReport(_Request):
+    """The call's connection state as this participant sees it; recorded when it changes."""
+
+    type: Literal["call.state"]
+    consultation_id: ConsultationRef | None = None
+    state: Literal["connected", "reconnecting", "failed"]
+    audio_only: bool | None = None
+
+
 class CallEnd(_Request):
+    """Hang up: the call ends (``call_ended``), the consultation goes on."""
+
     type: Literal["call.end"]
     consultation_id: ConsultationRef | None = None
 
@@ -159,6 +194,10 @@ ClientMessage = Annotated[
     | ConsultationEnd
     | ConsultationTransfer
     | CallStart
+    | CallRequest
+    | CallAccept
+    | CallDecline
+    | CallStateReport
     | CallEnd
     | RtcDescription
     | RtcIce
@@ -180,6 +219,10 @@ CLIENT_TYPES: frozenset[str] = frozenset(
         "consultation.end",
         "consultation.transfer",
         "call.start",
+        "call.request",
+        "call.accept",
+        "call.decline",
+        "call.state",
         "call.end",
         "rtc.offer",
         "rtc.answer",
@@ -197,6 +240,10 @@ APPLICANT_TYPES = frozenset(
         "ping",
         "leave",
         "call.start",
+        "call.request",
+        "call.accept",
+        "call.decline",
+        "call.state",
         "call.end",
         "rtc.offer",
         "rtc.answer",
@@ -250,6 +297,10 @@ class ConsultationState(_Frame):
     queued_at: str | None
     ended_by: str | None
     end_reason: str | None
+    # Who asked for a call the other side has not answered yet.
+    call_requested_by: Literal["applicant", "counselor"] | None
+    # The applicant's latest pre-call check verdict (see docs/VIDEO.md).
+    precheck_verdict: Literal["ready", "audio_only", "connection_problem"] | None
 
 
 class Ready(_Frame):

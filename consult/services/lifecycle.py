@@ -1,4 +1,7 @@
-"""A consultation's life: join, offer answers, end, transfer, requeue, abandon, calls."""
+"""A consultation's life: join, offer answers, end, transfer, requeue, abandon.
+
+Calls are in ``video.py``; ending or releasing a consultation ends its call here too.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from ..models import (
 from .routing import publish_consultation_state, publish_queue, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import consultation_lock, system_event_add
+from .video import CALL_FIELDS, call_close
 
 _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 
@@ -96,8 +100,7 @@ def _release_to_queue(
     """Put a held consultation (locked by the caller) back in the queue."""
     previous = consultation.counselor_id
     was_active = consultation.status == ConsultationStatus.ACTIVE
-    if consultation.in_call:
-        _call_close(consultation, reason=reason)
+    call_close(consultation, reason=reason)
     consultation.status = ConsultationStatus.WAITING
     consultation.counselor = None
     consultation.offered_at = None
@@ -115,9 +118,7 @@ def _release_to_queue(
             "accepted_at",
             "priority",
             "queued_at",
-            "in_call",
-            "call_started_at",
-            "call_audio_only",
+            *CALL_FIELDS,
         ]
     )
     if event:
@@ -227,8 +228,7 @@ def consultation_end(
 
 
 def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: str) -> None:
-    if consultation.in_call:
-        _call_close(consultation, reason="consultation_ended")
+    call_close(consultation, reason="consultation_ended")
     consultation.status = status
     consultation.ended_at = timezone.now()
     consultation.ended_by = ended_by
@@ -243,9 +243,7 @@ def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: s
             "end_reason",
             "offer_expires_at",
             "applicant_grace_deadline",
-            "in_call",
-            "call_started_at",
-            "call_audio_only",
+            *CALL_FIELDS,
         ]
     )
     system_event_add(
@@ -378,52 +376,3 @@ def applicant_abandon(*, consultation_id: int) -> bool:
             publish_queue(topic_id=consultation.topic_id)
     queue_dispatch()
     return True
-
-
-def _call_close(consultation: Consultation, *, reason: str) -> None:
-    started = consultation.call_started_at
-    duration = (timezone.now() - started).total_seconds() if started else 0.0
-    system_event_add(
-        consultation,
-        event="call_ended",
-        data={
-            "reason": reason,
-            "duration_seconds": round(duration, 1),
-            "audio_only": consultation.call_audio_only,
-        },
-    )
-    consultation.in_call = False
-    consultation.call_started_at = None
-    consultation.call_audio_only = False
-
-
-def call_start(*, consultation_id: int, by_role: str, audio_only: bool) -> Consultation:
-    """Record a call's start between the two participants of an active consultation."""
-    with transaction.atomic():
-        consultation = consultation_lock(consultation_id=consultation_id)
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
-        if consultation.in_call:
-            return consultation
-        consultation.in_call = True
-        consultation.call_started_at = timezone.now()
-        consultation.call_audio_only = audio_only
-        consultation.save(update_fields=["in_call", "call_started_at", "call_audio_only"])
-        system_event_add(
-            consultation, event="call_started", data={"by": by_role, "audio_only": audio_only}
-        )
-        publish_consultation_state(consultation)
-    return consultation
-
-
-def call_end(*, consultation_id: int, by_role: str) -> Consultation:
-    """Record a call's end (hang-up); the chat goes on."""
-    with transaction.atomic():
-        consultation = consultation_lock(consultation_id=consultation_id)
-        if not consultation.in_call:
-            return consultation
-        _call_close(consultation, reason=f"hangup_{by_role}")
-        consultation.save(update_fields=["in_call", "call_started_at", "call_audio_only"])
-        publish_consultation_state(consultation)
-    queue_dispatch()
-    return consultation

@@ -28,6 +28,7 @@ from ..models import (
 )
 from .lifecycle import applicant_abandon, counselor_lose, offer_expire
 from .routing import queue_dispatch
+from .video import call_request_expire
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def sweep_due() -> dict[str, int]:
     # Read the clock after reaping: a lapsed lease sets its counselor's grace deadline to "now",
     # which must already count as due in this same sweep (lost at once, not one sweep later).
     now = timezone.now()
-    done = {"reaped": reaped, "offers": 0, "counselors": 0, "abandoned": 0}
+    done = {"reaped": reaped, "offers": 0, "counselors": 0, "abandoned": 0, "call_requests": 0}
     for consultation_id in list(
         Consultation.objects.filter(
             status=ConsultationStatus.OFFERED, offer_expires_at__lte=now
@@ -181,6 +182,12 @@ def sweep_due() -> dict[str, int]:
         ).values_list("pk", flat=True)[:200]
     ):
         done["abandoned"] += int(applicant_abandon(consultation_id=consultation_id))
+    for consultation_id in list(
+        Consultation.objects.filter(call_request_expires_at__lte=now).values_list("pk", flat=True)[
+            :200
+        ]
+    ):
+        done["call_requests"] += int(call_request_expire(consultation_id=consultation_id))
     # Safety net for any trigger that was missed (e.g. a process died between commit and routing).
     queue_dispatch()
     return done

@@ -8,7 +8,7 @@ import pytest
 
 from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
-from consult.services import lifecycle
+from consult.services import lifecycle, video
 from consult.services.tokens import applicant_token_verify
 from consult.services.transcript import transcript_append
 from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
@@ -142,7 +142,7 @@ def test_an_ended_consultation_takes_no_more_messages(sari: StaffProfile) -> Non
             client_msg_id="late",
         )
     with pytest.raises(InvalidState):
-        lifecycle.call_start(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
+        video.call_request(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
 
 
 def test_an_applicant_may_write_while_waiting_but_a_counselor_only_when_active(
@@ -210,13 +210,22 @@ def test_a_call_is_recorded_with_its_duration_and_ends_with_the_consultation(
     sari: StaffProfile,
 ) -> None:
     consultation = _active(sari)
-    lifecycle.call_start(consultation_id=consultation.pk, by_role="counselor", audio_only=True)
-    lifecycle.call_start(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
+    video.call_request(
+        consultation_id=consultation.pk, by_role="counselor", staff=sari, audio_only=True
+    )
+    video.call_accept(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
     assert reload(consultation).in_call
     lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
     stored = reload(consultation)
     assert not stored.in_call
-    assert _events(stored) == ["joined", "counselor_joined", "call_started", "call_ended", "ended"]
+    assert _events(stored) == [
+        "joined",
+        "counselor_joined",
+        "call_requested",
+        "call_started",
+        "call_ended",
+        "ended",
+    ]
     ended = TranscriptEntry.objects.get(consultation=stored, event="call_ended")
     assert ended.data["reason"] == "consultation_ended" and ended.data["audio_only"] is True
 

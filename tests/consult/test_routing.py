@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
-from consult.services import lifecycle
+from consult.services import lifecycle, video
 from consult.services.routing import queue_dispatch
 from tests.fixtures import (
     counselor_online,
@@ -166,10 +166,11 @@ def test_a_chat_in_a_call_takes_the_whole_capacity(topic: Any) -> None:
     counselor_online(sari)
     chat = waiting_consultation()
     lifecycle.offer_accept(staff=sari, consultation_id=chat.pk)
-    lifecycle.call_start(consultation_id=chat.pk, by_role="counselor", audio_only=False)
+    video.call_request(consultation_id=chat.pk, by_role="counselor", staff=sari, audio_only=False)
+    video.call_accept(consultation_id=chat.pk, by_role="applicant")
     behind = waiting_consultation(name="Budi")
     assert reload(behind).status == "waiting"
-    lifecycle.call_end(consultation_id=chat.pk, by_role="counselor")
+    video.call_end(consultation_id=chat.pk, by_role="counselor", staff=sari)
     assert reload(behind).counselor_id == sari.pk
 
 

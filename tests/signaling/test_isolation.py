@@ -91,8 +91,10 @@ async def test_chat_typing_read_and_calls_reach_only_the_two_participants() -> N
     await applicant.recv_until("read")
     await _nobody(outsiders)
 
-    await applicant.send(id="c1", type="call.start")
-    await counselor.recv_until("entry", event="call_started")
+    await applicant.send(id="c0", type="call.request")
+    await counselor.recv_until("entry", event="call_requested")
+    await counselor.send(id="c1", type="call.accept", consultation_id=cid)
+    await applicant.recv_until("entry", event="call_started")
     await counselor.send(id="c2", type="call.end", consultation_id=cid)
     await applicant.recv_until("entry", event="call_ended")
     await _nobody(outsiders)

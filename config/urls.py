@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from consult import api, views
+from consult import api, video_api, views
 
 urlpatterns = [
     path("", views.applicant_page, name="applicant"),
@@ -20,6 +20,7 @@ urlpatterns = [
         api.transcript,
         name="api-transcript",
     ),
+    path("api/ice-servers", video_api.ice_servers, name="api-ice-servers"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -291,6 +291,8 @@ def consultation_transfer(
         if note:
             data["note"] = note[:500]
         system_event_add(consultation, event="transferred", data=data)
+        # The counselor handing it on must not be offered it straight back (cooldown as a decline).
+        DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=True, event=None, reason="transferred")
     queue_dispatch()
     return consultation

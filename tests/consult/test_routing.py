@@ -213,3 +213,18 @@ def test_only_available_connected_counselors_are_offered(topic: Any) -> None:
     consultation = waiting_consultation()
     assert queue_dispatch() == []
     assert reload(consultation).status == "waiting"
+
+
+def test_a_transfer_within_ones_own_topics_goes_to_a_colleague_not_back(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=2)
+    budi = make_staff("budi", topics=[topic], capacity=2)
+    counselor_online(budi, available=False)
+    counselor_online(sari)
+    moving = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=moving.pk)
+
+    lifecycle.consultation_transfer(staff=sari, consultation_id=moving.pk, topic_code=topic.code)
+    # Sari still has room, but she just handed it on: it waits for someone else.
+    assert reload(moving).status == "waiting"
+    lifecycle.counselor_status_set(staff=budi, status="available")
+    assert reload(moving).counselor_id == budi.pk

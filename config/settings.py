@@ -133,7 +133,9 @@ TEMPLATES = [
 _database_url = os.environ.get("DATABASE_URL", "")
 if _database_url:
     try:
-        _db: dict[str, Any] = dict(dj_database_url.parse(_database_url, conn_max_age=60))
+        _db: dict[str, Any] = dict(
+            dj_database_url.parse(_database_url, conn_max_age=_env_int("LOKET_DB_CONN_MAX_AGE", 60))
+        )
     except Exception as exc:  # dj_database_url raises several types for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if _db.get("ENGINE") not in {

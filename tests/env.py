@@ -6,6 +6,9 @@ import uuid
 os.environ.setdefault("LOKET_SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 # Tests drive deadlines explicitly (sweep_due); the per-process background loop would race them.
 os.environ.setdefault("LOKET_RUNTIME", "0")
+# Database connections opened by the async worker thread close after each use, so the test
+# database can be dropped at the end of a PostgreSQL run without waiting for them.
+os.environ.setdefault("LOKET_DB_CONN_MAX_AGE", "0")
 # The server's aiortc peers and the tests' own peers keep media on loopback.
 os.environ.setdefault("LOKET_ICE_HOST_ADDRESSES", "127.0.0.1")
 # Each run gets its own Redis key prefix, so runs on one Redis never see each other's messages.

@@ -21,6 +21,16 @@ urlpatterns = [
         name="api-transcript",
     ),
     path("api/ice-servers", video_api.ice_servers, name="api-ice-servers"),
+    path(
+        "api/consultations/<str:public_id>/precheck",
+        video_api.precheck_start,
+        name="api-precheck-start",
+    ),
+    path(
+        "api/consultations/<str:public_id>/precheck/<str:check_id>",
+        video_api.precheck_check,
+        name="api-precheck",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

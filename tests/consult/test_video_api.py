@@ -1,19 +1,27 @@
-"""HTTP API for video: ICE servers for the two participants of an active consultation."""
+"""HTTP API for video: ICE servers for the two participants of an active consultation, and the
+applicant's pre-call check with a real aiortc client peer (media on 127.0.0.1 only)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from django.test import Client
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient, Client
 
 from consult.models import Consultation, StaffProfile, StaffRole
+from consult.precheck import MIN_MEASUREMENT_S, PrecheckService, get_precheck_service
 from consult.services import lifecycle
-from tests.fixtures import counselor_online, join, make_staff, make_topic
+from tests.consult.test_precheck import Client as RtcClient
+from tests.consult.test_precheck import _make_client as make_rtc_client
+from tests.fixtures import Ws, counselor_online, join, make_staff, make_topic, staff_ws
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +143,189 @@ def test_only_the_participants_of_an_active_consultation(sari: StaffProfile, tur
     )
     assert _code(_as_applicant(joined)) == (409, "invalid_state")
     assert _code(_as_staff(sari, cid)) == (409, "invalid_state")
+
+
+# ---------------------------------------------------------------- pre-call check over HTTP
+
+
+@pytest.fixture
+async def precheck_service() -> AsyncIterator[PrecheckService]:
+    """The process's service, on this test's event loop; every peer is closed afterwards."""
+    service = get_precheck_service()
+    yield service
+    await asyncio.wait_for(service.shutdown(), 10)
+    assert service.peer_count == 0
+
+
+@pytest.fixture
+async def rtc_client() -> AsyncIterator[Callable[..., Awaitable[RtcClient]]]:
+    made: list[RtcClient] = []
+
+    async def factory(**kwargs: Any) -> RtcClient:
+        client = await asyncio.wait_for(make_rtc_client(**kwargs), 10)
+        made.append(client)
+        return client
+
+    yield factory
+    await asyncio.wait_for(asyncio.gather(*(c.close() for c in made)), 10)
+
+
+def _bearer(joined: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {joined['token']}"}
+
+
+async def _post_offer(joined: dict[str, Any], body: dict[str, Any], cid: str = "") -> Any:
+    return await AsyncClient().post(
+        f"/api/consultations/{cid or joined['consultation_id']}/precheck",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=_bearer(joined),
+    )
+
+
+@sync_to_async
+def _verdict(public_id: str) -> tuple[str, list[str], bool]:
+    stored = Consultation.objects.get(public_id=public_id)
+    return stored.precheck_verdict, stored.precheck_reasons, stored.precheck_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
+    precheck_service: PrecheckService, rtc_client: Callable[..., Awaitable[RtcClient]]
+) -> None:
+    topic = await sync_to_async(make_topic)()
+    sari = await sync_to_async(make_staff)("sari", topics=[topic])
+    joined = await sync_to_async(join)(mode="video")
+    cid = joined["consultation_id"]
+    # The counselor is offered the consultation before the check: the verdict reaches them live.
+    counselor = await staff_ws(sari)
+    await counselor.send(id="avail", type="status.set", status="available")
+    offered = await counselor.recv_until("consultation.state", status="offered")
+    assert offered["precheck_verdict"] is None
+
+    client = await rtc_client()
+    response = await _post_offer(joined, {"sdp": client.offer.sdp, "type": "offer"})
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert set(answer) == {"check_id", "sdp", "type"} and answer["type"] == "answer"
+    await client.accept(answer)
+    await asyncio.wait_for(client.first_video, 10)  # its own picture, back through the server
+
+    check_url = f"/api/consultations/{cid}/precheck/{answer['check_id']}"
+    report = (await AsyncClient().get(check_url, headers=_bearer(joined))).json()
+    if "short_measurement" in report["reasons"]:
+        assert (await _verdict(cid))[0] == ""  # an early, rough verdict is not stored
+
+    async def measured() -> dict[str, Any]:
+        while True:
+            response = await AsyncClient().get(check_url, headers=_bearer(joined))
+            assert response.status_code == 200, response.content
+            body: dict[str, Any] = response.json()
+            if body["duration_s"] >= MIN_MEASUREMENT_S + 0.2:
+                return body
+            await asyncio.sleep(0.2)
+
+    report = await asyncio.wait_for(measured(), 15)
+    assert (report["state"], report["verdict"]) == ("running", "ready"), report
+    assert report["video_frames"] > 0 and report["audio_packets"] > 0
+    verdict, reasons, dated = await _verdict(cid)
+    assert (verdict, reasons, dated) == ("ready", report["reasons"], True)
+    state = await counselor.recv_until("consultation.state", consultation_id=cid)
+    assert state["precheck_verdict"] == "ready"
+    # The applicant sees it too.
+    applicant = Ws("/ws/applicant/")
+    await applicant.connect()
+    await applicant.send(type="auth", token=joined["token"], last_seq=0)
+    ready = await applicant.recv_until("ready")
+    assert ready["consultations"][0]["precheck_verdict"] == "ready"
+    await applicant.close()
+
+    response = await AsyncClient().delete(check_url, headers=_bearer(joined))
+    assert response.status_code == 200, response.content
+    final = response.json()
+    assert (final["state"], final["end_reason"], final["verdict"]) == ("ended", "stopped", "ready")
+    assert precheck_service.peer_count == 0
+    # Stopped is stopped: a second DELETE answers with the same final report.
+    again = await AsyncClient().delete(check_url, headers=_bearer(joined))
+    assert (again.status_code, again.json()["end_reason"]) == (200, "stopped")
+    await counselor.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_precheck_errors(
+    precheck_service: PrecheckService,
+    rtc_client: Callable[..., Awaitable[RtcClient]],
+    settings: Any,
+) -> None:
+    settings.LOKET_PRECHECK_MAX_CONCURRENT = 1
+    await sync_to_async(make_topic)()
+    ani = await sync_to_async(join)(mode="video")
+    budi = await sync_to_async(join)(mode="video", name="Budi")
+    chat = await sync_to_async(join)(name="Citra")
+    offer = {"sdp": (await rtc_client()).offer.sdp, "type": "offer"}
+
+    async def code(response: Any) -> tuple[int, str]:
+        return response.status_code, response.json()["error"]["code"]
+
+    # Who and what may start a check.
+    assert await code(await _post_offer(chat, offer)) == (409, "invalid_state")  # chose chat
+    assert await code(await _post_offer(budi, offer, cid=ani["consultation_id"])) == (
+        403,
+        "forbidden",
+    )
+    no_token = await AsyncClient().post(
+        f"/api/consultations/{ani['consultation_id']}/precheck",
+        data=json.dumps(offer),
+        content_type="application/json",
+    )
+    assert await code(no_token) == (401, "token_invalid")
+    # What it takes.
+    bad = {"sdp": "v=0\r\n", "type": "offer"}
+    assert await code(await _post_offer(ani, bad)) == (400, "precheck_invalid_offer")
+    assert await code(await _post_offer(ani, {**offer, "type": "answer"})) == (
+        400,
+        "precheck_invalid_offer",
+    )
+    assert await code(await _post_offer(ani, {"sdp": 5})) == (400, "invalid_input")
+    form = await AsyncClient().post(
+        f"/api/consultations/{ani['consultation_id']}/precheck",
+        data={"sdp": "x"},
+        headers=_bearer(ani),
+    )
+    assert await code(form) == (400, "invalid_input")
+    assert precheck_service.peer_count == 0
+
+    # One check at a time in this process (the limit is 1 here): Budi has to wait.
+    started = await _post_offer(ani, offer)
+    assert started.status_code == 201, started.content
+    check_id = started.json()["check_id"]
+    other_offer = {"sdp": (await rtc_client()).offer.sdp, "type": "offer"}
+    assert await code(await _post_offer(budi, other_offer)) == (503, "precheck_busy")
+
+    # A check is its consultation's own: Budi cannot read or stop Ani's.
+    budi_url = f"/api/consultations/{budi['consultation_id']}/precheck/{check_id}"
+    assert await code(await AsyncClient().get(budi_url, headers=_bearer(budi))) == (
+        404,
+        "precheck_not_found",
+    )
+    assert await code(await AsyncClient().delete(budi_url, headers=_bearer(budi))) == (
+        404,
+        "precheck_not_found",
+    )
+    ani_url = f"/api/consultations/{ani['consultation_id']}/precheck/{check_id}"
+    assert await code(await AsyncClient().get(ani_url, headers=_bearer(budi))) == (
+        403,
+        "forbidden",
+    )
+    unknown = f"/api/consultations/{ani['consultation_id']}/precheck/no-such-check"
+    assert await code(await AsyncClient().get(unknown, headers=_bearer(ani))) == (
+        404,
+        "precheck_not_found",
+    )
+    assert precheck_service.running_count == 1
+    stopped = await AsyncClient().delete(ani_url, headers=_bearer(ani))
+    assert stopped.status_code == 200
+    # The client never answered: nothing arrived, and that is what is stored.
+    assert stopped.json()["verdict"] == "connection_problem"
+    assert (await _verdict(ani["consultation_id"]))[0] == "connection_problem"
+    assert (await _post_offer(budi, other_offer)).status_code == 201

@@ -1,9 +1,10 @@
 """Video calls through a real Daphne process, with two real aiortc peers.
 
 The server only relays signaling (offer, answer, ICE, hang-up) between the two participants of
-a consultation; media flows peer to peer over loopback. Proves: media both ways, hang-up
-reaching the other side, a second call in the same consultation, the transcript's call events,
-and that nobody else can inject signaling into the call.
+a consultation; media flows peer to peer over loopback. Proves: a chat turned into a call with
+the other side's consent (call.request, call.accept), media both ways, each side's connection state
+recorded once, hang-up reaching the other side, a second call in the same consultation, the
+transcript's call events, and that nobody else can inject signaling into the call.
 """
 
 from __future__ import annotations
@@ -119,12 +120,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 # ---------------------------------------------------------------- people
 
 
-async def applicant_joins(server: Server, name: str, topic: str) -> tuple[str, Signaling]:
+async def applicant_joins(
+    server: Server, name: str, topic: str, mode: str = "video"
+) -> tuple[str, Signaling]:
     """POST /api/consultations, then the applicant socket authenticated with the token."""
     status, joined = await asyncio.to_thread(
         Browser(server.base_url).json,
         "/api/consultations",
-        {"name": name, "phone": "081234567890", "topic": topic, "mode": "video"},
+        {"name": name, "phone": "081234567890", "topic": topic, "mode": mode},
     )
     assert status == 201, joined
     ws = await Signaling.open(name, server.ws_url + "/ws/applicant/")
@@ -163,7 +166,7 @@ async def call(
     hangup_by: str,
     intruders: list[Signaling],
 ) -> dict[str, Any]:
-    """One call from call.start to hang-up (intruders try to signal into it); its timings."""
+    """One call from call.request to hang-up (intruders try to signal into it); its timings."""
     for ws in (applicant, counselor):
         ws.discard("consultation.state")
     # aiortc's peers are rebuilt for every call, never reused; each is closed however we leave.
@@ -173,8 +176,13 @@ async def call(
         callee = Peer(f"counselor#{number}", COUNSELOR_LUMA)
         peers.push_async_callback(callee.close)
         started = time.perf_counter()
-        await applicant.request(id=f"start-{number}", type="call.start")
+        # A chat consultation: the applicant asks for the call and the counselor accepts it.
+        await applicant.request(id=f"ask-{number}", type="call.request")
+        asked = await counselor.expect("entry", consultation_id=cid, event="call_requested")
+        assert asked["data"] == {"by": "applicant", "audio_only": False}
+        await counselor.request(id=f"accept-{number}", type="call.accept", consultation_id=cid)
         await counselor.expect("consultation.state", consultation_id=cid, in_call=True)
+        await applicant.expect("entry", consultation_id=cid, event="call_started")
 
         offer = await caller.make_offer()
         await applicant.send(type="rtc.offer", sdp=offer)
@@ -207,9 +215,19 @@ async def call(
             )
         assert rate_a > 0 and rate_c > 0
         print(
-            f"\ncall {number}: call.start -> first remote video frame decoded: "
+            f"\ncall {number}: call.request -> first remote video frame decoded: "
             f"applicant {at_applicant * 1000:.0f} ms, counselor {at_counselor * 1000:.0f} ms"
         )
+
+        # Both peers are connected: each side reports it, the transcript records it once.
+        for peer in (caller, callee):
+            assert peer.pc.connectionState == "connected", (peer.name, peer.pc.connectionState)
+        await applicant.request(id=f"up-a-{number}", type="call.state", state="connected")
+        await counselor.request(
+            id=f"up-c-{number}", type="call.state", consultation_id=cid, state="connected"
+        )
+        connected = await counselor.expect("entry", consultation_id=cid, event="call_connected")
+        assert connected["data"] == {"by": "applicant", "audio_only": False}
 
         if intruders:
             await third_parties_are_refused(applicant, counselor, cid, intruders)
@@ -265,7 +283,7 @@ async def test_two_calls_between_aiortc_peers_through_daphne(
         sockets.append(counselor)
         await counselor.request(id="avail", type="status.set", status="available")
 
-        cid, applicant = await applicant_joins(server, "Ani", TOPIC)
+        cid, applicant = await applicant_joins(server, "Ani", TOPIC, mode="chat")
         sockets.append(applicant)
         await counselor.expect("consultation.state", consultation_id=cid, status="offered")
         await counselor.request(id="accept", type="offer.accept", consultation_id=cid)
@@ -310,6 +328,10 @@ async def test_two_calls_between_aiortc_peers_through_daphne(
         if e["kind"] == "event" and e["event"] in {"call_started", "call_ended"}
     ]
     assert [e["event"] for e in calls] == ["call_started", "call_ended"] * 2, calls
+    call_events = [
+        e["event"] for e in transcript["entries"] if (e["event"] or "").startswith("call_")
+    ]
+    assert call_events == ["call_requested", "call_started", "call_connected", "call_ended"] * 2
     assert [e["seq"] for e in calls] == sorted(e["seq"] for e in calls)
     for measured, started, ended, hangup_by in (
         (first, calls[0], calls[1], "applicant"),

@@ -180,6 +180,32 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+CpuProbe = Callable[[], dict[str, float]]
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds used between two probes, over the processes present in both."""
+    return sum(after[k] - before[k] for k in before.keys() & after.keys())
+
+
+def server_cpu_probe(pid: int) -> CpuProbe:
+    def probe() -> dict[str, float]:
+        used = process_cpu_seconds(pid)
+        return {} if used is None else {f"server:{pid}": used}
+
+    return probe
+
+
 @contextlib.contextmanager
 def running_server(
     name: str, cmd: list[str], env: dict[str, str], port: int, logs: Path, p: Params
@@ -377,12 +403,35 @@ async def pipelined(pair: Pair, tag: str, m: int, p: Params) -> dict[str, Any]:
     }
 
 
-async def measure(make_pair: Callable[[], Awaitable[Pair]], p: Params) -> dict[str, Any]:
+async def measure(
+    make_pair: Callable[[], Awaitable[Pair]],
+    p: Params,
+    cpu_probes: dict[str, CpuProbe] | None = None,
+) -> dict[str, Any]:
+    """Latency then pipelined phases; ``cpu_probes`` name CPU counters read around each phase.
+
+    CPU per message is steadier than wall-clock time on a loaded machine: it counts the work a
+    message costs, not the time spent waiting for a CPU.
+    """
+    probes = cpu_probes or {}
+
+    def read() -> dict[str, dict[str, float]]:
+        return {name: probe() for name, probe in probes.items()}
+
+    def per_message(before: dict[str, dict[str, float]], count: int) -> dict[str, float]:
+        after = read()
+        return {
+            f"{name}_cpu_ms_per_msg": round(cpu_delta(before[name], after[name]) * 1e3 / count, 3)
+            for name in probes
+        }
+
     pair = await make_pair()
     try:
         await wait_until_relaying(pair, p)
         await round_trips(pair, "warm", p.warmup, p)
+        cpu_before = read()
         samples, lost, stray = await round_trips(pair, "lat", p.n, p)
+        latency_cpu = per_message(cpu_before, p.n)
         if not samples:
             raise BenchError("latency: nothing received")
         samples.sort()
@@ -394,8 +443,11 @@ async def measure(make_pair: Callable[[], Awaitable[Pair]], p: Params) -> dict[s
             "p99_ms": ms(percentile(samples, 99)),
             "max_ms": ms(samples[-1]),
             "mean_ms": ms(sum(samples) / len(samples)),
+            **latency_cpu,
         }
+        cpu_before = read()
         throughput = await pipelined(pair, "tput", p.m, p)
+        throughput.update(per_message(cpu_before, p.m))
         return {"latency": latency, "pipelined": throughput}
     finally:
         with contextlib.suppress(Exception):
@@ -409,9 +461,10 @@ async def measure(make_pair: Callable[[], Awaitable[Pair]], p: Params) -> dict[s
 def run_floor_target(p: Params, logs: Path) -> dict[str, Any]:
     port = free_port()
     cmd = [sys.executable, "-m", "bench.floor_relay", "--host", LOOPBACK, "--port", str(port)]
-    with running_server("floor", cmd, server_env(p), port, logs, p):
+    with running_server("floor", cmd, server_env(p), port, logs, p) as proc:
         url = f"ws://{LOOPBACK}:{port}/relay/{uuid.uuid4().hex}"
-        result = asyncio.run(measure(lambda: websocket_pair(url, url), p))
+        probes = {"server": server_cpu_probe(proc.pid)}
+        result = asyncio.run(measure(lambda: websocket_pair(url, url), p, probes))
     return {"command": shlex.join(cmd), **result}
 
 
@@ -419,9 +472,10 @@ def run_baseline_target(p: Params, logs: Path) -> dict[str, Any]:
     port = free_port()
     cmd = daphne_cmd(port, "bench.baseline.asgi:application")
     env = server_env(p, DJANGO_SETTINGS_MODULE="bench.baseline.settings")
-    with running_server("baseline", cmd, env, port, logs, p):
+    with running_server("baseline", cmd, env, port, logs, p) as proc:
         url = f"ws://{LOOPBACK}:{port}/ws/relay/{uuid.uuid4().hex}/"
-        result = asyncio.run(measure(lambda: websocket_pair(url, url), p))
+        probes = {"server": server_cpu_probe(proc.pid)}
+        result = asyncio.run(measure(lambda: websocket_pair(url, url), p, probes))
     return {"command": shlex.join(cmd), **result}
 
 
@@ -439,6 +493,32 @@ def ensure_database(database_url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def database_cpu_probe(database_url: str) -> CpuProbe:
+    """CPU of the PostgreSQL backends serving the bench database (a local server only).
+
+    Nothing else uses that database, so its backends' CPU is what Loket's queries cost the
+    database server. Empty (and reported as 0) when the server is not local or not PostgreSQL.
+    """
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres") or parts.hostname not in (LOOPBACK, "localhost"):
+        return dict
+    import psycopg
+
+    name = parts.path.lstrip("/")
+    url = urlunsplit(parts._replace(scheme="postgresql"))
+
+    def probe() -> dict[str, float]:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        used = {f"pg:{pid}": process_cpu_seconds(pid) for (pid,) in rows}
+        return {k: v for k, v in used.items() if v is not None}
+
+    return probe
 
 
 def run_loket_target(
@@ -490,8 +570,12 @@ def run_loket_target(
 
         return Pair(send, recv, close)
 
-    with running_server("loket", cmd, env, port, logs, p):
-        result = asyncio.run(measure(make_pair, p))
+    with running_server("loket", cmd, env, port, logs, p) as proc:
+        probes = {
+            "server": server_cpu_probe(proc.pid),
+            "db": database_cpu_probe(p.database_url),
+        }
+        result = asyncio.run(measure(make_pair, p, probes))
     return {"command": shlex.join(cmd), **result}
 
 
@@ -575,7 +659,8 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     header = (
         f"{'target':<9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lat lost':>8} "
-        f"{'msg/s':>9} {'lost':>6} {'dup':>5} {'ooo':>5} {'q-p50 ms':>9} {'q-p99 ms':>9}"
+        f"{'msg/s':>9} {'lost':>6} {'dup':>5} {'ooo':>5} {'q-p50 ms':>9} {'q-p99 ms':>9} "
+        f"{'srv cpu':>8} {'db cpu':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -588,10 +673,13 @@ def print_report(report: dict[str, Any]) -> None:
         print(
             f"{name:<9} {lat['p50_ms']:>8.3f} {lat['p99_ms']:>8.3f} {lat['max_ms']:>8.3f} "
             f"{lat['lost']:>8d} {pip['msgs_per_s']:>9.1f} {pip['lost']:>6d} {pip['dup']:>5d} "
-            f"{pip['out_of_order']:>5d} {pip['delay_p50_ms']:>9.2f} {pip['delay_p99_ms']:>9.2f}"
+            f"{pip['out_of_order']:>5d} {pip['delay_p50_ms']:>9.2f} {pip['delay_p99_ms']:>9.2f} "
+            f"{fmt(pip.get('server_cpu_ms_per_msg')):>8} {fmt(pip.get('db_cpu_ms_per_msg')):>7}"
         )
     print("(ooo = pipelined messages arriving after a later one; q-p50/q-p99 = per-message")
-    print(" send->receive delay during the pipelined burst, i.e. queueing included)")
+    print(" send->receive delay during the pipelined burst, i.e. queueing included;")
+    print(" srv cpu / db cpu = CPU ms per message of the server process / of the PostgreSQL")
+    print(" backends of the bench database, during the pipelined burst)")
     print()
     for name, r in report["ratios"].items():
         parts = []

@@ -114,8 +114,7 @@ def chat_append(
         text=text,
         client_msg_id=client_msg_id,
     )
-    public_id = Consultation.objects.values_list("public_id", flat=True).get(pk=consultation_id)
-    return entry_payload(entry, public_id=str(public_id)), created
+    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
 
 
 @database_sync_to_async

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode, urlparse, urlunparse
 
 import psycopg
+import redis
 from psycopg import sql
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -94,6 +95,16 @@ def process_env(
         env["LOKET_REDIS_PREFIX"] = redis_prefix or f"loket-e2e-{uuid.uuid4().hex[:8]}"
     env.update(extra)
     return env
+
+
+def redis_forget(url: str, prefix: str) -> None:
+    """Delete the channel layer's keys under ``prefix`` (groups outlive a test by a day)."""
+    client = redis.Redis.from_url(url)
+    try:
+        for found in client.scan_iter(match=f"{prefix}*", count=500):
+            client.delete(found)
+    finally:
+        client.close()
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:

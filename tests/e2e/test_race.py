@@ -194,7 +194,7 @@ def test_routing_race_across_processes(e2e_database: Database, workers: list[Wor
                 if load > capacity:
                     over.append((counselor_id, capacity, load))
             samples += 1
-            time.sleep(0.005)
+            time.sleep(0.01)
         took = time.monotonic() - began
         consultations: list[Any] = (
             conn.cursor(row_factory=namedtuple_row).execute(CONSULTATIONS_SQL).fetchall()

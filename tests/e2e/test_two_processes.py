@@ -31,6 +31,7 @@ from .servers import (
     daphne_servers,
     manage,
     process_env,
+    redis_forget,
 )
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
@@ -48,15 +49,22 @@ PHASE_TWO = 8
 ENTRY_KEY = ("seq", "kind", "author_role", "text", "event", "client_msg_id")
 
 
+@pytest.fixture(scope="module")
+def shared_redis() -> str:
+    """Redis for the channel layer (requested before the database, so a skip comes first)."""
+    return redis_url()
+
+
 @pytest.fixture
 def cluster(
-    e2e_database: Database, log_dir: Path, request: pytest.FixtureRequest
+    shared_redis: str, e2e_database: Database, log_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[list[DaphneServer]]:
     """Processes A and B: the same database and Redis, each running its lease/sweeper loop."""
+    prefix = f"loket-e2e-{uuid.uuid4().hex[:8]}"
     env = process_env(
         database_url=e2e_database.url,
-        redis_url=redis_url(),
-        redis_prefix=f"loket-e2e-{uuid.uuid4().hex[:8]}",
+        redis_url=shared_redis,
+        redis_prefix=prefix,
         LOKET_RUNTIME="1",
         **FAST_TIMINGS,
     )
@@ -80,9 +88,12 @@ def cluster(
     )
     servers: list[DaphneServer] = []
     attach_logs(request, lambda: [(f"daphne {s.name} log", s.log()) for s in servers])
-    with daphne_servers(env, ["A", "B"], log_dir) as started:
-        servers.extend(started)
-        yield started
+    try:
+        with daphne_servers(env, ["A", "B"], log_dir) as started:
+            servers.extend(started)
+            yield started
+    finally:
+        redis_forget(shared_redis, prefix)
 
 
 def key(entry: dict[str, Any]) -> tuple[Any, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -112,6 +113,16 @@ class EndedBy(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+class Outcome(models.TextChoices):
+    """How the counselor judged the consultation when ending it."""
+
+    ANSWERED = "answered", _("Question answered")
+    REFERRED = "referred", _("Referred elsewhere")
+    NEEDS_DOCUMENTS = "needs_documents", _("Needs more documents")
+    OUT_OF_SCOPE = "out_of_scope", _("Outside the office's remit")
+    OTHER = "other", _("Other")
+
+
 class Consultation(models.Model):
     """One applicant's consultation, from joining the queue to its end."""
 
@@ -150,6 +161,18 @@ class Consultation(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
     end_reason = models.CharField(max_length=40, blank=True)
+    # Set by the counselor who ends it (consultation.end); blank when the applicant or the system
+    # ended it.
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    # The applicant's rating after the end, once: 1 to 5 with an optional comment.
+    rating = models.PositiveSmallIntegerField(
+        _("rating"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     # A transfer or requeue may name the only counselor it may go to.
     target_counselor = models.ForeignKey(
         StaffProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -187,6 +210,12 @@ class Consultation(models.Model):
                 condition=Q(status="waiting"),
             ),
             models.Index(fields=["counselor", "status"], name="consult_counselor_load"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="consultation_rating_1_to_5",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -307,3 +336,108 @@ class TranscriptAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reader_id} read {self.consultation_id} via {self.via}"
+
+
+class KnowledgeSection(models.TextChoices):
+    """The parts of a knowledge-base article, in the order they are shown and inserted."""
+
+    REQUIREMENTS = "requirements", _("Requirements")
+    PROCEDURE = "procedure", _("Procedure")
+    LEGAL_BASIS = "legal_basis", _("Legal basis")
+    FEES = "fees", _("Fees (levies)")
+
+
+class KnowledgeArticle(models.Model):
+    """A knowledge-base article for counselors: one permit's requirements, procedure, legal
+    basis and fees, in Indonesian and English. Edited in the Django admin."""
+
+    topic = models.ForeignKey(
+        Topic, on_delete=models.PROTECT, related_name="articles", verbose_name=_("topic")
+    )
+    title_id = models.CharField(_("title (Indonesian)"), max_length=160)
+    title_en = models.CharField(_("title (English)"), max_length=160)
+    requirements_id = models.TextField(_("requirements (Indonesian)"), blank=True)
+    requirements_en = models.TextField(_("requirements (English)"), blank=True)
+    procedure_id = models.TextField(_("procedure (Indonesian)"), blank=True)
+    procedure_en = models.TextField(_("procedure (English)"), blank=True)
+    legal_basis_id = models.TextField(_("legal basis (Indonesian)"), blank=True)
+    legal_basis_en = models.TextField(_("legal basis (English)"), blank=True)
+    fees_id = models.TextField(_("fees (Indonesian)"), blank=True)
+    fees_en = models.TextField(_("fees (English)"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["topic", "order", "pk"]
+        verbose_name = _("knowledge-base article")
+        verbose_name_plural = _("knowledge base")
+
+    def __str__(self) -> str:
+        return self.title_id
+
+    def title_for(self, language: str) -> str:
+        """The title in ``language``, falling back to Indonesian when the English one is empty."""
+        return (self.title_en if language == "en" else "") or self.title_id
+
+    def section_for(self, section: str, language: str) -> str:
+        """One section's text in ``language`` (Indonesian when the English text is empty)."""
+        if section not in KnowledgeSection.values:
+            raise ValueError(section)
+        english = getattr(self, f"{section}_en") if language == "en" else ""
+        return str(english or getattr(self, f"{section}_id"))
+
+
+class CannedReply(models.Model):
+    """A ready-made reply: personal (owned by one counselor) or shared (no owner, admin-edited)."""
+
+    owner = models.ForeignKey(
+        StaffProfile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_replies",
+        verbose_name=_("owner"),
+        help_text=_("Leave empty for a reply shared with every counselor."),
+    )
+    title = models.CharField(_("title"), max_length=80)
+    text = models.TextField(_("text"), max_length=4000)
+    # Blank: for consultations in either language.
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "pk"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def shared(self) -> bool:
+        return self.owner_id is None
+
+
+class NoteKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    TRANSFER = "transfer", _("Transfer note")
+
+
+class InternalNote(models.Model):
+    """A staff-only note on a consultation. Never part of the transcript the applicant receives:
+    it has no sequence number and travels only on staff connections."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        StaffProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["consultation", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"note on {self.consultation_id}"

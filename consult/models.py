@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -336,6 +337,128 @@ class TranscriptAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reader_id} read {self.consultation_id} via {self.via}"
+
+
+# ------------------------------------------------------- office hours and offline questions
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class OfficeHours(models.Model):
+    """One weekday of the office's weekly schedule, in Asia/Jakarta time.
+
+    A weekday without a row, or marked closed, is closed. With no rows at all the default
+    schedule applies (Monday to Friday, 07:30 to 16:00; see consult/hours.py).
+    """
+
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices, unique=True)
+    closed = models.BooleanField(_("closed all day"), default=False)
+    opens_at = models.TimeField(_("opens at"), null=True, blank=True)
+    closes_at = models.TimeField(_("closes at"), null=True, blank=True)
+    last_entry_minutes = models.PositiveSmallIntegerField(
+        _("last entry (minutes before closing)"),
+        default=15,
+        help_text=_("New applicants may join the queue until this many minutes before closing."),
+    )
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name = _("office hours")
+        verbose_name_plural = _("office hours")
+
+    def __str__(self) -> str:
+        return str(self.get_weekday_display())
+
+    def clean(self) -> None:
+        if self.closed:
+            return
+        if self.opens_at is None or self.closes_at is None:
+            raise ValidationError(_("Give the opening and closing times, or mark the day closed."))
+        if self.closes_at <= self.opens_at:
+            raise ValidationError(_("The office must close after it opens (on the same day)."))
+        minutes_open = (
+            self.closes_at.hour * 60
+            + self.closes_at.minute
+            - self.opens_at.hour * 60
+            - self.opens_at.minute
+        )
+        if self.last_entry_minutes >= minutes_open:
+            raise ValidationError(_("The last entry must come after the opening time."))
+
+
+class OfficeHoliday(models.Model):
+    """A date the office is closed all day."""
+
+    date = models.DateField(_("date"), unique=True)
+    name_id = models.CharField(_("name (Indonesian)"), max_length=120)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+
+    def __str__(self) -> str:
+        return f"{self.date.isoformat()} {self.name_id}"
+
+    def name_for(self, language: str) -> str:
+        """The holiday's name in the given language (Indonesian unless English is asked for)."""
+        return self.name_en if language == "en" else self.name_id
+
+
+class OfflineQuestionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+
+
+class OfflineQuestion(models.Model):
+    """A question left while the office was closed, answered later by e-mail."""
+
+    # LKT-<year>-<number>, set in the same transaction as the row (the number is the primary key).
+    reference = models.CharField(_("reference"), max_length=24, unique=True, null=True)  # noqa: DJ001
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="offline_questions")
+    applicant_name = models.CharField(_("applicant name"), max_length=80)
+    applicant_email = models.EmailField(_("e-mail"))
+    applicant_phone = models.CharField(_("phone"), max_length=20, blank=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.ID
+    )
+    question = models.TextField(_("question"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=OfflineQuestionStatus.choices,
+        default=OfflineQuestionStatus.OPEN,
+        db_index=True,
+    )
+    created_at = models.DateTimeField(_("asked at"))
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.ForeignKey(
+        StaffProfile,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("offline question")
+        verbose_name_plural = _("offline questions")
+        indexes = [models.Index(fields=["topic", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.reference or f"offline question {self.pk}"
 
 
 class KnowledgeSection(models.TextChoices):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -63,6 +64,22 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_fake_now(name: str) -> datetime | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ImproperlyConfigured(
+            f"{name} must be an ISO 8601 time with an offset (2026-03-06T18:00:00+07:00), "
+            f"got {raw!r}"
+        )
+    return value
 
 
 DEBUG = _env_bool("LOKET_DEBUG", False)
@@ -237,7 +254,24 @@ LOKET: dict[str, Any] = {
     "DEFAULT_HANDLING_SECONDS": _env_int("LOKET_DEFAULT_HANDLING_SECONDS", 300, minimum=1),
     "RUN_SWEEPER": _env_bool("LOKET_SWEEPER", True),
     "RUN_RUNTIME": _env_bool("LOKET_RUNTIME", True),
+    # Outside office hours (consult/hours.py) joining the queue is refused with office_closed.
+    "ENFORCE_HOURS": _env_bool("LOKET_ENFORCE_HOURS", True),
+    # A test and demo aid: the office-hours clock stands still at this instant (ISO 8601 with an
+    # offset). Only office hours read it; every other deadline keeps the real clock.
+    "FAKE_NOW": _env_fake_now("LOKET_FAKE_NOW"),
 }
+# Answers to offline questions go out by e-mail; the console backend prints them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if os.environ.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Loket <loket@localhost>")
+
 LOKET_STUN_URLS = _env_list("LOKET_STUN_URLS", [])
 LOKET_TURN_URLS = _env_list("LOKET_TURN_URLS", [])
 LOKET_TURN_SECRET = os.environ.get("LOKET_TURN_SECRET", "")

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -77,6 +78,20 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     async def on_open(self) -> None:
         """Role-specific start of the connection."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run the handler of one incoming frame or channel-layer event.
+
+        Channels' own ``dispatch`` first hops to the database thread to close stale database
+        connections, for every frame in and every event out, and then waits its turn behind
+        whatever that thread is doing (another consumer's transaction). Every database call in
+        Loket goes through ``database_sync_to_async``, which does that cleanup around the call
+        itself, so the hop bought nothing and delayed each delivery.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         for group in list(self.groups_joined):

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from consult import api, video_api, views
+from consult import api, office_api, video_api, views
 
 urlpatterns = [
     path("", views.applicant_page, name="applicant"),
@@ -30,6 +30,27 @@ urlpatterns = [
         "api/consultations/<str:public_id>/precheck/<str:check_id>",
         video_api.precheck_check,
         name="api-precheck",
+    ),
+    path("api/office", office_api.office, name="api-office"),
+    path(
+        "api/offline-questions",
+        office_api.offline_question_create,
+        name="api-offline-question-create",
+    ),
+    path(
+        "api/staff/offline-questions",
+        office_api.staff_offline_questions,
+        name="api-staff-offline-questions",
+    ),
+    path(
+        "api/staff/offline-questions/<str:reference>",
+        office_api.staff_offline_question,
+        name="api-staff-offline-question",
+    ),
+    path(
+        "api/staff/offline-questions/<str:reference>/answer",
+        office_api.staff_offline_answer,
+        name="api-staff-offline-answer",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -17,13 +17,20 @@ from .payloads import consultation_payload, entry_payload
 from .selectors import topics_active, transcript_read
 from .services.lifecycle import consultation_join
 
-_STATUS = {"not_found": 404, "forbidden": 403, "invalid_state": 409}
+_STATUS = {
+    "not_found": 404,
+    "forbidden": 403,
+    "invalid_state": 409,
+    "office_closed": 409,
+    "mail_failed": 502,
+}
 
 
 def _error(exc: DomainError) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": exc.code, "message": exc.message}}, status=_STATUS.get(exc.code, 400)
-    )
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    # Some errors carry more for the client (office_closed: when the office next opens).
+    error.update(getattr(exc, "details", {}))
+    return JsonResponse({"error": error}, status=_STATUS.get(exc.code, 400))
 
 
 @require_GET

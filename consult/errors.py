@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """A request that the domain refuses, with a stable machine-readable code."""
@@ -52,3 +54,25 @@ class TokenExpired(DomainError):
 class OverCapacity(DomainError):
     code = "over_capacity"
     message = "The counselor has no free capacity for this."
+
+
+class OfficeClosed(DomainError):
+    code = "office_closed"
+    message = "The office is closed; join the queue when it opens, or leave an offline question."
+
+    def __init__(self, message: str | None = None, *, next_opening: datetime | None = None) -> None:
+        if message is None and next_opening is not None:
+            opening = next_opening.isoformat()
+            message = f"The office is closed; it next takes applicants at {opening}."
+        super().__init__(message)
+        self.next_opening = next_opening
+
+    @property
+    def details(self) -> dict[str, str | None]:
+        """Extra fields for the error body."""
+        return {"next_opening": self.next_opening.isoformat() if self.next_opening else None}
+
+
+class MailFailed(DomainError):
+    code = "mail_failed"
+    message = "The e-mail could not be sent; nothing was changed. Try again later."

@@ -29,6 +29,7 @@ from ..models import (
     StaffRole,
     Topic,
 )
+from .office import office_check_accepting
 from .routing import publish_consultation_state, publish_queue, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import consultation_lock, system_event_add
@@ -55,6 +56,7 @@ def consultation_join(
     applicant_grace_seconds: int,
 ) -> tuple[Consultation, str]:
     """Put a new applicant in the queue; returns the consultation and its applicant token."""
+    office_check_accepting()
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise InvalidInput("name must be 1 to 80 characters.")

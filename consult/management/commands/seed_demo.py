@@ -1,15 +1,17 @@
-"""Demo data for local use: permit-office topics and demo staff accounts (idempotent)."""
+"""Demo data for local use: permit-office topics, the default office hours and demo staff
+accounts (idempotent)."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from consult.models import StaffProfile, StaffRole, Topic
+from consult.models import OfficeHours, StaffProfile, StaffRole, Topic, Weekday
 
 TOPICS = [
     ("building-approval", "Persetujuan Bangunan Gedung (PBG)", "Building approval (PBG)"),
@@ -39,6 +41,19 @@ class Command(BaseCommand):
             for order, (code, name_id, name_en) in enumerate(TOPICS):
                 Topic.objects.update_or_create(
                     code=code, defaults={"name_id": name_id, "name_en": name_en, "order": order}
+                )
+            # The default week: Monday to Friday 07:30-16:00, last entry 15 minutes before closing.
+            # Days an administrator already set are left as they are.
+            for weekday in Weekday:
+                workday = weekday <= Weekday.FRIDAY
+                OfficeHours.objects.get_or_create(
+                    weekday=weekday,
+                    defaults={
+                        "closed": not workday,
+                        "opens_at": time(7, 30) if workday else None,
+                        "closes_at": time(16, 0) if workday else None,
+                        "last_entry_minutes": 15,
+                    },
                 )
             if options["topics_only"]:
                 self.stdout.write(f"{len(TOPICS)} topics ready.")

@@ -1,0 +1,175 @@
+"""JSON HTTP API for office hours and offline questions. HTTP only; services do the work.
+
+Public: ``GET /api/office`` and ``POST /api/offline-questions``. Staff (session, CSRF):
+``GET /api/staff/offline-questions``, ``GET /api/staff/offline-questions/<reference>`` and
+``POST /api/staff/offline-questions/<reference>/answer``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .api import _error, staff_of
+from .errors import DomainError, InvalidInput
+from .hours import OFFICE_TZ
+from .models import OfflineQuestion, OfflineQuestionStatus
+from .office_selectors import office_status_now, offline_question_get, offline_questions_list
+from .payloads import iso
+from .services.office import offline_question_answer, offline_question_submit
+
+MAX_BODY = 16 * 1024
+
+
+class _BadJson(Exception):
+    pass
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object body, or a domain error / _BadJson."""
+    if request.content_type != "application/json":
+        raise InvalidInput("Send application/json.")
+    if len(request.body) > MAX_BODY:
+        raise InvalidInput("The request is too large.")
+    try:
+        data: Any = json.loads(request.body)
+    except ValueError:
+        raise _BadJson("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise _BadJson("The body must be a JSON object.")
+    return data
+
+
+def _strings(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    fields = {}
+    for key in keys:
+        value = data.get(key, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise InvalidInput(f"{key} must be a string.")
+        fields[key] = value
+    return fields
+
+
+def _bad_json(exc: _BadJson) -> JsonResponse:
+    return JsonResponse({"error": {"code": "bad_json", "message": str(exc)}}, status=400)
+
+
+def _local(value: Any) -> str | None:
+    """ISO 8601 in the office's time zone (+07:00), or None."""
+    return value.astimezone(OFFICE_TZ).isoformat() if value is not None else None
+
+
+@require_GET
+def office(request: HttpRequest) -> JsonResponse:
+    """GET /api/office: whether the office is open and takes new applicants, and when it opens."""
+    status = office_status_now()
+    enforced = bool(settings.LOKET["ENFORCE_HOURS"])
+    return JsonResponse(
+        {
+            "is_open": status.is_open,
+            "accepts_new": status.accepts_new,
+            "next_opening": _local(status.next_opening),
+            "closes_at": _local(status.closes_at),
+            # False where hours are not enforced (LOKET_ENFORCE_HOURS=0): joining always works.
+            "enforced": enforced,
+            "time_zone": str(OFFICE_TZ),
+        }
+    )
+
+
+# Like joining the queue: JSON only, no session, so CSRF protection adds nothing here.
+@csrf_exempt
+@require_POST
+def offline_question_create(request: HttpRequest) -> JsonResponse:
+    """POST /api/offline-questions: leave a question to be answered by e-mail; 201 reference."""
+    try:
+        fields = _strings(
+            _json_object(request), ("name", "email", "phone", "topic", "question", "language")
+        )
+        item = offline_question_submit(
+            name=fields["name"],
+            email=fields["email"],
+            phone=fields["phone"],
+            topic_code=fields["topic"],
+            question=fields["question"],
+            language=fields["language"] or "id",
+        )
+    except _BadJson as exc:
+        return _bad_json(exc)
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {"reference": item.reference, "topic": item.topic.code, "created_at": iso(item.created_at)},
+        status=201,
+    )
+
+
+def _summary(item: OfflineQuestion) -> dict[str, Any]:
+    excerpt = " ".join(item.question.split())
+    return {
+        "reference": item.reference,
+        "topic": item.topic.code,
+        "status": item.status,
+        "applicant_name": item.applicant_name,
+        "language": item.language,
+        "excerpt": excerpt if len(excerpt) <= 120 else excerpt[:119] + "…",
+        "created_at": iso(item.created_at),
+        "answered_at": iso(item.answered_at),
+        "answered_by": item.answered_by.display_name if item.answered_by else None,
+    }
+
+
+def _detail(item: OfflineQuestion) -> dict[str, Any]:
+    # The e-mail address stays on the server: the answer is sent from here.
+    return {
+        **_summary(item),
+        "question": item.question,
+        "answer": item.answer or None,
+        "applicant_phone": item.applicant_phone or None,
+    }
+
+
+@require_GET
+def staff_offline_questions(request: HttpRequest) -> JsonResponse:
+    """GET /api/staff/offline-questions[?status=open|answered]: counselors their topics', oldest
+    first; supervisors all."""
+    status = request.GET.get("status", "")
+    try:
+        staff = staff_of(request)
+        if status and status not in OfflineQuestionStatus.values:
+            raise InvalidInput("status must be open or answered.")
+        items = offline_questions_list(staff=staff, status=status or None)
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse({"questions": [_summary(item) for item in items]})
+
+
+@require_GET
+def staff_offline_question(request: HttpRequest, reference: str) -> JsonResponse:
+    """GET /api/staff/offline-questions/<reference>: the whole question (and answer)."""
+    try:
+        item = offline_question_get(staff=staff_of(request), reference=reference)
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse({"question": _detail(item)})
+
+
+@require_POST
+def staff_offline_answer(request: HttpRequest, reference: str) -> JsonResponse:
+    """POST /api/staff/offline-questions/<reference>/answer (JSON ``text``): send the answer."""
+    try:
+        staff = staff_of(request)
+        fields = _strings(_json_object(request), ("text",))
+        item = offline_question_answer(staff=staff, reference=reference, text=fields["text"])
+    except _BadJson as exc:
+        return _bad_json(exc)
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse({"question": _detail(item)})

@@ -44,6 +44,7 @@ def consultation_payload(consultation: Consultation, *, for_staff: bool) -> dict
         "mode": consultation.mode,
         "language": consultation.language,
         "counselor_name": counselor.display_name if counselor else None,
+        "counselor_id": consultation.counselor_id if for_staff else None,
         "applicant_name": consultation.applicant_name if for_staff else None,
         "last_seq": consultation.last_seq,
         "in_call": consultation.in_call,

@@ -8,7 +8,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consult import selectors
+from consult import board, selectors
 from consult.errors import Forbidden, InvalidState
 from consult.models import (
     AuthorRole,
@@ -101,6 +101,12 @@ def staff_open(*, user: Any, channel_name: str) -> dict[str, Any] | None:
 @database_sync_to_async
 def connection_close(*, connection_id: Any) -> None:
     presence.connection_close(connection_id=connection_id)
+
+
+@database_sync_to_async
+def board_snapshot() -> dict[str, Any]:
+    """The supervisor's board (``board`` frame)."""
+    return board.board_snapshot()
 
 
 @database_sync_to_async

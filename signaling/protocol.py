@@ -290,6 +290,8 @@ class ConsultationState(_Frame):
     mode: Literal["chat", "video"]
     language: Literal["id", "en"]
     counselor_name: str | None
+    # Staff only (null for the applicant): the counselor's id, as in ``counselor.status``.
+    counselor_id: int | None = None
     applicant_name: str | None
     last_seq: int
     in_call: bool
@@ -386,6 +388,43 @@ class RtcHangupFrame(_Frame):
     from_role: Role
 
 
+class BoardTopic(_Frame):
+    code: str
+    name_id: str
+    name_en: str
+
+
+class BoardCounselor(_Frame):
+    counselor_id: int
+    name: str
+    status: Literal["available", "away", "offline"]
+    capacity: int
+    topics: list[str]
+
+
+class BoardConsultation(_Frame):
+    """A consultation a counselor holds now (offered to them or active)."""
+
+    consultation_id: str
+    topic: str
+    status: Literal["offered", "active"]
+    mode: Literal["chat", "video"]
+    in_call: bool
+    counselor_id: int | None
+
+
+class Board(_Frame):
+    """Supervisors, once connected: the whole office at one moment. The page then applies the
+    live ``queue.snapshot``, ``consultation.state`` and ``counselor.status`` frames to it."""
+
+    type: Literal["board"]
+    server_time: str
+    topics: list[BoardTopic]
+    queues: list[QueueSnapshot]
+    counselors: list[BoardCounselor]
+    consultations: list[BoardConsultation]
+
+
 class Pong(_Frame):
     """Reply to ``ping``. Before it, the server sends any entries the channel layer dropped."""
 
@@ -416,6 +455,7 @@ ServerMessage = Annotated[
     | RtcDescriptionFrame
     | RtcIceFrame
     | RtcHangupFrame
+    | Board
     | Pong
     | Error,
     Field(discriminator="type"),

@@ -58,6 +58,10 @@ class StaffConsumer(BaseConsumer):
         )
         for snapshot in opened["snapshots"]:
             await self.on_queue_snapshot(snapshot)
+        if self.role == "supervisor":
+            # Read after the groups were joined: every change committed after this read also
+            # arrives as a live frame, which the page applies on top of the board.
+            await self.send_frame(await access.board_snapshot())
 
     def _counselor_only(self) -> None:
         if self.role != "counselor":

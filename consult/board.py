@@ -1,0 +1,82 @@
+"""The supervisor's live board: the whole office at one moment, as the ``board`` frame.
+
+The supervisor's page starts from this snapshot and then applies the live frames every supervisor
+connection receives anyway: ``queue.snapshot`` (a topic's queue), ``consultation.state`` (one
+consultation, with its counselor's id) and ``counselor.status``. Counselor categories on the page:
+offline and away by their status; an available counselor holding at least one consultation
+(offered or active) is busy, one holding none is available.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import (
+    HELD_STATUSES,
+    Consultation,
+    StaffProfile,
+    StaffRole,
+    Topic,
+)
+from .payloads import iso
+from .selectors import queue_snapshot
+
+
+def board_snapshot() -> dict[str, Any]:
+    """Topics, their queues, counselors and the consultations they hold, read together."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # One snapshot for every query below (SQLite's transaction already holds the lock).
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        topics = list(Topic.objects.filter(active=True).order_by("order", "code"))
+        queues = []
+        for topic in topics:
+            snapshot = queue_snapshot(topic_id=topic.pk)
+            snapshot.pop("order", None)
+            queues.append(snapshot)
+        codes = {topic.pk: topic.code for topic in Topic.objects.all()}
+        counselors = list(
+            StaffProfile.objects.filter(role=StaffRole.COUNSELOR, user__is_active=True)
+            .prefetch_related("topics")
+            .order_by("display_name", "pk")
+        )
+        held = list(
+            Consultation.objects.filter(status__in=HELD_STATUSES)
+            .order_by("offered_at", "pk")
+            .values("public_id", "topic_id", "status", "mode", "in_call", "counselor_id")
+        )
+        return {
+            "type": "board",
+            "server_time": iso(timezone.now()),
+            "topics": [
+                {"code": topic.code, "name_id": topic.name_id, "name_en": topic.name_en}
+                for topic in topics
+            ],
+            "queues": queues,
+            "counselors": [
+                {
+                    "counselor_id": member.pk,
+                    "name": member.display_name,
+                    "status": member.status,
+                    "capacity": member.capacity,
+                    "topics": sorted(codes[t.pk] for t in member.topics.all()),
+                }
+                for member in counselors
+            ],
+            "consultations": [
+                {
+                    "consultation_id": str(row["public_id"]),
+                    "topic": codes[row["topic_id"]],
+                    "status": row["status"],
+                    "mode": row["mode"],
+                    "in_call": row["in_call"],
+                    "counselor_id": row["counselor_id"],
+                }
+                for row in held
+            ],
+        }

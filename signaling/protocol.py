@@ -478,6 +478,7 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "No such consultation, topic or counselor.",
     "invalid_state": "The consultation's state does not allow this now.",
     "over_capacity": "The counselor has no free capacity for this.",
+    "office_closed": "Outside office hours (or after the last entry): no new consultations.",
     "internal": "The server failed; nothing was stored. Try again.",
 }
 

@@ -541,6 +541,8 @@ def run_loket_target(
         # limiters still run, they just never trip.
         "LOKET_CHAT_RATE": BENCH_RATE,
         "LOKET_FRAME_RATE": BENCH_RATE,
+        # A benchmark joins the queue at any hour.
+        "LOKET_ENFORCE_HOURS": "0",
     }
     os.environ.update(loket_env)  # for an adapter that uses the ORM in this process
     env = server_env(p, **loket_env)

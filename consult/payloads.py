@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Consultation, TranscriptEntry
+from .models import Consultation, InternalNote, TranscriptEntry
 
 
 def iso(value: Any) -> str | None:
@@ -56,4 +56,21 @@ def consultation_payload(consultation: Consultation, *, for_staff: bool) -> dict
         "end_reason": consultation.end_reason or None,
         "call_requested_by": consultation.call_requested_by or None,
         "precheck_verdict": consultation.precheck_verdict or None,
+        # How the counselor closed it: staff only.
+        "outcome": (consultation.outcome or None) if for_staff else None,
+        # The applicant's own rating (so the page knows it was given); staff see it too.
+        "rating": consultation.rating,
+    }
+
+
+def note_payload(note: InternalNote, *, public_id: str) -> dict[str, Any]:
+    """An internal note as the staff-only ``note`` frame carries it."""
+    return {
+        "type": "note",
+        "consultation_id": public_id,
+        "note_id": note.pk,
+        "kind": note.kind,
+        "author_name": note.author.display_name if note.author_id and note.author else None,
+        "text": note.text,
+        "created_at": iso(note.created_at),
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consult import board, selectors
+from consult import board, selectors, tools_selectors
 from consult.errors import Forbidden, InvalidState
 from consult.models import (
     AuthorRole,
@@ -18,9 +18,9 @@ from consult.models import (
     EndedBy,
     StaffProfile,
 )
-from consult.payloads import consultation_payload, entry_payload
+from consult.payloads import consultation_payload, entry_payload, note_payload
 from consult.runtime import SERVER_ID
-from consult.services import lifecycle, presence, transcript, video
+from consult.services import knowledge, lifecycle, notes, presence, transcript, video
 from consult.services.tokens import applicant_token_verify
 
 REPLAY_PAGE = 500
@@ -193,10 +193,61 @@ def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
 
 
 @database_sync_to_async
-def consultation_end(*, staff: StaffProfile, consultation_id: int, reason: str) -> None:
+def consultation_end(
+    *, staff: StaffProfile, consultation_id: int, reason: str, outcome: str | None
+) -> None:
     lifecycle.consultation_end(
-        consultation_id=consultation_id, ended_by=EndedBy.COUNSELOR, staff=staff, reason=reason
+        consultation_id=consultation_id,
+        ended_by=EndedBy.COUNSELOR,
+        staff=staff,
+        reason=reason,
+        outcome=outcome or "",
     )
+
+
+@database_sync_to_async
+def kb_insert(
+    *,
+    staff: StaffProfile,
+    consultation_id: int,
+    article_id: int,
+    section: str | None,
+    client_msg_id: str,
+) -> tuple[dict[str, Any], bool]:
+    entry, created = knowledge.knowledge_insert(
+        staff=staff,
+        consultation_id=consultation_id,
+        article_id=article_id,
+        section=section,
+        client_msg_id=client_msg_id,
+    )
+    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
+
+
+@database_sync_to_async
+def note_add(*, staff: StaffProfile, consultation_id: int, text: str) -> None:
+    notes.note_add(staff=staff, consultation_id=consultation_id, text=text)
+
+
+@database_sync_to_async
+def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, Any]]:
+    """The internal notes of a consultation, only while ``staff_id`` holds it."""
+    consultation = (
+        Consultation.objects.filter(
+            pk=consultation_id,
+            counselor_id=staff_id,
+            status__in=(ConsultationStatus.OFFERED, ConsultationStatus.ACTIVE),
+        )
+        .only("public_id")
+        .first()
+    )
+    if consultation is None:
+        return []
+    public_id = str(consultation.public_id)
+    return [
+        note_payload(note, public_id=public_id)
+        for note in tools_selectors.notes_of(consultation_id=consultation_id)
+    ]
 
 
 @database_sync_to_async

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 RequestId = Annotated[str, Field(max_length=64)]
 ConsultationRef = Annotated[str, Field(min_length=1, max_length=64)]
 Role = Literal["applicant", "counselor", "system"]
+Outcome = Literal["answered", "referred", "needs_documents", "out_of_scope", "other"]
+KnowledgeSection = Literal["requirements", "procedure", "legal_basis", "fees"]
 
 
 class _Frame(BaseModel):
@@ -92,9 +94,12 @@ class OfferDecline(_Request):
 
 
 class ConsultationEnd(_Request):
+    """The counselor ends the consultation, saying how it went (``outcome``, staff only)."""
+
     type: Literal["consultation.end"]
     consultation_id: ConsultationRef
     reason: Annotated[str, Field(max_length=40)] = ""
+    outcome: Outcome | None = None
 
 
 class ConsultationTransfer(_Request):
@@ -103,6 +108,26 @@ class ConsultationTransfer(_Request):
     topic: Annotated[str, Field(max_length=40)] | None = None
     counselor_id: int | None = None
     note: Annotated[str, Field(max_length=500)] = ""
+
+
+class KbInsert(_Request):
+    """Send a knowledge-base article (or one ``section`` of it) as a message in the
+    consultation's language; the stored entry cites the article in ``data.citation``."""
+
+    type: Literal["kb.insert"]
+    consultation_id: ConsultationRef
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
+    article_id: Annotated[int, Field(ge=1)]
+    section: KnowledgeSection | None = None
+
+
+class NoteAdd(_Request):
+    """An internal note on a consultation, for staff only (``note``); never sent to the
+    applicant. Length is checked by the service (``text_too_long`` above 2000 characters)."""
+
+    type: Literal["note.add"]
+    consultation_id: ConsultationRef
+    text: str
 
 
 class CallStart(_Request):
@@ -193,6 +218,8 @@ ClientMessage = Annotated[
     | OfferDecline
     | ConsultationEnd
     | ConsultationTransfer
+    | KbInsert
+    | NoteAdd
     | CallStart
     | CallRequest
     | CallAccept
@@ -218,6 +245,8 @@ CLIENT_TYPES: frozenset[str] = frozenset(
         "offer.decline",
         "consultation.end",
         "consultation.transfer",
+        "kb.insert",
+        "note.add",
         "call.start",
         "call.request",
         "call.accept",
@@ -303,6 +332,10 @@ class ConsultationState(_Frame):
     call_requested_by: Literal["applicant", "counselor"] | None
     # The applicant's latest pre-call check verdict (see docs/VIDEO.md).
     precheck_verdict: Literal["ready", "audio_only", "connection_problem"] | None
+    # How the counselor ended it (staff only; null for the applicant and until then).
+    outcome: Outcome | None = None
+    # The applicant's rating (1 to 5) once given after the end.
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
 
 
 class Ready(_Frame):
@@ -388,6 +421,19 @@ class RtcHangupFrame(_Frame):
     from_role: Role
 
 
+class NoteFrame(_Frame):
+    """An internal note (staff only): to the counselor holding the consultation and to
+    supervisors; sent again after ``resume`` and when a consultation is newly offered."""
+
+    type: Literal["note"]
+    consultation_id: str
+    note_id: int
+    kind: Literal["note", "transfer"]
+    author_name: str | None
+    text: str
+    created_at: str
+
+
 class BoardTopic(_Frame):
     code: str
     name_id: str
@@ -455,6 +501,7 @@ ServerMessage = Annotated[
     | RtcDescriptionFrame
     | RtcIceFrame
     | RtcHangupFrame
+    | NoteFrame
     | Board
     | Pong
     | Error,

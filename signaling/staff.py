@@ -89,6 +89,7 @@ class StaffConsumer(BaseConsumer):
                 await self.send_frame(frame)
                 # New to this connection: it has nothing of it yet, so everything is sent.
                 await self.resume_from(consultation_id, 0)
+                await self.send_notes(consultation_id)
                 return
             followed.status = frame["status"]
             await self.send_frame(frame)
@@ -125,8 +126,65 @@ class StaffConsumer(BaseConsumer):
             staff=self.staff,
             consultation_id=self.resolve(message.consultation_id),
             reason=message.reason,
+            outcome=message.outcome,
         )
         await self.ack(message.id)
+
+    # -------------------------------------------------------------- counselor's tools
+
+    async def on_kb_insert(self, message: protocol.KbInsert) -> None:
+        """A knowledge-base article as a message: like ``chat.send``, acked with its entry."""
+        self._counselor_only()
+        if not self.chat_window.allow():
+            await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], message.id)
+            return
+        consultation_id = self.resolve(message.consultation_id)
+        entry, created = await access.kb_insert(
+            staff=self.staff,
+            consultation_id=consultation_id,
+            article_id=message.article_id,
+            section=message.section,
+            client_msg_id=message.client_msg_id,
+        )
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed and created:
+            # As for chat.send: the sender gets its entry in the ack, and nothing before it is
+            # skipped.
+            if entry["seq"] > followed.last_sent + 1:
+                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
+            followed.last_sent = max(followed.last_sent, entry["seq"])
+        await self.ack(message.id, entry=entry, duplicate=not created)
+
+    async def on_note_add(self, message: protocol.NoteAdd) -> None:
+        self._counselor_only()
+        await access.note_add(
+            staff=self.staff,
+            consultation_id=self.resolve(message.consultation_id),
+            text=message.text,
+        )
+        await self.ack(message.id)
+
+    async def on_resume(self, message: protocol.Resume) -> None:
+        await super().on_resume(message)
+        await self.send_notes(self.resolve(message.consultation_id))
+
+    async def send_notes(self, consultation_id: int) -> None:
+        """Every internal note of a consultation this counselor holds (after the replay)."""
+        for frame in await access.notes_for_holder(
+            staff_id=self.staff.pk, consultation_id=consultation_id
+        ):
+            await self.send_frame(frame)
+
+    async def loket_frame(self, event: dict[str, Any]) -> None:
+        frame = event["frame"]
+        if frame.get("type") != "note":
+            await super().loket_frame(event)
+            return
+        # Staff only, and re-checked here: supervisors, or the counselor following it now.
+        if event.get("audience") != events.AUDIENCE_STAFF:
+            return
+        if self.role == "supervisor" or event.get("consultation_id") in self.followed:
+            await self.send_frame(frame)
 
     async def on_consultation_transfer(self, message: protocol.ConsultationTransfer) -> None:
         self._counselor_only()

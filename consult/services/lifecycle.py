@@ -25,10 +25,13 @@ from ..models import (
     EndedBy,
     Language,
     Mode,
+    NoteKind,
+    Outcome,
     StaffProfile,
     StaffRole,
     Topic,
 )
+from .notes import note_record
 from .office import office_check_accepting
 from .routing import publish_consultation_state, publish_queue, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
@@ -201,9 +204,12 @@ def consultation_end(
     ended_by: str,
     staff: StaffProfile | None = None,
     reason: str = "",
+    outcome: str = "",
 ) -> Consultation:
-    """End a consultation (by its counselor or its applicant)."""
+    """End a consultation (by its counselor or its applicant); a counselor may give the outcome."""
     reason = (reason or "")[:40]
+    if outcome and (ended_by != EndedBy.COUNSELOR or outcome not in Outcome.values):
+        raise InvalidInput("outcome must be one of " + ", ".join(Outcome.values) + ".")
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
         if ended_by == EndedBy.COUNSELOR:
@@ -215,13 +221,14 @@ def consultation_end(
         elif consultation.status not in OPEN_STATUSES:
             raise InvalidState()
         was_waiting = consultation.status == ConsultationStatus.WAITING
+        consultation.outcome = outcome
         _finish(
             consultation,
             status=ConsultationStatus.ENDED
             if consultation.status == ConsultationStatus.ACTIVE
             else ConsultationStatus.ABANDONED,
             ended_by=ended_by,
-            reason=reason or ("answered" if ended_by == EndedBy.COUNSELOR else "left"),
+            reason=reason or outcome or ("answered" if ended_by == EndedBy.COUNSELOR else "left"),
         )
         if was_waiting:
             publish_queue(topic_id=consultation.topic_id)
@@ -243,6 +250,7 @@ def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: s
             "ended_at",
             "ended_by",
             "end_reason",
+            "outcome",
             "offer_expires_at",
             "applicant_grace_deadline",
             *CALL_FIELDS,
@@ -290,9 +298,10 @@ def consultation_transfer(
             consultation.target_counselor = target
             consultation.save(update_fields=["target_counselor"])
             data["counselor"] = target.display_name
-        if note:
-            data["note"] = note[:500]
+        # The applicant receives the transferred event: the note goes to staff only.
         system_event_add(consultation, event="transferred", data=data)
+        if note.strip():
+            note_record(consultation, author=staff, text=note.strip()[:500], kind=NoteKind.TRANSFER)
         # The counselor handing it on must not be offered it straight back (cooldown as a decline).
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=True, event=None, reason="transferred")

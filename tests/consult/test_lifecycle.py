@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
-from consult.models import Consultation, StaffProfile, TranscriptEntry
+from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
 from consult.services import lifecycle, video
 from consult.services.tokens import applicant_token_verify
 from consult.services.transcript import transcript_append
@@ -194,7 +194,7 @@ def test_transfer_validation(sari: StaffProfile) -> None:
     assert _events(stored) == ["joined", "counselor_joined"]
 
 
-def test_transfer_records_who_where_and_the_note(sari: StaffProfile) -> None:
+def test_transfer_records_who_and_where_and_keeps_the_note_internal(sari: StaffProfile) -> None:
     make_topic("health-permit")
     consultation = _active(sari)
     lifecycle.consultation_transfer(
@@ -202,8 +202,11 @@ def test_transfer_records_who_where_and_the_note(sari: StaffProfile) -> None:
     )
     stored = reload(consultation)
     assert (stored.status, stored.counselor_id, stored.priority) == ("waiting", None, 1)
+    # The applicant receives the transferred event: the note is not in it but an internal note.
     entry = TranscriptEntry.objects.get(consultation=stored, event="transferred")
-    assert entry.data == {"from": "Sari", "topic": "health-permit", "note": "klinik"}
+    assert entry.data == {"from": "Sari", "topic": "health-permit"}
+    note = InternalNote.objects.get(consultation=stored)
+    assert (note.kind, note.text, note.author_id) == ("transfer", "klinik", sari.pk)
 
 
 def test_a_call_is_recorded_with_its_duration_and_ends_with_the_consultation(

@@ -267,11 +267,17 @@ async def test_consultation_transfer_to_another_topic_offers_it_there() -> None:
     assert (await counselor.recv_until("consultation.state"))["status"] == "waiting"
     offer = await colleague.recv_until("consultation.state", consultation_id=cid)
     assert (offer["status"], offer["topic"]) == ("offered", "health-permit")
-    # The new counselor receives the whole history, including the transfer note.
+    # The new counselor receives the whole history, then the transfer note (staff only).
     transferred = await colleague.recv_until("entry", consultation_id=cid, event="transferred")
-    assert transferred["data"]["note"] == "Soal izin klinik"
+    assert "note" not in transferred["data"]
+    note = await colleague.recv_until("note", consultation_id=cid)
+    assert (note["kind"], note["text"], note["author_name"]) == (
+        "transfer",
+        "Soal izin klinik",
+        "Sari",
+    )
     entry = await applicant.recv_until("entry", event="transferred")
-    assert entry["data"]["topic"] == "health-permit"
+    assert entry["data"] == {"from": "Sari", "topic": "health-permit"}
     await applicant.recv_until("consultation.state", status="offered")
     assert (await _consultation(cid)).counselor_id == budi.pk
     for ws in (applicant, counselor, colleague):

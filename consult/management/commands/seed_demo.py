@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from consult.knowledge_demo import knowledge_demo_seed
 from consult.models import OfficeHours, StaffProfile, StaffRole, Topic, Weekday
 
 TOPICS = [
@@ -55,6 +56,8 @@ class Command(BaseCommand):
                         "last_entry_minutes": 15,
                     },
                 )
+            # Demo knowledge-base articles and shared canned replies (never overwritten).
+            knowledge_demo_seed()
             if options["topics_only"]:
                 self.stdout.write(f"{len(TOPICS)} topics ready.")
                 return

@@ -1,0 +1,58 @@
+"""Internal notes on a consultation: staff only, never in the applicant's transcript.
+
+A note is not a transcript entry (no sequence number, not in the consultation's group): it is
+published only to staff groups with the staff audience, and a staff connection forwards it only
+for a consultation it holds, or to supervisors.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events
+from ..errors import Forbidden, InvalidInput, InvalidState, TextTooLong
+from ..models import Consultation, ConsultationStatus, InternalNote, NoteKind, StaffProfile
+from ..payloads import note_payload
+from .transcript import consultation_lock
+
+MAX_NOTE = 2000
+
+
+def note_record(
+    consultation: Consultation, *, author: StaffProfile | None, text: str, kind: str
+) -> InternalNote:
+    """Store a note on a consultation locked by the caller; staff hear of it after commit."""
+    note = InternalNote.objects.create(
+        consultation=consultation,
+        author=author,
+        kind=kind,
+        text=text,
+        created_at=timezone.now(),
+    )
+    groups = [events.GROUP_SUPERVISORS]
+    if consultation.counselor_id:
+        groups.append(events.group_staff(consultation.counselor_id))
+    events.publish(
+        groups,
+        note_payload(note, public_id=str(consultation.public_id)),
+        consultation_id=consultation.pk,
+        audience=events.AUDIENCE_STAFF,
+    )
+    return note
+
+
+def note_add(*, staff: StaffProfile, consultation_id: int, text: str) -> InternalNote:
+    """The counselor holding an active consultation writes a note about it for colleagues."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("The note is empty.")
+    if len(text) > MAX_NOTE:
+        raise TextTooLong(f"A note is at most {MAX_NOTE} characters.")
+    with transaction.atomic():
+        consultation = consultation_lock(consultation_id=consultation_id)
+        if not staff.is_counselor or consultation.counselor_id != staff.pk:
+            raise Forbidden()
+        if consultation.status != ConsultationStatus.ACTIVE:
+            raise InvalidState()
+        return note_record(consultation, author=staff, text=text, kind=NoteKind.NOTE)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from consult import api, office_api, video_api, views
+from consult import api, applicant_api, office_api, tools_api, video_api, views
 
 urlpatterns = [
     path("", views.applicant_page, name="applicant"),
@@ -19,6 +19,23 @@ urlpatterns = [
         "api/consultations/<str:public_id>/transcript",
         api.transcript,
         name="api-transcript",
+    ),
+    path(
+        "api/consultations/<str:public_id>/rating",
+        applicant_api.rating_submit,
+        name="api-rating",
+    ),
+    path(
+        "c/<str:public_id>/transcript",
+        applicant_api.transcript_page,
+        name="applicant-transcript",
+    ),
+    path("api/kb/search", tools_api.kb_search, name="api-kb-search"),
+    path("api/canned-replies", tools_api.canned_replies, name="api-canned-replies"),
+    path(
+        "api/canned-replies/<int:reply_id>",
+        tools_api.canned_reply,
+        name="api-canned-reply",
     ),
     path("api/ice-servers", video_api.ice_servers, name="api-ice-servers"),
     path(

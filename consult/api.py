@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, Forbidden, InvalidInput
 from .models import StaffProfile
-from .payloads import consultation_payload, entry_payload
+from .payloads import consultation_payload, entry_payload, note_payload
 from .selectors import topics_active, transcript_read
 from .services.lifecycle import consultation_join
+from .tools_selectors import notes_of
 
 _STATUS = {
     "not_found": 404,
@@ -126,6 +127,14 @@ def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
     state = consultation_payload(consultation, for_staff=True)
     state["created_at"] = consultation.created_at.isoformat()
     state["ended_at"] = consultation.ended_at.isoformat() if consultation.ended_at else None
+    state["rating_comment"] = consultation.rating_comment or None
     return JsonResponse(
-        {"consultation": state, "entries": [entry_payload(e, public_id=pid) for e in entries]}
+        {
+            "consultation": state,
+            "entries": [entry_payload(e, public_id=pid) for e in entries],
+            # Staff only: internal notes are never part of what the applicant receives.
+            "notes": [
+                note_payload(n, public_id=pid) for n in notes_of(consultation_id=consultation.pk)
+            ],
+        }
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
@@ -12,6 +14,7 @@ from .api import staff_of
 from .errors import DomainError, NotFound
 from .models import Topic
 from .selectors import ended_consultations, transcript_read
+from .tools_selectors import citation_label, notes_of
 
 
 def applicant_page(request: HttpRequest) -> HttpResponse:
@@ -55,7 +58,20 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     # Events name topics by code (a transfer's target); the page shows their names.
     language = get_language() or "id"
     names = {topic.code: topic.name_for(language) for topic in Topic.objects.all()}
-    rows = [(entry, names.get(str(entry.data.get("topic", "")), "")) for entry in entries]
+    rows: list[dict[str, Any]] = [
+        {
+            "entry": entry,
+            "topic_name": names.get(str(entry.data.get("topic", "")), ""),
+            "source": citation_label(entry.data),
+            "at": entry.created_at,
+        }
+        for entry in entries
+    ]
+    # Internal notes (staff only) take their place in the timeline by time.
+    rows += [
+        {"note": note, "at": note.created_at} for note in notes_of(consultation_id=consultation.pk)
+    ]
+    rows.sort(key=lambda row: row["at"])
     return render(
         request,
         "consult/transcript.html",

@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 
 from consult.models import InternalNote, KnowledgeArticle, StaffRole, Topic, TranscriptEntry
 from tests.fixtures import (
+    Ws,
     accepted,
     applicant_ws,
     drain,
@@ -236,3 +237,35 @@ async def test_end_with_an_outcome_is_shown_to_staff_only() -> None:
     assert seen["outcome"] is None and seen["rating"] is None
     await applicant.close()
     await counselor.close()
+
+
+async def test_a_rating_reaches_supervisors_as_state() -> None:
+    _, sari, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(sari, joined)
+    dewi = await sync_to_async(make_staff)("dewi", role=StaffRole.SUPERVISOR)
+    supervisor: Ws = await staff_ws(dewi)
+    await counselor.send(id="e1", type="consultation.end", consultation_id=cid, outcome="answered")
+    await counselor.recv_until("ack", id="e1")
+    await supervisor.recv_until("consultation.state", consultation_id=cid, status="ended")
+
+    from django.test import Client
+
+    def rate() -> int:
+        return int(
+            Client()
+            .post(
+                f"/api/consultations/{cid}/rating",
+                json.dumps({"stars": 5}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {joined['token']}",
+            )
+            .status_code
+        )
+
+    assert await sync_to_async(rate)() == 201
+    state = await supervisor.recv_until("consultation.state", consultation_id=cid)
+    assert (state["rating"], state["outcome"]) == (5, "answered")
+    await applicant.recv_until("consultation.state", status="ended", rating=5)
+    for ws in (applicant, counselor, supervisor):
+        await ws.close()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from .errors import Forbidden, NotFound
@@ -221,17 +220,6 @@ def transcript_read(
         .order_by("seq")
     )
     return consultation, entries
-
-
-def ended_consultations(*, staff: StaffProfile, days: int = 30) -> QuerySet[Consultation]:
-    """Ended or abandoned consultations a staff member may list, newest first."""
-    since = timezone.now() - timedelta(days=days)
-    qs = Consultation.objects.filter(
-        status__in=[ConsultationStatus.ENDED, ConsultationStatus.ABANDONED], created_at__gte=since
-    ).select_related("topic", "counselor")
-    if not staff.is_supervisor:
-        qs = qs.filter(Q(counselor=staff) | Q(entries__author=staff)).distinct()
-    return qs.order_by("-created_at")
 
 
 def topics_active() -> list[Topic]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
 from django.utils.translation import get_language
@@ -12,9 +13,13 @@ from django.utils.translation import gettext as _
 
 from .api import staff_of
 from .errors import DomainError, NotFound
-from .models import Topic
-from .selectors import ended_consultations, transcript_read
+from .forms import TranscriptSearchForm
+from .models import Consultation, Topic
+from .selectors import transcript_read
 from .tools_selectors import citation_label, notes_of
+from .transcript_search import transcript_search
+
+TRANSCRIPTS_PER_PAGE = 25
 
 
 def applicant_page(request: HttpRequest) -> HttpResponse:
@@ -36,13 +41,36 @@ def counselor_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def transcripts_page(request: HttpRequest) -> HttpResponse:
-    """Ended consultations a staff member may read (supervisors: all)."""
+    """Closed consultations a staff member may read (supervisors: all), searched and paged."""
     try:
         staff = staff_of(request)
     except DomainError:
         return HttpResponseForbidden(_("Staff only."))
-    items = ended_consultations(staff=staff)[:200]
-    return render(request, "consult/transcripts.html", {"staff": staff, "items": items})
+    form = TranscriptSearchForm(request.GET or None, staff=staff, language=get_language() or "id")
+    problem = None
+    results = Consultation.objects.none()
+    if form.is_bound and not form.is_valid():
+        problem = " ".join(str(error) for errors in form.errors.values() for error in errors)
+    else:
+        try:
+            results = transcript_search(staff=staff, query=form.query())
+        except DomainError:
+            problem = _("Choose a range of at most 366 days, the end not before the start.")
+    page = Paginator(results, TRANSCRIPTS_PER_PAGE).get_page(request.GET.get("page"))
+    # The page links keep the filters.
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "consult/transcripts.html",
+        {
+            "staff": staff,
+            "form": form,
+            "page": page,
+            "problem": problem,
+            "filters": params.urlencode(),
+        },
+    )
 
 
 @login_required

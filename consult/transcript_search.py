@@ -1,0 +1,77 @@
+"""Transcript search for the transcripts page. Reads only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .figures import office_today, period_bounds
+from .models import (
+    Consultation,
+    ConsultationStatus,
+    EntryKind,
+    StaffProfile,
+    TranscriptEntry,
+)
+
+CLOSED = (ConsultationStatus.ENDED, ConsultationStatus.ABANDONED)
+# Without dates the list shows the last 30 office days.
+DEFAULT_DAYS = 30
+MAX_TEXT_QUERY = 200
+
+
+@dataclass(frozen=True)
+class TranscriptQuery:
+    """What a staff member searches for; every field is optional."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    topic: str = ""
+    counselor_id: int | None = None
+    outcome: str = ""
+    rating: int | None = None
+    text: str = ""
+
+    def period(self) -> tuple[date, date]:
+        """The office days searched: as given; without an end, up to today; without a start,
+        the 30 days up to the end."""
+        date_to = self.date_to or max(office_today(), self.date_from or office_today())
+        date_from = self.date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
+        return date_from, date_to
+
+
+def transcripts_visible(*, staff: StaffProfile) -> QuerySet[Consultation]:
+    """Closed consultations a staff member may read: supervisors all, counselors those they held
+    or took part in (before a transfer)."""
+    qs = Consultation.objects.filter(status__in=CLOSED)
+    if not staff.is_supervisor:
+        took_part = TranscriptEntry.objects.filter(consultation=OuterRef("pk"), author=staff)
+        qs = qs.filter(Q(counselor=staff) | Exists(took_part))
+    return qs
+
+
+def transcript_search(*, staff: StaffProfile, query: TranscriptQuery) -> QuerySet[Consultation]:
+    """The closed consultations matching ``query`` that ``staff`` may read, newest first.
+
+    Dates are office days (Asia/Jakarta) of joining; ``text`` matches any message, case-insensitive.
+    """
+    date_from, date_to = query.period()
+    start, end = period_bounds(date_from=date_from, date_to=date_to)
+    qs = transcripts_visible(staff=staff).filter(created_at__gte=start, created_at__lt=end)
+    if query.topic:
+        qs = qs.filter(topic__code=query.topic)
+    if query.counselor_id is not None:
+        qs = qs.filter(counselor_id=query.counselor_id)
+    if query.outcome:
+        qs = qs.filter(outcome=query.outcome)
+    if query.rating is not None:
+        qs = qs.filter(rating=query.rating)
+    text = query.text.strip()[:MAX_TEXT_QUERY]
+    if text:
+        said = TranscriptEntry.objects.filter(
+            consultation=OuterRef("pk"), kind=EntryKind.MESSAGE, text__icontains=text
+        )
+        qs = qs.filter(Exists(said))
+    return qs.select_related("topic", "counselor").order_by("-created_at", "-pk")

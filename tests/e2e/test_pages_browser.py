@@ -20,6 +20,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,10 +102,22 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        # The socket is already listening, so this request waits in the backlog until Daphne
-        # accepts it: the answer is the readiness signal.
-        with urllib.request.urlopen(self.url + "/login/", timeout=30) as response:
-            assert response.status == 200
+        # The socket is already listening, so a request waits in the backlog until Daphne accepts
+        # it: the answer is the readiness signal. Short attempts notice a Daphne that died.
+        deadline = time.monotonic() + 40
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"daphne exited at start:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/login/", timeout=2) as response:
+                    assert response.status == 200
+                    return
+            except (TimeoutError, OSError):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"daphne did not answer:\n{self.log_tail()}") from None
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-8000:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.process is None:
@@ -354,7 +367,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(
             assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
         except Exception:
             # Shown under the failed test's captured stderr.
-            sys.stderr.write(server.log_path.read_text(errors="replace")[-8000:])
+            sys.stderr.write(server.log_tail())
             raise
         finally:
             browser.close()

@@ -4,11 +4,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from consult import api, applicant_api, office_api, tools_api, video_api, views
+from consult import api, applicant_api, office_api, supervisor_views, tools_api, video_api, views
 
 urlpatterns = [
     path("", views.applicant_page, name="applicant"),
     path("counselor/", views.counselor_page, name="counselor"),
+    path("supervisor/", supervisor_views.board_page, name="supervisor-board"),
+    path("supervisor/figures/", supervisor_views.figures_page, name="supervisor-figures"),
+    path(
+        "supervisor/figures.csv",
+        supervisor_views.figures_csv_page,
+        name="supervisor-figures-csv",
+    ),
     path("transcripts/", views.transcripts_page, name="transcripts"),
     path("transcripts/<str:public_id>/", views.transcript_page, name="transcript"),
     path("login/", auth_views.LoginView.as_view(template_name="consult/login.html"), name="login"),

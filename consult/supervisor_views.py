@@ -1,0 +1,86 @@
+"""The supervisor's pages: the live board and the figures (with CSV export). HTTP only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from .api import staff_of
+from .errors import DomainError, InvalidInput
+from .figures import figures_csv, figures_report
+from .forms import FiguresForm
+from .models import StaffProfile
+
+View = Callable[..., HttpResponse]
+
+
+def supervisor_required(view: View) -> View:
+    """Logged-in supervisors only: others get 403, anonymous visitors the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            staff = staff_of(request)
+        except DomainError:
+            staff = None
+        if staff is None or not staff.is_supervisor:
+            return HttpResponseForbidden(_("Supervisors only."))
+        return view(request, staff, *args, **kwargs)
+
+    return wrapped
+
+
+@require_GET
+@supervisor_required
+def board_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
+    """The live board; the page fills itself from the staff WebSocket (``board`` frame)."""
+    return render(request, "consult/board.html", {"staff": staff})
+
+
+def _report(request: HttpRequest) -> tuple[FiguresForm, Any, str | None]:
+    form = FiguresForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, None, " ".join(str(e) for errors in form.errors.values() for e in errors)
+    date_from, date_to = form.period()
+    try:
+        report = figures_report(
+            date_from=date_from, date_to=date_to, language=get_language() or "id"
+        )
+    except InvalidInput:
+        return form, None, _("Choose a range of at most 366 days, the end not before the start.")
+    return form, report, None
+
+
+@require_GET
+@supervisor_required
+def figures_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
+    """Figures per topic and counselor for today or the chosen office days."""
+    form, report, problem = _report(request)
+    return render(
+        request,
+        "consult/figures.html",
+        {"staff": staff, "form": form, "report": report, "problem": problem},
+    )
+
+
+@require_GET
+@supervisor_required
+def figures_csv_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
+    """The same figures as a CSV download."""
+    _form, report, problem = _report(request)
+    if report is None:
+        return HttpResponse(problem or "", status=400, content_type="text/plain; charset=utf-8")
+    name = f"loket-figures-{report.date_from.isoformat()}-{report.date_to.isoformat()}.csv"
+    response = HttpResponse(figures_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response

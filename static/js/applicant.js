@@ -1,6 +1,7 @@
 // The applicant's page: join form -> waiting room -> chat -> ended. The consultation id and token
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
+import { AfterConsultation } from "./after.js";
 import { ChatView, errorText } from "./chat.js";
 import { EntryLog } from "./entrylog.js";
 import { t } from "./i18n.js";
@@ -42,6 +43,12 @@ let session = null; // {consultation_id, token}
 let socket = null;
 let chat = null;
 let status = null;
+const after = new AfterConsultation({
+  ratingForm: $("rating-form"),
+  ratingDone: $("rating-done"),
+  transcriptForm: $("transcript-form"),
+  session: () => session,
+});
 
 function readSession() {
   try {
@@ -168,6 +175,7 @@ function applyState(state) {
     ui.endedText.textContent = t(abandoned ? "abandoned_text" : "ended_text");
     ui.chatWith.textContent = "";
     chat.showTyping(false);
+    after.show(state);
     // Nothing more can happen in this consultation. The server answers a ping only after it has
     // replayed everything, so the socket (and its pings) stops once that pong arrives.
     if (socket) socket.send({ type: "ping", id: "final" });
@@ -294,6 +302,7 @@ function start() {
 
 function reset() {
   status = null;
+  after.hide();
   if (chat) chat.destroy();
   chat = null;
   ui.consultation.hidden = true;

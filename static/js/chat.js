@@ -51,6 +51,15 @@ export function describeEvent(entry, topicName = (code) => code) {
   }
 }
 
+/** The "source" line of a message that cites a knowledge-base article ("" if none). */
+export function citationText(entry) {
+  const citation = entry.data && entry.data.citation;
+  if (!citation || !citation.title) return "";
+  const section = citation.section ? t(`section_${citation.section}`) : "";
+  const label = section && !section.startsWith("section_") ? `${citation.title} · ${section}` : citation.title;
+  return t("source", { source: label });
+}
+
 /** A refusal's code as a sentence for the user (the server's own message is English only). */
 export function errorText(code) {
   const key = `err_${code}`;
@@ -158,6 +167,8 @@ export class ChatView {
     time.dateTime = entry.created_at;
     meta.append(el("span", "msg__author", own ? t("you") : this.authorLabel(entry)), " ", time);
     node.append(meta, el("p", "msg__text", entry.text));
+    const source = citationText(entry);
+    if (source) node.append(el("p", "msg__source", source));
     if (own) node.append(el("p", "msg__status"));
     return node;
   }

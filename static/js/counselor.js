@@ -3,6 +3,7 @@
 // every (re)connect the console sends `resume` with the last seq it has for each one it holds.
 
 import { ChatView, errorText } from "./chat.js";
+import { CannedReplies, ConsultationTools } from "./counselor-tools.js";
 import { EntryLog, pruneLogs } from "./entrylog.js";
 import { formatDuration, formatTime, readJson, t } from "./i18n.js";
 import { LoketSocket, connectionStatusView } from "./socket.js";
@@ -35,6 +36,7 @@ let clockOffsetMs = 0; // server time minus local time
 const consultations = new Map(); // public id -> {state, log, chat, tab, panel, offer}
 const queues = new Map(); // topic code -> {element, snapshot}
 let selectedId = null;
+const cannedReplies = new CannedReplies();
 
 const serverNow = () => Date.now() + clockOffsetMs;
 
@@ -208,6 +210,8 @@ function ensureItem(state) {
       panel: null,
       offer: null,
       unread: 0,
+      tools: null,
+      notes: new Map(), // note id -> `note` frame (staff only)
     };
     consultations.set(state.consultation_id, item);
   }
@@ -246,8 +250,8 @@ function buildTab(item) {
     event.preventDefault();
     const name = item.state.applicant_name || t("role_applicant");
     if (!window.confirm(t("confirm_end", { name }))) return;
-    const reason = new FormData(event.target).get("reason") || "";
-    socket.send({ type: "consultation.end", id: socket.nextId("end:"), consultation_id: id, reason });
+    const outcome = String(new FormData(event.target).get("outcome") || "answered");
+    socket.send({ type: "consultation.end", id: socket.nextId("end:"), consultation_id: id, outcome });
   });
   ref(panel, "transfer-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -287,6 +291,17 @@ function buildTab(item) {
       renderTabLabel(item);
     },
   });
+  item.tools = new ConsultationTools({
+    panel,
+    consultationId: id,
+    state: () => item.state,
+    send: (frame) => (socket ? socket.send(frame) : false),
+    store: cannedReplies,
+    notes: item.notes,
+    topicNames,
+    topicName,
+    onError: (message) => showPanelAlert(item, message),
+  });
 }
 
 function showPanelAlert(item, message) {
@@ -322,6 +337,7 @@ function renderPanel(item) {
   ref(panel, "ended").hidden = open;
   ref(panel, "ended-text").textContent = item.moved ? t("moved_text") : t("ended_text");
   item.chat.setEnabled(open);
+  item.tools.setEnabled(open);
   if (!open) item.chat.showTyping(false);
   renderTabLabel(item);
 }
@@ -363,6 +379,7 @@ function closeTab(id) {
   if (!item) return;
   if (item.tab) item.tab.remove();
   if (item.panel) item.panel.remove();
+  if (item.tools) item.tools.destroy();
   removeOffer(item);
   item.log.clear();
   consultations.delete(id);
@@ -469,6 +486,15 @@ function onFrame(frame) {
         route(frame.entry, (item) => item.chat.acked(frame));
       }
       break;
+    case "note": {
+      // Staff only: kept per consultation, shown in its notes panel (again after a resume).
+      const item = consultations.get(frame.consultation_id);
+      if (item) {
+        item.notes.set(frame.note_id, frame);
+        if (item.tools) item.tools.renderNotes();
+      }
+      break;
+    }
     case "typing":
       if (frame.role === "applicant") route(frame, (item) => item.chat.showTyping(frame.active));
       break;
@@ -516,6 +542,7 @@ socket = new LoketSocket({
   onStatus,
 });
 socket.start();
+if (isCounselor) cannedReplies.load();
 
 setInterval(() => {
   refreshCountdowns();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from .errors import Forbidden, NotFound
@@ -75,3 +76,11 @@ def offline_question_get(*, staff: StaffProfile, reference: str) -> OfflineQuest
     if not staff.is_supervisor and not staff.topics.filter(pk=question.topic_id).exists():
         raise Forbidden("This question is for another topic.")
     return question
+
+
+def office_closed_status() -> OfficeStatus | None:
+    """The office's status if joining the queue is refused now, None if it is possible."""
+    if not settings.LOKET["ENFORCE_HOURS"]:
+        return None
+    status = office_status_now()
+    return None if status.accepts_new else status

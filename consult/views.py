@@ -15,6 +15,7 @@ from .api import staff_of
 from .errors import DomainError, NotFound
 from .forms import TranscriptSearchForm
 from .models import Consultation, Topic
+from .office_selectors import office_closed_status
 from .selectors import transcript_read
 from .tools_selectors import citation_label, notes_of
 from .transcript_search import transcript_search
@@ -25,7 +26,9 @@ TRANSCRIPTS_PER_PAGE = 25
 def applicant_page(request: HttpRequest) -> HttpResponse:
     """The applicant's page: join form, waiting room, chat."""
     topics = Topic.objects.filter(active=True).order_by("order", "code")
-    return render(request, "consult/applicant.html", {"topics": topics})
+    # Outside office hours the join form gives way to the offline question form.
+    closed = office_closed_status()
+    return render(request, "consult/applicant.html", {"topics": topics, "office_closed": closed})
 
 
 @login_required

@@ -10,7 +10,6 @@ import logging
 import re
 import smtplib
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
@@ -29,7 +28,7 @@ from ..errors import (
 )
 from ..hours import OFFICE_TZ
 from ..models import Language, OfflineQuestion, OfflineQuestionStatus, StaffProfile, Topic
-from ..office_selectors import office_status_now, offline_question_get
+from ..office_selectors import office_closed_status, offline_question_get
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,9 @@ _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 
 def office_check_accepting() -> None:
     """Refuse (OfficeClosed) when the office takes no new applicants now and hours are enforced."""
-    if not settings.LOKET["ENFORCE_HOURS"]:
-        return
-    status = office_status_now()
-    if not status.accepts_new:
-        raise OfficeClosed(next_opening=status.next_opening)
+    closed = office_closed_status()
+    if closed is not None:
+        raise OfficeClosed(next_opening=closed.next_opening)
 
 
 def _clean_text(raw: str, *, field: str) -> str:

@@ -129,6 +129,12 @@ async function join(event) {
     const body = await response.json().catch(() => ({}));
     if (response.status !== 201) {
       const code = body.error ? body.error.code : "";
+      if (code === "office_closed") {
+        // The office closed while the form was open: the page then says when it opens again
+        // and takes an offline question instead.
+        window.location.reload();
+        return;
+      }
       showJoinError(code === "not_found" ? t("err_topic") : t("err_join"));
       return;
     }

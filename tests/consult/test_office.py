@@ -389,3 +389,45 @@ def test_a_failed_email_leaves_the_question_open(
     assert response.json()["error"]["code"] == "mail_failed"
     item = OfflineQuestion.objects.get(reference=reference)
     assert (item.status, item.answer, item.answered_by) == ("open", "", None)
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def test_the_closed_applicant_page_says_when_it_opens_in_the_applicants_language(
+    clock: Any,
+) -> None:
+    make_topic()
+    clock(FRIDAY_EVENING)
+    html = Client().get("/").content.decode()
+    assert "Kantor sedang tutup" in html
+    assert "Konsultasi langsung dibuka kembali pada Senin, 9 Maret 2026 pukul 07.30 WIB." in html
+    assert 'id="offline-form"' in html
+    assert 'id="join-form" class="form" novalidate hidden' in html
+    english = Client()
+    english.cookies["django_language"] = "en"
+    html = english.get("/").content.decode()
+    assert "The office is closed" in html
+    assert (
+        "Live consultations start again on Monday, 9 March 2026 at 07:30 (Jakarta time, WIB)."
+        in html
+    )
+    assert '<input type="hidden" name="language" value="en">' in html
+
+    clock(MONDAY_CUT_OFF)
+    html = Client().get("/").content.decode()
+    assert "Tidak ada konsultasi baru hari ini" in html
+    assert "Selasa, 10 Maret 2026 pukul 07.30" in html
+
+
+def test_the_open_applicant_page_has_only_the_join_form(clock: Any) -> None:
+    make_topic()
+    clock(MONDAY_MORNING)
+    html = Client().get("/").content.decode()
+    assert 'id="offline-form"' not in html
+    assert 'id="join-form" class="form" novalidate>' in html
+
+
+def test_the_console_has_the_offline_panel(people: dict[str, StaffProfile]) -> None:
+    html = _staff_client(people["sari"]).get("/counselor/").content.decode()
+    assert 'id="offline-panel"' in html and "Pertanyaan luring" in html

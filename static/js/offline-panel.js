@@ -1,0 +1,213 @@
+// The console's offline questions: the list of the staff member's topics' questions (oldest first),
+// one opened beside it, and the answer, which the server sends to the applicant by e-mail.
+// Plain HTTP with the staff session (and its CSRF token); the list is read when the console
+// opens and on Refresh.
+
+import { lang, readJson, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const panel = $("offline-panel");
+const topicNames = readJson("topic-names");
+const topicName = (code) => topicNames[code] || code;
+const timeZone = document.documentElement.dataset.tz || undefined;
+
+const ui = {
+  count: $("offline-count"),
+  filter: $("offline-filter"),
+  alert: $("offline-alert"),
+  notice: $("offline-notice"),
+  empty: $("offline-empty"),
+  list: $("offline-list"),
+  detail: $("offline-detail"),
+  title: $("offline-detail-title"),
+  meta: $("offline-detail-meta"),
+  question: $("offline-detail-question"),
+  answered: $("offline-detail-answered"),
+  answeredBy: $("offline-detail-answered-by"),
+  answer: $("offline-detail-answer"),
+  form: $("offline-answer-form"),
+  text: $("offline-answer"),
+  send: $("offline-send"),
+};
+
+let openReference = null;
+
+function formatWhen(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const options = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+  try {
+    return new Intl.DateTimeFormat(lang, { ...options, hourCycle: "h23", timeZone }).format(date);
+  } catch {
+    return new Intl.DateTimeFormat(lang, options).format(date);
+  }
+}
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+function showAlert(message) {
+  ui.alert.textContent = message;
+  ui.alert.hidden = !message;
+  if (message) ui.alert.focus();
+}
+
+function showNotice(message) {
+  ui.notice.textContent = message;
+  ui.notice.hidden = !message;
+}
+
+function errorText(code) {
+  if (code === "invalid_state") return t("offline_err_answered");
+  if (code === "mail_failed") return t("offline_err_mail");
+  if (code === "forbidden") return t("err_forbidden");
+  if (code === "invalid_input") return t("offline_err_empty");
+  return t("err_generic");
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, { credentials: "same-origin", ...options });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error("request failed");
+    error.code = body.error ? body.error.code : "";
+    throw error;
+  }
+  return body;
+}
+
+function renderList(questions) {
+  ui.list.replaceChildren();
+  for (const question of questions) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "offline-item";
+    button.dataset.reference = question.reference;
+    if (question.reference === openReference) button.setAttribute("aria-current", "true");
+    const reference = document.createElement("strong");
+    reference.textContent = question.reference;
+    const excerpt = document.createElement("span");
+    excerpt.className = "offline-item__excerpt";
+    excerpt.textContent = question.excerpt;
+    const meta = document.createElement("span");
+    meta.className = "offline-item__meta";
+    meta.textContent = t("offline_item_meta", {
+      topic: topicName(question.topic),
+      name: question.applicant_name,
+      time: formatWhen(question.created_at),
+    });
+    button.append(reference, excerpt, meta);
+    button.addEventListener("click", () => open(question.reference));
+    item.append(button);
+    ui.list.append(item);
+  }
+  ui.empty.hidden = questions.length > 0;
+}
+
+async function refresh() {
+  const status = ui.filter.value;
+  try {
+    const body = await request(`${panel.dataset.api}?status=${encodeURIComponent(status)}`);
+    renderList(body.questions);
+    if (status === "open") {
+      ui.count.textContent = t("offline_count", { n: body.questions.length });
+      ui.count.hidden = body.questions.length === 0;
+    }
+  } catch {
+    showAlert(t("offline_err_load"));
+  }
+}
+
+function showQuestion(question) {
+  openReference = question.reference;
+  ui.title.textContent = question.reference;
+  const meta = [
+    t("offline_detail_meta", {
+      name: question.applicant_name,
+      topic: topicName(question.topic),
+      time: formatWhen(question.created_at),
+      language: t(question.language === "en" ? "lang_en" : "lang_id"),
+    }),
+  ];
+  if (question.applicant_phone) meta.push(t("offline_phone", { phone: question.applicant_phone }));
+  ui.meta.textContent = meta.join(" · ");
+  ui.question.textContent = question.question;
+  const answered = question.status === "answered";
+  ui.answered.hidden = !answered;
+  ui.form.hidden = answered;
+  if (answered) {
+    ui.answeredBy.textContent = t("offline_answered_by", {
+      name: question.answered_by || "",
+      time: formatWhen(question.answered_at),
+    });
+    ui.answer.textContent = question.answer || "";
+  }
+  ui.detail.hidden = false;
+  for (const button of ui.list.querySelectorAll(".offline-item")) {
+    if (button.dataset.reference === openReference) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+async function open(reference) {
+  showAlert("");
+  showNotice("");
+  try {
+    const body = await request(`${panel.dataset.api}/${encodeURIComponent(reference)}`);
+    ui.text.value = "";
+    showQuestion(body.question);
+    ui.title.focus();
+  } catch (error) {
+    showAlert(errorText(error.code));
+  }
+}
+
+function close() {
+  openReference = null;
+  ui.detail.hidden = true;
+  for (const button of ui.list.querySelectorAll("[aria-current]")) {
+    button.removeAttribute("aria-current");
+  }
+}
+
+async function answer(event) {
+  event.preventDefault();
+  showAlert("");
+  const text = ui.text.value.trim();
+  if (!text) {
+    showAlert(t("offline_err_empty"));
+    return;
+  }
+  const reference = openReference;
+  ui.send.disabled = true;
+  try {
+    const body = await request(`${panel.dataset.api}/${encodeURIComponent(reference)}/answer`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ text }),
+    });
+    showQuestion(body.question);
+    showNotice(t("offline_sent", { reference }));
+    await refresh();
+  } catch (error) {
+    // Someone else answered it meanwhile: show their answer.
+    if (error.code === "invalid_state") await open(reference);
+    showAlert(errorText(error.code));
+  } finally {
+    ui.send.disabled = false;
+  }
+}
+
+if (panel) {
+  ui.filter.addEventListener("change", () => {
+    close();
+    refresh();
+  });
+  $("offline-refresh").addEventListener("click", refresh);
+  $("offline-close").addEventListener("click", close);
+  ui.form.addEventListener("submit", answer);
+  refresh();
+}

@@ -1,0 +1,98 @@
+// The applicant page outside office hours: the offline question form. The answer comes by e-mail;
+// the applicant gets a reference number (LKT-2026-000123) to quote.
+
+import { t } from "./i18n.js";
+
+const PHONE = /^\+?[0-9]{8,15}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const MAX_QUESTION = 4000;
+
+const $ = (id) => document.getElementById(id);
+const form = $("offline-form");
+const submit = $("offline-submit");
+const errorBox = $("offline-error");
+
+function fieldError(name, message) {
+  const input = $(`q-${name}`);
+  const node = $(`q-${name}-error`);
+  node.textContent = message || "";
+  node.hidden = !message;
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  return !message;
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = !message;
+  if (message) errorBox.focus();
+}
+
+function validate(data) {
+  const phone = data.phone.replace(/[\s().-]/g, "");
+  let email = "";
+  if (!data.email) email = t("q_err_email_required");
+  else if (!EMAIL.test(data.email)) email = t("err_email");
+  let question = "";
+  if (!data.question.trim()) question = t("q_err_question");
+  else if (data.question.length > MAX_QUESTION) question = t("q_err_too_long");
+  const results = [
+    fieldError("name", data.name ? "" : t("err_name")),
+    fieldError("email", email),
+    fieldError("phone", phone && !PHONE.test(phone) ? t("err_phone") : ""),
+    fieldError("question", question),
+  ];
+  return results.every(Boolean);
+}
+
+function codeText(code) {
+  if (code === "not_found") return t("err_topic");
+  if (code === "text_too_long") return t("q_err_too_long");
+  return t("q_err_send");
+}
+
+async function send(event) {
+  event.preventDefault();
+  showError("");
+  const fields = new FormData(form);
+  const data = {
+    name: String(fields.get("name") || "").trim(),
+    email: String(fields.get("email") || "").trim(),
+    phone: String(fields.get("phone") || "").trim(),
+    topic: String(fields.get("topic") || ""),
+    question: String(fields.get("question") || ""),
+    language: String(fields.get("language") || "id"),
+  };
+  if (!validate(data)) {
+    const first = form.querySelector(".field__error:not([hidden])");
+    if (first) showError(first.textContent);
+    return;
+  }
+  const label = submit.textContent;
+  submit.disabled = true;
+  submit.textContent = t("q_sending");
+  try {
+    const response = await fetch(form.dataset.api, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.status !== 201) {
+      showError(codeText(body.error ? body.error.code : ""));
+      return;
+    }
+    $("offline-reference").textContent = body.reference;
+    form.hidden = true;
+    const done = $("offline-done");
+    done.hidden = false;
+    done.focus();
+  } catch {
+    showError(t("err_network"));
+  } finally {
+    submit.disabled = false;
+    submit.textContent = label;
+  }
+}
+
+if (form) form.addEventListener("submit", send);

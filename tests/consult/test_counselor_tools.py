@@ -3,15 +3,18 @@ internal notes, the outcome of an ending, and the applicant's rating."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 
 from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
 from consult.models import (
     CannedReply,
     Consultation,
+    InternalNote,
     KnowledgeArticle,
     StaffProfile,
     StaffRole,
@@ -348,3 +351,30 @@ class _Quiet:
 
     def flush(self) -> None:
         pass
+
+
+# ---------------------------------------------------------------- the data migration
+
+
+def test_the_migration_moves_old_transfer_notes_out_of_the_applicants_record(
+    sari: StaffProfile,
+) -> None:
+    migration = importlib.import_module("consult.migrations.0004_counselor_tools")
+    consultation = _active(sari)
+    old = TranscriptEntry.objects.create(
+        consultation=consultation,
+        seq=99,
+        kind="event",
+        author_role="system",
+        event="transferred",
+        data={"from": "Sari", "topic": "building-approval", "note": "klinik"},
+        created_at=consultation.created_at,
+    )
+    migration.move_transfer_notes(apps, None)
+    old.refresh_from_db()
+    assert old.data == {"from": "Sari", "topic": "building-approval"}
+    note = InternalNote.objects.get(consultation=consultation)
+    assert (note.kind, note.text, note.created_at) == ("transfer", "klinik", old.created_at)
+    # Run again: nothing more to move.
+    migration.move_transfer_notes(apps, None)
+    assert InternalNote.objects.count() == 1

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from .api import staff_of
 from .errors import DomainError, InvalidInput
-from .figures import figures_csv, figures_report
+from .figures import figures_csv, figures_report, office_today
 from .forms import FiguresForm
 from .models import StaffProfile
 
@@ -47,7 +47,11 @@ def board_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
 
 
 def _report(request: HttpRequest) -> tuple[FiguresForm, Any, str | None]:
-    form = FiguresForm(request.GET or None)
+    if request.GET:
+        form = FiguresForm(request.GET)
+    else:
+        today = office_today()
+        form = FiguresForm(initial={"date_from": today, "date_to": today})
     if form.is_bound and not form.is_valid():
         return form, None, " ".join(str(e) for errors in form.errors.values() for e in errors)
     date_from, date_to = form.period()

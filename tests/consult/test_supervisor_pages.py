@@ -145,3 +145,14 @@ def test_csv_download(people: dict[str, StaffProfile], day_of_work: None) -> Non
     assert rows[0]["answered_within_60s_share"] == "0.3333"
     assert rows[0]["average_wait_seconds"] == "60.0"
     assert rows[2]["name"] == "Sari" and rows[2]["average_rating"] == "4.00"
+
+
+def test_figures_page_starts_with_today_filled_in(
+    people: dict[str, StaffProfile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("consult.supervisor_views.office_today", lambda: DAY)
+    monkeypatch.setattr("consult.forms.office_today", lambda: DAY)
+    html = logged_in(people["dewi"]).get("/supervisor/figures/").content.decode()
+    assert f'name="date_from" value="{DAY}"' in html
+    assert f'name="date_to" value="{DAY}"' in html
+    assert f"figures.csv?date_from={DAY}&amp;date_to={DAY}" in html

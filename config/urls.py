@@ -33,6 +33,11 @@ urlpatterns = [
         name="api-rating",
     ),
     path(
+        "api/consultations/<str:public_id>/requirements",
+        applicant_api.requirements,
+        name="api-requirements",
+    ),
+    path(
         "c/<str:public_id>/transcript",
         applicant_api.transcript_page,
         name="applicant-transcript",

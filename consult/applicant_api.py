@@ -4,6 +4,8 @@ The applicant has no account, only the consultation's token, and a token must ne
 (URLs end up in logs, browser history and Referer headers). So:
 
 - the rating is ``POST /api/consultations/<id>/rating`` with ``Authorization: Bearer <token>``;
+- what to prepare while waiting (the topic's requirements checklist) is ``GET
+  /api/consultations/<id>/requirements`` with the same header;
 - the transcript page is opened by a form that POSTs the token to ``/c/<id>/transcript``; the
   server answers with a short-lived, HttpOnly, SameSite=Strict cookie limited to ``/c/<id>/``
   (signed: the consultation and its token nonce, valid 15 minutes) and a 303 redirect to the same
@@ -23,10 +25,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .errors import DomainError, Forbidden, InvalidInput, TokenInvalid
 from .models import Consultation, Topic
+from .requirements_selectors import topic_requirements
 from .services.feedback import consultation_rate
 from .services.tokens import applicant_token_verify
 from .tools_selectors import applicant_transcript, citation_label
@@ -87,6 +90,19 @@ def rating_submit(request: HttpRequest, public_id: str) -> JsonResponse:
     except DomainError as exc:
         return _error(exc)
     return JsonResponse({"rating": rated.rating, "comment": rated.rating_comment}, status=201)
+
+
+@require_GET
+def requirements(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET /api/consultations/<id>/requirements: what the applicant should prepare, from the
+    requirements of their topic's active knowledge-base articles, in the consultation's language."""
+    try:
+        consultation = _consultation_of(_bearer(request), public_id)
+    except DomainError as exc:
+        return _error(exc)
+    language = consultation.language
+    lists = topic_requirements(topic_id=consultation.topic_id, language=language)
+    return _private(JsonResponse({"language": language, "articles": lists}))
 
 
 def _private(response: HttpResponse) -> HttpResponse:

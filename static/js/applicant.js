@@ -5,6 +5,7 @@ import { AfterConsultation } from "./after.js";
 import { ChatView, errorText } from "./chat.js";
 import { EntryLog } from "./entrylog.js";
 import { t } from "./i18n.js";
+import { RequirementsView } from "./requirements.js";
 import { LoketSocket, connectionStatusView } from "./socket.js";
 
 const SESSION_KEY = "loket.applicant";
@@ -48,6 +49,10 @@ const after = new AfterConsultation({
   ratingDone: $("rating-done"),
   transcriptForm: $("transcript-form"),
   session: () => session,
+});
+const requirements = new RequirementsView({
+  section: $("requirements"),
+  lists: $("requirements-lists"),
 });
 
 function readSession() {
@@ -164,6 +169,7 @@ function applyState(state) {
   ui.endButton.hidden = status !== "active";
   if (status === "waiting") {
     show("waiting");
+    requirements.load(session);
     ui.chatWith.textContent = t("chat_waiting");
   } else if (status === "offered") {
     show("offered");
@@ -309,6 +315,7 @@ function start() {
 function reset() {
   status = null;
   after.hide();
+  requirements.clear();
   if (chat) chat.destroy();
   chat = null;
   ui.consultation.hidden = true;

@@ -2,6 +2,7 @@
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
 import { AfterConsultation } from "./after.js";
+import { attachCall, dispatchCallFrame } from "./call.js";
 import { ChatView, errorText } from "./chat.js";
 import { EntryLog } from "./entrylog.js";
 import { t } from "./i18n.js";
@@ -44,6 +45,7 @@ let session = null; // {consultation_id, token}
 let socket = null;
 let chat = null;
 let status = null;
+let call = null; // the video call (call.js)
 const after = new AfterConsultation({
   ratingForm: $("rating-form"),
   ratingDone: $("rating-done"),
@@ -206,6 +208,8 @@ function showPosition(frame) {
 }
 
 function onFrame(frame) {
+  // Call signaling and the replies to call requests are the call view's alone.
+  if (dispatchCallFrame(frame)) return;
   switch (frame.type) {
     case "ready":
       if (frame.consultations[0]) applyState(frame.consultations[0]);
@@ -299,6 +303,13 @@ function start() {
     topicName,
     onError: notify,
   });
+  call = attachCall({
+    root: ui.chat,
+    role: "applicant",
+    consultationId: session.consultation_id,
+    token: session.token,
+    send: (frame) => (socket ? socket.send(frame) : false),
+  });
   ui.chat.hidden = false;
   ui.waiting.hidden = true;
   socket = new LoketSocket({
@@ -318,6 +329,8 @@ function reset() {
   requirements.clear();
   if (chat) chat.destroy();
   chat = null;
+  if (call) call.destroy();
+  call = null;
   ui.consultation.hidden = true;
   ui.join.hidden = false;
   show(null);

@@ -2,6 +2,7 @@
 // composer, delivered and read marks, the typing indicator. Used by the applicant's page and by
 // each open chat in the counselor's console.
 
+import { describeCallEvent } from "./call.js";
 import { newClientMsgId } from "./entrylog.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 
@@ -47,7 +48,7 @@ export function describeEvent(entry, topicName = (code) => code) {
     case "abandoned":
       return data.by === "applicant" ? t("ev_abandoned_applicant") : t("ev_abandoned_system");
     default:
-      return t("ev_other", { event: entry.event || "" });
+      return describeCallEvent(entry) || t("ev_other", { event: entry.event || "" });
   }
 }
 

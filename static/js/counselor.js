@@ -2,6 +2,7 @@
 // open consultations as tabs. Entries of each consultation are kept per tab in sessionStorage; on
 // every (re)connect the console sends `resume` with the last seq it has for each one it holds.
 
+import { attachCall, dispatchCallFrame } from "./call.js";
 import { ChatView, errorText } from "./chat.js";
 import { CannedReplies, ConsultationTools } from "./counselor-tools.js";
 import { EntryLog, pruneLogs } from "./entrylog.js";
@@ -270,6 +271,13 @@ function buildTab(item) {
     socket.send(frame);
   });
   ref(panel, "close").addEventListener("click", () => closeTab(id));
+  item.call = attachCall({
+    root: panel,
+    role: "counselor",
+    consultationId: id,
+    send: (frame) => (socket ? socket.send(frame) : false),
+    state: item.state,
+  });
 
   item.chat = new ChatView({
     logEl: ref(panel, "log"),
@@ -379,6 +387,7 @@ function closeTab(id) {
   if (!item) return;
   if (item.tab) item.tab.remove();
   if (item.panel) item.panel.remove();
+  if (item.call) item.call.destroy();
   if (item.tools) item.tools.destroy();
   removeOffer(item);
   item.log.clear();
@@ -467,6 +476,8 @@ function route(frame, fn) {
 }
 
 function onFrame(frame) {
+  // Call signaling and the replies to call requests are the call views' alone.
+  if (dispatchCallFrame(frame)) return;
   switch (frame.type) {
     case "ready":
       onReady(frame);

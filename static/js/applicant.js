@@ -6,6 +6,7 @@ import { attachCall, dispatchCallFrame } from "./call.js";
 import { ChatView, errorText } from "./chat.js";
 import { EntryLog } from "./entrylog.js";
 import { t } from "./i18n.js";
+import { attachPrecheck } from "./precheck.js";
 import { RequirementsView } from "./requirements.js";
 import { LoketSocket, connectionStatusView } from "./socket.js";
 
@@ -46,6 +47,7 @@ let socket = null;
 let chat = null;
 let status = null;
 let call = null; // the video call (call.js)
+let precheck = null; // the pre-call check (precheck.js)
 const after = new AfterConsultation({
   ratingForm: $("rating-form"),
   ratingDone: $("rating-done"),
@@ -310,6 +312,11 @@ function start() {
     token: session.token,
     send: (frame) => (socket ? socket.send(frame) : false),
   });
+  precheck = attachPrecheck({
+    consultationId: session.consultation_id,
+    token: session.token,
+    call,
+  });
   ui.chat.hidden = false;
   ui.waiting.hidden = true;
   socket = new LoketSocket({
@@ -331,6 +338,8 @@ function reset() {
   chat = null;
   if (call) call.destroy();
   call = null;
+  if (precheck) precheck.destroy();
+  precheck = null;
   ui.consultation.hidden = true;
   ui.join.hidden = false;
   show(null);

@@ -4,7 +4,10 @@
 // Negotiation is "perfect negotiation": either side may (re)negotiate at any time, and when both
 // send an offer at once (glare) the polite peer (the counselor) rolls its own back and answers,
 // while the impolite peer (the applicant) ignores the colliding offer. Offers, answers and ICE
-// candidates travel as rtc.offer / rtc.answer / rtc.ice through Loket (docs/PROTOCOL.md).
+// candidates travel as rtc.offer / rtc.answer / rtc.ice through Loket (docs/PROTOCOL.md). The
+// first offer of every RTCPeerConnection is the impolite side's; a polite side that needs a new
+// connection (a reload, a lost transport) sends rtc.hangup, and the impolite side answers that
+// with a new connection and its offer.
 //
 // Recovery: when ICE fails (or stays disconnected), the impolite side restarts ICE; if that has
 // not reconnected within RESTART_TIMEOUT_MS it closes its RTCPeerConnection and builds a new one
@@ -298,7 +301,8 @@ export class CallView {
     this.state = state;
     const active = state.status === "active";
     if (active && state.in_call) {
-      if (!this.inCall) this.beginCall();
+      // A call already going on when this view first hears of the consultation: a reload.
+      if (!this.inCall) this.beginCall({ rejoin: previous === null });
     } else if (this.inCall) {
       this.endCall();
     }
@@ -339,7 +343,7 @@ export class CallView {
 
   // ------------------------------------------------------------------ the call's life
 
-  beginCall() {
+  beginCall({ rejoin = false } = {}) {
     this.inCall = true;
     this.callNumber += 1;
     const number = this.callNumber;
@@ -354,7 +358,8 @@ export class CallView {
     this.enqueue(async () => {
       await this.prepare();
       if (this.callNumber !== number || !this.inCall) return;
-      this.buildPc();
+      if (rejoin) this.startAfresh();
+      else this.buildPc();
       this.watchConnect();
     });
     this.render();
@@ -512,9 +517,24 @@ export class CallView {
     return pc;
   }
 
+  /** Our own new peer connection, on our initiative (a rebuild, a reload). */
+  startAfresh() {
+    this.buildPc();
+    // The polite side makes no first offer (see negotiate): it asks the other side for one.
+    if (this.polite) this.signal({ type: "rtc.hangup" });
+  }
+
   /** Make and send an offer (negotiationneeded, or a forced renegotiation). */
   async negotiate(pc = this.pc) {
     if (!pc || pc !== this.pc || pc.signalingState !== "stable") return;
+    if (this.polite && !pc.currentRemoteDescription) {
+      // The first negotiation of a connection is always the impolite side's offer. Chromium
+      // was seen never to gather again after a first offer was rolled back mid-gathering (glare
+      // at the start of a call), so the polite side waits for that offer instead;
+      // negotiationneeded fires again afterwards if anything of ours is still to negotiate.
+      this.note("waiting for the first offer");
+      return;
+    }
     try {
       this.makingOffer = true;
       await pc.setLocalDescription();
@@ -532,9 +552,11 @@ export class CallView {
     if (frame.type !== "rtc.ice") this.note(`got ${frame.type} ${sdpSession(frame.sdp)}`);
     if (!this.inCall) return;
     if (frame.type === "rtc.hangup") {
-      // The other page went away (closed, reloading): its next offer comes from a new session.
+      // The other side dropped its peer connection (its page went away or is reloading, or the
+      // polite side starts afresh): the impolite side offers to its next one.
       this.closePc();
       this.connection = "waiting";
+      if (!this.polite) this.buildPc();
       this.render();
       return;
     }
@@ -552,6 +574,7 @@ export class CallView {
     const description = { type: frame.type === "rtc.offer" ? "offer" : "answer", sdp: frame.sdp };
     const session = sdpSession(frame.sdp);
     if (!this.pc) {
+      if (description.type === "answer") return;
       this.buildPc();
       if (this.connection === "waiting") {
         this.connection = "reconnecting";
@@ -560,8 +583,12 @@ export class CallView {
     } else if (this.remoteSession && session && session !== this.remoteSession) {
       // The other side has a new peer connection: so must we, the old one cannot talk to it.
       this.stats.rebuilds += 1;
+      if (description.type === "answer") {
+        // An answer from a connection that never had our offer: start over, both of us.
+        this.startAfresh();
+        return;
+      }
       this.buildPc();
-      if (description.type === "answer") return; // our fresh connection makes its own offer
     }
     const pc = this.pc;
     const readyForOffer =
@@ -641,12 +668,21 @@ export class CallView {
       this.connection = "reconnecting";
       this.render();
     }
-    if (this.recovering) return;
-    if (this.polite && !closed) {
-      // The impolite side restarts or rebuilds; the polite side answers.
-      this.report("reconnecting");
+    if (this.polite) {
+      if (closed) {
+        // Our transport is gone: a new connection, and the impolite side offers to it.
+        this.report("failed");
+        this.stats.rebuilds += 1;
+        this.enqueue(() => {
+          if (this.inCall) this.startAfresh();
+        });
+      } else {
+        // The impolite side restarts ICE or rebuilds; the polite side answers.
+        this.report("reconnecting");
+      }
       return;
     }
+    if (this.recovering) return;
     this.recovering = true;
     if (closed) {
       this.rebuildSoon();
@@ -673,7 +709,7 @@ export class CallView {
     this.connection = "reconnecting";
     this.render();
     this.enqueue(() => {
-      if (this.inCall) this.buildPc();
+      if (this.inCall) this.startAfresh();
     });
     clearTimeout(this.timers.recovery);
     this.timers.recovery = setTimeout(() => this.rebuildSoon(), RESTART_TIMEOUT_MS);

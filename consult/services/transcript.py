@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import events
@@ -49,6 +49,30 @@ def entry_add(
     """Append one entry to a consultation already locked by the caller, and publish it."""
     consultation.last_seq += 1
     Consultation.objects.filter(pk=consultation.pk).update(last_seq=consultation.last_seq)
+    return _entry_create(
+        consultation,
+        kind=kind,
+        author_role=author_role,
+        author=author,
+        text=text,
+        event=event,
+        data=data,
+        client_msg_id=client_msg_id,
+    )
+
+
+def _entry_create(
+    consultation: Consultation,
+    *,
+    kind: str,
+    author_role: str,
+    author: StaffProfile | None = None,
+    text: str = "",
+    event: str = "",
+    data: dict[str, Any] | None = None,
+    client_msg_id: str | None = None,
+) -> TranscriptEntry:
+    """Store the entry numbered ``consultation.last_seq`` (already taken) and publish it."""
     entry = TranscriptEntry.objects.create(
         consultation=consultation,
         seq=consultation.last_seq,
@@ -78,19 +102,66 @@ def system_event_add(
     )
 
 
-def _entry_by_client_msg_id(
-    consultation: Consultation, client_msg_id: str
-) -> TranscriptEntry | None:
-    """The entry already stored under ``client_msg_id``: a narrow query, as there rarely is one."""
-    found = list(
-        TranscriptEntry.objects.filter(consultation_id=consultation.pk, client_msg_id=client_msg_id)
-        .order_by()
-        .values_list("pk", flat=True)[:1]
+def _seq_take(*, consultation_id: int) -> Consultation:
+    """Lock the consultation row and take its next sequence number, in one statement.
+
+    The increment is part of the caller's transaction: if the append fails after this, the
+    rollback gives the number back, so sequence numbers stay gapless. Returns the row with the
+    columns a chat append needs (``last_seq`` is the number taken).
+    """
+    with connection.cursor() as cursor:
+        # UPDATE ... RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need a SELECT ... FOR
+        # UPDATE and an UPDATE, two round trips on the path of every chat message.
+        cursor.execute(
+            "UPDATE consult_consultation SET last_seq = last_seq + 1 WHERE id = %s "
+            "RETURNING public_id, status, counselor_id, last_seq",
+            [consultation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound()
+    public_id, status, counselor_id, last_seq = row
+    # As if loaded with .only(): any other field is deferred (read on access), never a default.
+    return Consultation.from_db(
+        connection.alias,
+        ["id", "public_id", "status", "counselor_id", "last_seq"],
+        [
+            consultation_id,
+            Consultation._meta.get_field("public_id").to_python(public_id),
+            status,
+            counselor_id,
+            last_seq,
+        ],
     )
-    if not found:
+
+
+def _may_write(
+    consultation: Consultation, *, author_role: str, author: StaffProfile | None
+) -> None:
+    """Raise unless the author may add a chat message to the consultation now."""
+    if author_role == AuthorRole.COUNSELOR:
+        if author is None or consultation.counselor_id != author.pk:
+            raise Forbidden()
+        if consultation.status != ConsultationStatus.ACTIVE:
+            raise InvalidState()
+    elif consultation.status not in OPEN_STATUSES:
+        # An applicant may write while waiting; the counselor reads it on accepting.
+        raise InvalidState()
+
+
+def _repeat_of(
+    *, consultation_id: int, client_msg_id: str, author_role: str, author: StaffProfile | None
+) -> TranscriptEntry | None:
+    """The entry already stored under ``client_msg_id`` by this author, if any."""
+    entry = (
+        TranscriptEntry.objects.select_related("consultation", "author")
+        .filter(consultation_id=consultation_id, client_msg_id=client_msg_id)
+        .first()
+    )
+    if entry is None:
         return None
-    entry = TranscriptEntry.objects.select_related("author").get(pk=found[0])
-    entry.consultation = consultation
+    if entry.author_role != author_role or entry.author_id != (author.pk if author else None):
+        raise InvalidInput("client_msg_id was already used by someone else.")
     return entry
 
 
@@ -106,6 +177,13 @@ def transcript_append(
 
     Returns the entry and whether it was created now (False for a repeat); ``entry.consultation``
     is loaded (its public id is what clients know it by).
+
+    This is the path of every chat message, so the common case is one short transaction: take
+    the next sequence number (which locks the row), check, insert. A repeat is found by the
+    unique constraint on (consultation, client_msg_id) rather than by a query before every
+    insert: the insert fails, the transaction (and the number it took) rolls back, and the
+    stored entry is returned. A repeat of a message stored before the consultation ended (or
+    moved to another counselor) still gets its entry, as the check then fails first.
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("The message is empty.")
@@ -113,40 +191,28 @@ def transcript_append(
         raise TextTooLong()
     if not client_msg_id or len(client_msg_id) > 64:
         raise InvalidInput("client_msg_id must be 1 to 64 characters.")
-    with transaction.atomic():
-        # The hot path of every chat message: lock only the row, load only the columns used
-        # here (the full lock with topic and counselor cost more CPU than the rest together).
-        try:
-            consultation = (
-                Consultation.objects.select_for_update()
-                .only("public_id", "status", "counselor_id", "last_seq")
-                .get(pk=consultation_id)
+    try:
+        with transaction.atomic():
+            consultation = _seq_take(consultation_id=consultation_id)
+            _may_write(consultation, author_role=author_role, author=author)
+            entry = _entry_create(
+                consultation,
+                kind=EntryKind.MESSAGE,
+                author_role=author_role,
+                author=author,
+                text=text,
+                client_msg_id=client_msg_id,
             )
-        except Consultation.DoesNotExist:
-            raise NotFound() from None
-        existing = _entry_by_client_msg_id(consultation, client_msg_id)
-        if existing is not None:
-            if existing.author_role != author_role or existing.author_id != (
-                author.pk if author else None
-            ):
-                raise InvalidInput("client_msg_id was already used by someone else.")
-            return existing, False
-        if author_role == AuthorRole.COUNSELOR:
-            if author is None or consultation.counselor_id != author.pk:
-                raise Forbidden()
-            if consultation.status != ConsultationStatus.ACTIVE:
-                raise InvalidState()
-        elif consultation.status not in OPEN_STATUSES:
-            # An applicant may write while waiting; the counselor reads it on accepting.
-            raise InvalidState()
-        entry = entry_add(
-            consultation,
-            kind=EntryKind.MESSAGE,
+    except (IntegrityError, Forbidden, InvalidState):
+        repeat = _repeat_of(
+            consultation_id=consultation_id,
+            client_msg_id=client_msg_id,
             author_role=author_role,
             author=author,
-            text=text,
-            client_msg_id=client_msg_id,
         )
+        if repeat is None:
+            raise
+        return repeat, False
     return entry, True
 
 

@@ -1,0 +1,204 @@
+"""transcript_append: gapless sequence numbers and idempotent client_msg_id, including repeats
+that race each other and repeats that arrive after the consultation changed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection, connections, transaction
+
+from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from consult.models import Consultation, StaffProfile, TranscriptEntry
+from consult.services import lifecycle
+from consult.services.transcript import transcript_append
+from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.services import postgres_url
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sari() -> StaffProfile:
+    return make_staff("sari", topics=[make_topic()])
+
+
+def _active(staff: StaffProfile) -> Consultation:
+    counselor_online(staff)
+    consultation = waiting_consultation()
+    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    return reload(consultation)
+
+
+def _say(consultation: Consultation, client_msg_id: str, text: str = "halo") -> tuple[Any, bool]:
+    return transcript_append(
+        consultation_id=consultation.pk,
+        author_role="applicant",
+        author=None,
+        text=text,
+        client_msg_id=client_msg_id,
+    )
+
+
+def _seqs(consultation: Consultation) -> list[int]:
+    return list(
+        TranscriptEntry.objects.filter(consultation=consultation)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+
+
+def _gapless(consultation: Consultation) -> bool:
+    seqs = _seqs(consultation)
+    return (
+        seqs == list(range(1, len(seqs) + 1)) == list(range(1, reload(consultation).last_seq + 1))
+    )
+
+
+@pytest.mark.django_db
+def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
+    sari: StaffProfile,
+) -> None:
+    consultation = _active(sari)
+    first, created = _say(consultation, "m-1", "Halo")
+    repeat, repeat_created = _say(consultation, "m-1", "Halo (lagi)")
+    after, _ = _say(consultation, "m-2")
+    assert (created, repeat_created) == (True, False)
+    assert (repeat.pk, repeat.seq, repeat.text) == (first.pk, first.seq, "Halo")
+    assert str(repeat.consultation.public_id) == str(consultation.public_id)
+    assert after.seq == first.seq + 1
+    assert _gapless(consultation)
+
+
+@pytest.mark.django_db
+def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffProfile) -> None:
+    consultation = _active(sari)
+    sent, _ = _say(consultation, "sebelum")
+    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    repeat, created = _say(consultation, "sebelum")
+    assert (repeat.pk, created) == (sent.pk, False)
+    with pytest.raises(InvalidState):
+        _say(consultation, "sesudah")
+    assert _gapless(consultation)
+
+
+@pytest.mark.django_db
+def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffProfile) -> None:
+    make_topic("health-permit")
+    consultation = _active(sari)
+    sent, _ = transcript_append(
+        consultation_id=consultation.pk,
+        author_role="counselor",
+        author=sari,
+        text="Saya teruskan",
+        client_msg_id="k-1",
+    )
+    lifecycle.consultation_transfer(
+        staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
+    )
+    repeat, created = transcript_append(
+        consultation_id=consultation.pk,
+        author_role="counselor",
+        author=sari,
+        text="Saya teruskan",
+        client_msg_id="k-1",
+    )
+    assert (repeat.pk, created) == (sent.pk, False)
+    with pytest.raises(Forbidden):
+        transcript_append(
+            consultation_id=consultation.pk,
+            author_role="counselor",
+            author=sari,
+            text="Masih di sini?",
+            client_msg_id="k-2",
+        )
+    assert _gapless(consultation)
+
+
+@pytest.mark.django_db
+def test_refusals_take_no_sequence_number(sari: StaffProfile) -> None:
+    consultation = _active(sari)
+    _say(consultation, "m-1")
+    with pytest.raises(InvalidInput):  # another author reusing the id
+        transcript_append(
+            consultation_id=consultation.pk,
+            author_role="counselor",
+            author=sari,
+            text="Saya juga",
+            client_msg_id="m-1",
+        )
+    other = make_staff("budi")
+    with pytest.raises(Forbidden):
+        transcript_append(
+            consultation_id=consultation.pk,
+            author_role="counselor",
+            author=other,
+            text="Bukan milik saya",
+            client_msg_id="b-1",
+        )
+    with pytest.raises(NotFound):
+        transcript_append(
+            consultation_id=consultation.pk + 1000,
+            author_role="applicant",
+            author=None,
+            text="?",
+            client_msg_id="x",
+        )
+    after, _ = _say(consultation, "m-2")
+    assert after.seq == reload(consultation).last_seq
+    assert _gapless(consultation)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_message_sent_twice_at_once_is_stored_once(sari: StaffProfile) -> None:
+    """Two connections send the same client_msg_id while the row is locked: both get the one
+    stored entry, and no sequence number is lost (PostgreSQL: real row locks)."""
+    postgres_url()
+    consultation = _active(sari)
+    results: list[tuple[int, int, bool]] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            entry, created = _say(consultation, "kembar")
+            results.append((entry.pk, entry.seq, created))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        # Hold the consultation's row lock so both senders queue on it.
+        Consultation.objects.select_for_update().get(pk=consultation.pk)
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while _lock_waiters() < 2:
+            assert time.monotonic() < deadline, "the senders never queued on the row lock"
+            time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not errors, errors
+    assert sorted(created for _, _, created in results) == [False, True]
+    assert len({(pk, seq) for pk, seq, _ in results}) == 1
+    assert TranscriptEntry.objects.filter(client_msg_id="kembar").count() == 1
+    assert _gapless(consultation)
+
+
+def _lock_waiters() -> int:
+    """Backends of this database waiting for a lock."""
+    with connection.cursor() as cursor:
+        # Activity is read once per transaction unless the snapshot is cleared.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .errors import DomainError, Forbidden, InvalidInput
-from .models import StaffProfile
+from .errors import DomainError
+from .http import error_response, json_body, staff_of, text_fields
 from .payloads import consultation_payload, entry_payload, note_payload
 from .selectors import topics_active, transcript_read
 from .services.lifecycle import consultation_join
 from .tools_selectors import notes_of
 
-_STATUS = {
-    "not_found": 404,
-    "forbidden": 403,
-    "invalid_state": 409,
-    "office_closed": 409,
-    "mail_failed": 502,
-}
-
-
-def _error(exc: DomainError) -> JsonResponse:
-    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    # Some errors carry more for the client (office_closed: when the office next opens).
-    error.update(getattr(exc, "details", {}))
-    return JsonResponse({"error": error}, status=_STATUS.get(exc.code, 400))
+MAX_BODY = 8192
 
 
 @require_GET
@@ -58,30 +42,11 @@ def _ws_url(request: HttpRequest, path: str) -> str:
 @require_POST
 def consultation_create(request: HttpRequest) -> JsonResponse:
     """POST /api/consultations: join the queue; returns the id, an applicant token and WS URL."""
-    if request.content_type != "application/json":
-        return _error(InvalidInput("Send application/json."))
-    if len(request.body) > 8192:
-        return _error(InvalidInput("The request is too large."))
     try:
-        data: Any = json.loads(request.body)
-    except ValueError:
-        return JsonResponse(
-            {"error": {"code": "bad_json", "message": "The body is not valid JSON."}}, status=400
+        fields = text_fields(
+            json_body(request, max_bytes=MAX_BODY),
+            ("name", "phone", "email", "topic", "mode", "language"),
         )
-    if not isinstance(data, dict):
-        return JsonResponse(
-            {"error": {"code": "bad_json", "message": "The body must be a JSON object."}},
-            status=400,
-        )
-    fields = {}
-    for key in ("name", "phone", "email", "topic", "mode", "language"):
-        value = data.get(key, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            return _error(InvalidInput(f"{key} must be a string."))
-        fields[key] = value
-    try:
         consultation, token = consultation_join(
             name=fields["name"],
             phone=fields["phone"],
@@ -92,7 +57,7 @@ def consultation_create(request: HttpRequest) -> JsonResponse:
             applicant_grace_seconds=settings.LOKET["APPLICANT_GRACE"],
         )
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(
         {
             "consultation_id": str(consultation.public_id),
@@ -104,16 +69,6 @@ def consultation_create(request: HttpRequest) -> JsonResponse:
     )
 
 
-def staff_of(request: HttpRequest) -> StaffProfile:
-    """The staff profile of the logged-in user, or Forbidden."""
-    if not request.user.is_authenticated:
-        raise Forbidden("Log in first.")
-    staff = StaffProfile.objects.filter(user_id=request.user.pk).first()
-    if staff is None:
-        raise Forbidden("Staff only.")
-    return staff
-
-
 @require_GET
 @login_required
 def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
@@ -122,7 +77,7 @@ def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
         staff = staff_of(request)
         consultation, entries = transcript_read(staff=staff, public_id=public_id, via="api")
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     pid = str(consultation.public_id)
     state = consultation_payload(consultation, for_staff=True)
     state["created_at"] = consultation.created_at.isoformat()

@@ -15,9 +15,7 @@ The applicant has no account, only the consultation's token, and a token must ne
 
 from __future__ import annotations
 
-import json
 import secrets
-from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -27,45 +25,17 @@ from django.utils.translation import get_language
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .errors import DomainError, Forbidden, InvalidInput, TokenInvalid
+from .errors import DomainError, InvalidInput
+from .http import applicant_consultation, applicant_from_bearer, error_response, json_body
 from .models import Consultation, Topic
 from .requirements_selectors import topic_requirements
 from .services.feedback import consultation_rate
-from .services.tokens import applicant_token_verify
 from .tools_selectors import applicant_transcript, citation_label
 
-_STATUS = {
-    "not_found": 404,
-    "forbidden": 403,
-    "invalid_state": 409,
-    "already_rated": 409,
-    "token_invalid": 401,
-    "token_expired": 401,
-}
+MAX_BODY = 8192
 VIEW_COOKIE = "loket_transcript"
 VIEW_MAX_AGE = 15 * 60
 _VIEW_SALT = "loket.applicant-transcript-view"
-
-
-def _error(exc: DomainError) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": exc.code, "message": exc.message}}, status=_STATUS.get(exc.code, 400)
-    )
-
-
-def _consultation_of(token: str, public_id: str) -> Consultation:
-    """The consultation the applicant token admits to, which must be the one in the URL."""
-    consultation = applicant_token_verify(token=token)
-    if str(consultation.public_id) != public_id:
-        raise Forbidden()
-    return consultation
-
-
-def _bearer(request: HttpRequest) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise TokenInvalid("Send the applicant token as Authorization: Bearer <token>.")
-    return token.strip()
 
 
 # No session is involved: the token travels in a header that a cross-site form cannot set.
@@ -74,21 +44,14 @@ def _bearer(request: HttpRequest) -> str:
 def rating_submit(request: HttpRequest, public_id: str) -> JsonResponse:
     """POST /api/consultations/<id>/rating {stars: 1-5, comment}: the applicant rates, once."""
     try:
-        consultation = _consultation_of(_bearer(request), public_id)
-        if request.content_type != "application/json" or len(request.body) > 8192:
-            raise InvalidInput("Send a small application/json body.")
-        try:
-            data: Any = json.loads(request.body)
-        except ValueError:
-            raise InvalidInput("The body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise InvalidInput("The body must be a JSON object.")
+        consultation = applicant_from_bearer(request, public_id=public_id)
+        data = json_body(request, max_bytes=MAX_BODY)
         stars, comment = data.get("stars"), data.get("comment") or ""
         if isinstance(stars, bool) or not isinstance(stars, int):
             raise InvalidInput("stars must be a whole number from 1 to 5.")
         rated = consultation_rate(consultation_id=consultation.pk, stars=stars, comment=comment)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse({"rating": rated.rating, "comment": rated.rating_comment}, status=201)
 
 
@@ -97,9 +60,9 @@ def requirements(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET /api/consultations/<id>/requirements: what the applicant should prepare, from the
     requirements of their topic's active knowledge-base articles, in the consultation's language."""
     try:
-        consultation = _consultation_of(_bearer(request), public_id)
+        consultation = applicant_from_bearer(request, public_id=public_id)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     language = consultation.language
     lists = topic_requirements(topic_id=consultation.topic_id, language=language)
     return _private(JsonResponse({"language": language, "articles": lists}))
@@ -146,7 +109,9 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     while the short-lived view cookie is valid."""
     if request.method == "POST":
         try:
-            consultation = _consultation_of(request.POST.get("token", ""), public_id)
+            consultation = applicant_consultation(
+                token=request.POST.get("token", ""), public_id=public_id
+            )
         except DomainError:
             return _refused(request)
         response = HttpResponse(status=303)

@@ -7,7 +7,6 @@ Public: ``GET /api/office`` and ``POST /api/offline-questions``. Staff (session,
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -15,50 +14,15 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .api import _error, staff_of
 from .errors import DomainError, InvalidInput
 from .hours import OFFICE_TZ
+from .http import error_response, json_body, staff_of, text_fields
 from .models import OfflineQuestion, OfflineQuestionStatus
 from .office_selectors import office_status_now, offline_question_get, offline_questions_list
 from .payloads import iso
 from .services.office import offline_question_answer, offline_question_submit
 
 MAX_BODY = 16 * 1024
-
-
-class _BadJson(Exception):
-    pass
-
-
-def _json_object(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object body, or a domain error / _BadJson."""
-    if request.content_type != "application/json":
-        raise InvalidInput("Send application/json.")
-    if len(request.body) > MAX_BODY:
-        raise InvalidInput("The request is too large.")
-    try:
-        data: Any = json.loads(request.body)
-    except ValueError:
-        raise _BadJson("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise _BadJson("The body must be a JSON object.")
-    return data
-
-
-def _strings(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
-    fields = {}
-    for key in keys:
-        value = data.get(key, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise InvalidInput(f"{key} must be a string.")
-        fields[key] = value
-    return fields
-
-
-def _bad_json(exc: _BadJson) -> JsonResponse:
-    return JsonResponse({"error": {"code": "bad_json", "message": str(exc)}}, status=400)
 
 
 def _local(value: Any) -> str | None:
@@ -90,8 +54,9 @@ def office(request: HttpRequest) -> JsonResponse:
 def offline_question_create(request: HttpRequest) -> JsonResponse:
     """POST /api/offline-questions: leave a question to be answered by e-mail; 201 reference."""
     try:
-        fields = _strings(
-            _json_object(request), ("name", "email", "phone", "topic", "question", "language")
+        fields = text_fields(
+            json_body(request, max_bytes=MAX_BODY),
+            ("name", "email", "phone", "topic", "question", "language"),
         )
         item = offline_question_submit(
             name=fields["name"],
@@ -101,10 +66,8 @@ def offline_question_create(request: HttpRequest) -> JsonResponse:
             question=fields["question"],
             language=fields["language"] or "id",
         )
-    except _BadJson as exc:
-        return _bad_json(exc)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(
         {"reference": item.reference, "topic": item.topic.code, "created_at": iso(item.created_at)},
         status=201,
@@ -147,7 +110,7 @@ def staff_offline_questions(request: HttpRequest) -> JsonResponse:
             raise InvalidInput("status must be open or answered.")
         items = offline_questions_list(staff=staff, status=status or None)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse({"questions": [_summary(item) for item in items]})
 
 
@@ -157,7 +120,7 @@ def staff_offline_question(request: HttpRequest, reference: str) -> JsonResponse
     try:
         item = offline_question_get(staff=staff_of(request), reference=reference)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse({"question": _detail(item)})
 
 
@@ -166,10 +129,8 @@ def staff_offline_answer(request: HttpRequest, reference: str) -> JsonResponse:
     """POST /api/staff/offline-questions/<reference>/answer (JSON ``text``): send the answer."""
     try:
         staff = staff_of(request)
-        fields = _strings(_json_object(request), ("text",))
+        fields = text_fields(json_body(request, max_bytes=MAX_BODY), ("text",))
         item = offline_question_answer(staff=staff, reference=reference, text=fields["text"])
-    except _BadJson as exc:
-        return _bad_json(exc)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse({"question": _detail(item)})

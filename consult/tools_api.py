@@ -6,50 +6,17 @@ session-authenticated POST or DELETE. HTTP only: services and selectors do the w
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .api import staff_of
 from .errors import DomainError, InvalidInput
+from .http import error_response, json_body, staff_of, text_fields
 from .models import Language
 from .services.replies import canned_reply_create, canned_reply_delete
 from .tools_selectors import canned_replies_for, canned_reply_payload, knowledge_search
 
-_STATUS = {"not_found": 404, "forbidden": 403, "invalid_state": 409}
 MAX_BODY = 16 * 1024
-
-
-def _error(exc: DomainError) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": exc.code, "message": exc.message}}, status=_STATUS.get(exc.code, 400)
-    )
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise InvalidInput("Send application/json.")
-    if len(request.body) > MAX_BODY:
-        raise InvalidInput("The request is too large.")
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        raise InvalidInput("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
-    return data
-
-
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string.")
-    return value
 
 
 @require_GET
@@ -64,7 +31,7 @@ def kb_search(request: HttpRequest) -> JsonResponse:
         query = request.GET.get("q", "")[:200]
         topic = request.GET.get("topic", "")[:40]
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(
         {"articles": knowledge_search(query=query, topic_code=topic, language=language)}
     )
@@ -77,16 +44,18 @@ def canned_replies(request: HttpRequest) -> JsonResponse:
     try:
         staff = staff_of(request)
         if request.method == "POST":
-            data = _json_body(request)
+            fields = text_fields(
+                json_body(request, max_bytes=MAX_BODY), ("title", "text", "language")
+            )
             reply = canned_reply_create(
                 staff=staff,
-                title=_text(data, "title"),
-                text=_text(data, "text"),
-                language=_text(data, "language"),
+                title=fields["title"],
+                text=fields["text"],
+                language=fields["language"],
             )
             return JsonResponse(canned_reply_payload(reply), status=201)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(
         {"replies": [canned_reply_payload(r) for r in canned_replies_for(staff=staff)]}
     )
@@ -98,5 +67,5 @@ def canned_reply(request: HttpRequest, reply_id: int) -> HttpResponse:
     try:
         canned_reply_delete(staff=staff_of(request), reply_id=reply_id)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return HttpResponse(status=204)

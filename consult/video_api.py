@@ -9,7 +9,6 @@ event loop of the server process (``consult.precheck``), and every ORM call goes
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import uuid
@@ -20,52 +19,23 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .api import staff_of
-from .errors import DomainError, Forbidden, InvalidInput, InvalidState, NotFound, TokenInvalid
+from .errors import DomainError, Forbidden, InvalidInput, InvalidState, NotFound
+from .http import (
+    applicant_consultation,
+    applicant_from_bearer,
+    bearer_token,
+    error_response,
+    json_body,
+    staff_of,
+)
 from .models import OPEN_STATUSES, Consultation, ConsultationStatus, Mode
 from .precheck import PrecheckService, get_precheck_service
-from .services.tokens import applicant_token_verify
 from .services.video import precheck_result_record
 from .turn import ice_servers_for
 
 log = logging.getLogger(__name__)
 
-_STATUS = {
-    "not_found": 404,
-    "forbidden": 403,
-    "invalid_state": 409,
-    "token_invalid": 401,
-    "token_expired": 401,
-    "precheck_busy": 503,
-    "precheck_invalid_offer": 400,
-    "precheck_not_found": 404,
-    "precheck_failed": 500,
-}
 MAX_PRECHECK_BODY = 80 * 1024
-
-
-def _error(exc: DomainError) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"code": exc.code, "message": exc.message}}, status=_STATUS.get(exc.code, 400)
-    )
-
-
-def _bearer(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        return None
-    if scheme.lower() != "bearer" or not token.strip():
-        raise TokenInvalid("Send the applicant token as Authorization: Bearer <token>.")
-    return token.strip()
-
-
-def _applicant_consultation(token: str, public_id: str) -> Consultation:
-    """The consultation the token admits to, which must be the one in the URL."""
-    consultation = applicant_token_verify(token=token)
-    if str(consultation.public_id) != public_id:
-        raise Forbidden()
-    return consultation
 
 
 def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, str]:
@@ -75,9 +45,9 @@ def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, st
         uuid.UUID(public_id)
     except ValueError:
         raise NotFound() from None
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is not None:
-        return _applicant_consultation(token, public_id), "applicant"
+        return applicant_consultation(token=token, public_id=public_id), "applicant"
     staff = staff_of(request)
     consultation = Consultation.objects.filter(public_id=public_id).first()
     if consultation is None:
@@ -99,7 +69,7 @@ def ice_servers(request: HttpRequest) -> JsonResponse:
         if consultation.status != ConsultationStatus.ACTIVE:
             raise InvalidState("ICE servers are given for active consultations only.")
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     servers = ice_servers_for(participant_id=f"{role}-{consultation.public_id}")
     response = JsonResponse({"iceServers": servers})
     # The TURN credential is personal and short-lived: no cache may keep it.
@@ -137,11 +107,9 @@ def _precheck_service() -> PrecheckService:
     return service
 
 
-def _precheck_owner(token: str | None, public_id: str, *, starting: bool) -> Consultation:
+def _precheck_owner(request: HttpRequest, public_id: str, *, starting: bool) -> Consultation:
     """The applicant's consultation; to start a check it must be open and of mode video."""
-    if token is None:
-        raise TokenInvalid("Send the applicant token as Authorization: Bearer <token>.")
-    consultation = _applicant_consultation(token, public_id)
+    consultation = applicant_from_bearer(request, public_id=public_id)
     if starting and (consultation.status not in OPEN_STATUSES or consultation.mode != Mode.VIDEO):
         raise InvalidState("A connection check is for an open video consultation.")
     return consultation
@@ -156,20 +124,6 @@ async def _record_verdict(consultation: Consultation, report: dict[str, Any]) ->
     )
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise InvalidInput("Send application/json.")
-    if len(request.body) > MAX_PRECHECK_BODY:
-        raise InvalidInput("The request is too large.")
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        raise InvalidInput("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
-    return data
-
-
 # No session is involved (the token travels in a header a cross-site form cannot set).
 @csrf_exempt
 @require_POST
@@ -177,9 +131,8 @@ async def precheck_start(request: HttpRequest, public_id: str) -> JsonResponse:
     """POST /api/consultations/<id>/precheck {sdp, type}: answer the applicant's offer with the
     server's own peer; returns {check_id, sdp, type}."""
     try:
-        token = _bearer(request)
-        consultation = await sync_to_async(_precheck_owner)(token, public_id, starting=True)
-        data = _json_body(request)
+        consultation = await sync_to_async(_precheck_owner)(request, public_id, starting=True)
+        data = json_body(request, max_bytes=MAX_PRECHECK_BODY)
         sdp, kind = data.get("sdp"), data.get("type")
         if not isinstance(sdp, str) or not isinstance(kind, str):
             raise InvalidInput("sdp and type must be strings.")
@@ -187,7 +140,7 @@ async def precheck_start(request: HttpRequest, public_id: str) -> JsonResponse:
             session_key=str(consultation.public_id), offer_sdp=sdp, offer_type=kind
         )
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(answer, status=201)
 
 
@@ -196,8 +149,7 @@ async def precheck_start(request: HttpRequest, public_id: str) -> JsonResponse:
 async def precheck_check(request: HttpRequest, public_id: str, check_id: str) -> JsonResponse:
     """GET: the check's measurements and verdict; DELETE: stop it, and get its final report."""
     try:
-        token = _bearer(request)
-        consultation = await sync_to_async(_precheck_owner)(token, public_id, starting=False)
+        consultation = await sync_to_async(_precheck_owner)(request, public_id, starting=False)
         service = _precheck_service()
         session_key = str(consultation.public_id)
         if request.method == "DELETE":
@@ -205,5 +157,5 @@ async def precheck_check(request: HttpRequest, public_id: str, check_id: str) ->
         report = await service.report(check_id, session_key=session_key)
         await _record_verdict(consultation, report)
     except DomainError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JsonResponse(report)

@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from .api import staff_of
 from .errors import DomainError, NotFound
 from .forms import TranscriptSearchForm
+from .http import staff_of
 from .models import Consultation, Topic
 from .office_selectors import office_closed_status
 from .selectors import transcript_read

@@ -5,15 +5,13 @@ Calls are in ``video.py``; ending or releasing a consultation ends its call here
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from .. import events
+from ..contact import contact_clean
 from ..errors import Forbidden, InvalidInput, InvalidState, NotFound
 from ..models import (
     HELD_STATUSES,
@@ -38,15 +36,6 @@ from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import consultation_lock, system_event_add
 from .video import CALL_FIELDS, call_close
 
-_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
-
-
-def _clean_phone(raw: str) -> str:
-    phone = re.sub(r"[\s().-]", "", raw or "")
-    if phone and not _PHONE.match(phone):
-        raise InvalidInput("phone must be 8 to 15 digits, optionally starting with +.")
-    return phone
-
 
 def consultation_join(
     *,
@@ -60,18 +49,7 @@ def consultation_join(
 ) -> tuple[Consultation, str]:
     """Put a new applicant in the queue; returns the consultation and its applicant token."""
     office_check_accepting()
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise InvalidInput("name must be 1 to 80 characters.")
-    phone = _clean_phone(phone)
-    email = (email or "").strip()
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise InvalidInput("email is not a valid e-mail address.") from None
-    if not phone and not email:
-        raise InvalidInput("Give a phone number or an e-mail address.")
+    name, phone, email = contact_clean(name=name, phone=phone, email=email, email_required=False)
     if mode not in Mode.values:
         raise InvalidInput("mode must be chat or video.")
     if language not in Language.values:

@@ -7,16 +7,14 @@ topic; the answer goes to the applicant by e-mail, in their language, with the r
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from ..contact import contact_clean
 from ..errors import (
     Forbidden,
     InvalidInput,
@@ -33,8 +31,6 @@ from ..office_selectors import office_closed_status, offline_question_get
 log = logging.getLogger(__name__)
 
 MAX_QUESTION = 4000
-# The same rule as for joining the queue (lifecycle.consultation_join).
-_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 
 
 def office_check_accepting() -> None:
@@ -63,19 +59,7 @@ def offline_question_submit(
     language: str = Language.ID,
 ) -> OfflineQuestion:
     """Record a question left outside office hours; returns it with its reference number."""
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise InvalidInput("name must be 1 to 80 characters.")
-    email = (email or "").strip()
-    if not email:
-        raise InvalidInput("email is needed: the answer is sent by e-mail.")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput("email is not a valid e-mail address.") from None
-    phone = re.sub(r"[\s().-]", "", phone or "")
-    if phone and not _PHONE.match(phone):
-        raise InvalidInput("phone must be 8 to 15 digits, optionally starting with +.")
+    name, phone, email = contact_clean(name=name, phone=phone, email=email, email_required=True)
     text = _clean_text(question, field="question")
     if language not in Language.values:
         raise InvalidInput("language must be id or en.")

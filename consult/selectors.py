@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .errors import Forbidden, NotFound
@@ -24,6 +25,9 @@ from .models import (
     TranscriptEntry,
 )
 from .payloads import iso
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def entries_after(
@@ -58,28 +62,39 @@ def handling_seconds(*, topic_id: int) -> float:
     return max(1.0, total / len(rows))
 
 
+class CounselorLoad(TypedDict):
+    load: int
+    full_load: int
+
+
+def counselors_available(
+    *, now: datetime, topic_id: int | None = None
+) -> QuerySet[WithAnnotations[StaffProfile, CounselorLoad]]:
+    """Available counselors with a current connection lease (serving ``topic_id``, if given).
+
+    Each is annotated with ``load``, the consultations they hold, and ``full_load``, how many of
+    those are video consultations or in a call: one of those takes the whole capacity.
+    """
+    counselors = StaffProfile.objects.filter(
+        role=StaffRole.COUNSELOR, status=CounselorStatus.AVAILABLE
+    ).filter(Exists(Connection.objects.filter(staff=OuterRef("pk"), lease_expires_at__gt=now)))
+    if topic_id is not None:
+        counselors = counselors.filter(topics__pk=topic_id)
+    held = Q(consultations__status__in=HELD_STATUSES)
+    return counselors.annotate(
+        load=Count("consultations", filter=held, distinct=True),
+        full_load=Count(
+            "consultations",
+            filter=held & (Q(consultations__mode=Mode.VIDEO) | Q(consultations__in_call=True)),
+            distinct=True,
+        ),
+    )
+
+
 def staffed_capacity(*, topic_id: int) -> tuple[int, int]:
     """(staffed slots, free slots) of available, connected counselors serving the topic."""
-    now = timezone.now()
-    held = Q(consultations__status__in=HELD_STATUSES)
-    rows = (
-        StaffProfile.objects.filter(
-            role=StaffRole.COUNSELOR, status=CounselorStatus.AVAILABLE, topics__pk=topic_id
-        )
-        .filter(
-            pk__in=Connection.objects.filter(lease_expires_at__gt=now, staff__isnull=False).values(
-                "staff_id"
-            )
-        )
-        .annotate(
-            load=Count("consultations", filter=held, distinct=True),
-            full=Count(
-                "consultations",
-                filter=held & (Q(consultations__mode=Mode.VIDEO) | Q(consultations__in_call=True)),
-                distinct=True,
-            ),
-        )
-        .values_list("capacity", "load", "full")
+    rows = counselors_available(now=timezone.now(), topic_id=topic_id).values_list(
+        "capacity", "load", "full_load"
     )
     staffed = 0
     free = 0
@@ -220,6 +235,14 @@ def transcript_read(
         .order_by("seq")
     )
     return consultation, entries
+
+
+def topic_active_get(*, code: str) -> Topic:
+    """The active topic with this code (applicants may join it), or NotFound."""
+    topic = Topic.objects.filter(code=code, active=True).first()
+    if topic is None:
+        raise NotFound("No such topic.")
+    return topic
 
 
 def topics_active() -> list[Topic]:

@@ -27,8 +27,8 @@ from ..models import (
     Outcome,
     StaffProfile,
     StaffRole,
-    Topic,
 )
+from ..selectors import topic_active_get
 from .notes import note_record
 from .office import office_check_accepting
 from .routing import publish_consultation_state, publish_queue, queue_dispatch
@@ -54,9 +54,7 @@ def consultation_join(
         raise InvalidInput("mode must be chat or video.")
     if language not in Language.values:
         raise InvalidInput("language must be id or en.")
-    topic = Topic.objects.filter(code=topic_code, active=True).first()
-    if topic is None:
-        raise NotFound("No such topic.")
+    topic = topic_active_get(code=topic_code)
     now = timezone.now()
     with transaction.atomic():
         consultation = Consultation.objects.create(
@@ -260,9 +258,7 @@ def consultation_transfer(
             raise InvalidState()
         data: dict[str, object] = {"from": staff.display_name}
         if topic_code:
-            topic = Topic.objects.filter(code=topic_code, active=True).first()
-            if topic is None:
-                raise NotFound("No such topic.")
+            topic = topic_active_get(code=topic_code)
             old_topic = consultation.topic_id
             consultation.topic = topic
             consultation.save(update_fields=["topic"])

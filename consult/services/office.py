@@ -20,13 +20,13 @@ from ..errors import (
     InvalidInput,
     InvalidState,
     MailFailed,
-    NotFound,
     OfficeClosed,
     TextTooLong,
 )
 from ..hours import OFFICE_TZ
-from ..models import Language, OfflineQuestion, OfflineQuestionStatus, StaffProfile, Topic
+from ..models import Language, OfflineQuestion, OfflineQuestionStatus, StaffProfile
 from ..office_selectors import office_closed_status, offline_question_get
+from ..selectors import topic_active_get
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ def offline_question_submit(
     text = _clean_text(question, field="question")
     if language not in Language.values:
         raise InvalidInput("language must be id or en.")
-    topic = Topic.objects.filter(code=topic_code, active=True).first()
-    if topic is None:
-        raise NotFound("No such topic.")
+    topic = topic_active_get(code=topic_code)
     now = timezone.now()
     with transaction.atomic():
         item = OfflineQuestion.objects.create(

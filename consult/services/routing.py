@@ -13,23 +13,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .. import events
 from ..models import (
-    HELD_STATUSES,
-    Connection,
     Consultation,
     ConsultationStatus,
-    CounselorStatus,
     DeclinedOffer,
     DispatchLock,
     Mode,
     StaffProfile,
-    StaffRole,
 )
 from ..payloads import consultation_payload
+from ..selectors import counselors_available, queue_snapshot
 
 
 @dataclass
@@ -50,26 +46,8 @@ class _Seat:
         return self.load < self.staff.capacity
 
 
-def live_connection_exists(now: datetime) -> Exists:
-    """Subquery: the staff member has a connection whose lease is current."""
-    return Exists(Connection.objects.filter(staff=OuterRef("pk"), lease_expires_at__gt=now))
-
-
 def _seats(now: datetime) -> list[_Seat]:
-    held = Q(consultations__status__in=HELD_STATUSES)
-    staff = (
-        StaffProfile.objects.filter(role=StaffRole.COUNSELOR, status=CounselorStatus.AVAILABLE)
-        .filter(live_connection_exists(now))
-        .annotate(
-            load=Count("consultations", filter=held, distinct=True),
-            full_load=Count(
-                "consultations",
-                filter=held & (Q(consultations__mode=Mode.VIDEO) | Q(consultations__in_call=True)),
-                distinct=True,
-            ),
-        )
-        .prefetch_related("topics")
-    )
+    staff = counselors_available(now=now).prefetch_related("topics")
     return [
         _Seat(
             staff=s,
@@ -184,7 +162,6 @@ def publish_consultation_state(
 
 def publish_queue(*, topic_id: int) -> None:
     """After commit: the topic's queue order and estimate inputs, read fresh at that moment."""
-    from ..selectors import queue_snapshot
 
     def send() -> None:
         snapshot = queue_snapshot(topic_id=topic_id)
@@ -200,7 +177,6 @@ def counselor_topic_ids(staff: StaffProfile) -> list[int]:
 
 __all__ = [
     "counselor_topic_ids",
-    "live_connection_exists",
     "publish_consultation_state",
     "publish_queue",
     "queue_dispatch",

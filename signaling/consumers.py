@@ -205,6 +205,21 @@ class BaseConsumer(AsyncWebsocketConsumer):
         await self.send_frame(frame)
         followed.last_sent = seq
 
+    async def ack_appended(
+        self, request_id: str | None, consultation_id: int, entry: dict[str, Any], created: bool
+    ) -> None:
+        """Ack an entry this connection appended, with the entry itself and in order.
+
+        The sender gets its entry in the ack, not again as a live frame; anything committed
+        before it that this connection has not sent yet is replayed first, so nothing is skipped.
+        """
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed and created:
+            if entry["seq"] > followed.last_sent + 1:
+                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
+            followed.last_sent = max(followed.last_sent, entry["seq"])
+        await self.ack(request_id, entry=entry, duplicate=not created)
+
     async def start_following(
         self, consultation_id: int, public_id: str, topic_id: int, status: str
     ) -> _Followed:
@@ -245,12 +260,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
             text=message.text,
             client_msg_id=message.client_msg_id,
         )
-        followed = self.followed.get(consultation_id)
-        if followed is not None and followed.resumed and created:
-            if entry["seq"] > followed.last_sent + 1:
-                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
-            followed.last_sent = max(followed.last_sent, entry["seq"])
-        await self.ack(message.id, entry=entry, duplicate=not created)
+        await self.ack_appended(message.id, consultation_id, entry, created)
 
     async def on_resume(self, message: protocol.Resume) -> None:
         consultation_id = self.resolve(message.consultation_id)

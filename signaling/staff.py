@@ -146,14 +146,7 @@ class StaffConsumer(BaseConsumer):
             section=message.section,
             client_msg_id=message.client_msg_id,
         )
-        followed = self.followed.get(consultation_id)
-        if followed is not None and followed.resumed and created:
-            # As for chat.send: the sender gets its entry in the ack, and nothing before it is
-            # skipped.
-            if entry["seq"] > followed.last_sent + 1:
-                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
-            followed.last_sent = max(followed.last_sent, entry["seq"])
-        await self.ack(message.id, entry=entry, duplicate=not created)
+        await self.ack_appended(message.id, consultation_id, entry, created)
 
     async def on_note_add(self, message: protocol.NoteAdd) -> None:
         self._counselor_only()

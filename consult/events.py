@@ -44,18 +44,25 @@ AUDIENCE_APPLICANT = "applicant"
 AUDIENCE_STAFF = "staff"
 
 
+def _layer_message(
+    frame: dict[str, Any], consultation_id: int | None, audience: str
+) -> dict[str, Any]:
+    """The channel-layer event a consumer's ``loket_frame`` handler receives."""
+    return {
+        "type": FRAME_EVENT,
+        "frame": frame,
+        "consultation_id": consultation_id,
+        "audience": audience,
+    }
+
+
 def _send_now(
     group: str, frame: dict[str, Any], consultation_id: int | None, audience: str
 ) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {
-        "type": FRAME_EVENT,
-        "frame": frame,
-        "consultation_id": consultation_id,
-        "audience": audience,
-    }
+    message = _layer_message(frame, consultation_id, audience)
     try:
         async_to_sync(layer.group_send)(group, message)
     except Exception:
@@ -101,12 +108,6 @@ async def publish_ephemeral(
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {
-        "type": FRAME_EVENT,
-        "frame": frame,
-        "consultation_id": consultation_id,
-        "audience": audience,
-        "sender": sender_channel,
-    }
+    message = {**_layer_message(frame, consultation_id, audience), "sender": sender_channel}
     for group in dict.fromkeys(groups):
         await layer.group_send(group, message)

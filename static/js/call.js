@@ -153,7 +153,14 @@ export class CallView {
     this.requestCounter = 0;
     this.requestTypes = new Map(); // request id -> frame type, until its ack or error
     this.stats = { rollbacks: 0, ignoredOffers: 0, restarts: 0, rebuilds: 0, offers: 0 };
-    this.metrics = { firstRemoteFrame: null, connectedAt: null, startedAt: null };
+    // Wall-clock times (ms) of this call's steps, for bench/video.py.
+    this.metrics = {
+      startedAt: null,
+      inCallAt: null,
+      mediaAt: null,
+      connectedAt: null,
+      firstRemoteFrame: null,
+    };
     this.trace = []; // the last signaling steps, for a failed test's report
     this.listeners = new AbortController();
 
@@ -354,10 +361,13 @@ export class CallView {
     this.recovering = false;
     this.metrics.firstRemoteFrame = null;
     this.metrics.connectedAt = null;
+    this.metrics.mediaAt = null;
+    this.metrics.inCallAt = wallClock();
     this.showAlert("");
     this.enqueue(async () => {
       await this.prepare();
       if (this.callNumber !== number || !this.inCall) return;
+      this.metrics.mediaAt = wallClock();
       if (rejoin) this.startAfresh();
       else this.buildPc();
       this.watchConnect();

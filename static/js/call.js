@@ -495,7 +495,6 @@ export class CallView {
     this.settingAnswer = false;
     const remoteStream = new MediaStream();
     this.ui.remote.srcObject = remoteStream;
-    this.ui.remoteOff.hidden = true;
     this.playRemote();
     this.watchFirstFrame();
     pc.onnegotiationneeded = () => this.negotiate(pc);
@@ -508,16 +507,7 @@ export class CallView {
     pc.ontrack = ({ track }) => {
       if (this.pc !== pc) return;
       remoteStream.addTrack(track);
-      if (track.kind === "video") {
-        const camera = () => {
-          this.ui.remoteOff.hidden = !track.muted;
-        };
-        track.addEventListener("mute", camera);
-        track.addEventListener("unmute", camera);
-        track.addEventListener("ended", () => {
-          this.ui.remoteOff.hidden = false;
-        });
-      }
+      this.render();
     };
     pc.oniceconnectionstatechange = () => this.onIceState(pc);
     pc.onconnectionstatechange = () => this.onConnectionState(pc);
@@ -625,6 +615,7 @@ export class CallView {
       await pc.setLocalDescription();
       if (pc === this.pc) this.signal({ type: "rtc.answer", sdp: pc.localDescription.sdp });
     }
+    this.render(); // the negotiated directions may have changed (a camera turned on or off)
   }
 
   // ------------------------------------------------------------------ connection state
@@ -864,6 +855,20 @@ export class CallView {
     return vt(`call_status_${this.connection}`, { who: peer });
   }
 
+  /** Whether the negotiated session has video coming from the other side (its camera is on). */
+  peerSendsVideo() {
+    // From the negotiated directions, not the track's muted flag: Chromium was seen to leave a
+    // remote track muted for good after a rollback, with its frames arriving all the same.
+    if (!this.pc) return false;
+    return this.pc
+      .getTransceivers()
+      .some(
+        (tr) =>
+          tr.receiver.track.kind === "video" &&
+          (tr.currentDirection === "sendrecv" || tr.currentDirection === "recvonly"),
+      );
+  }
+
   render() {
     const state = this.state || {};
     const active = state.status === "active";
@@ -894,6 +899,7 @@ export class CallView {
     this.ui.mic.setAttribute("aria-pressed", String(!this.micOn));
     this.ui.mic.disabled = !this.micTrack;
     this.ui.local.hidden = !this.cameraTrack;
+    this.ui.remoteOff.hidden = this.connection !== "connected" || this.peerSendsVideo();
     if (!this.inCall) this.ui.sound.hidden = true;
   }
 }

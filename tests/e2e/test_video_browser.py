@@ -87,7 +87,10 @@ class Pages:
                     """() => Array.from(window.loketCalls || [], ([cid, c]) => ({
                       cid, connection: c.connection, inCall: c.inCall, stats: c.stats,
                       signaling: c.pc && c.pc.signalingState, ice: c.pc && c.pc.iceConnectionState,
-                      pc: c.pc && c.pc.connectionState, trace: c.trace }))"""
+                      pc: c.pc && c.pc.connectionState, trace: c.trace,
+                      transceivers: c.pc && c.pc.getTransceivers().map((t) => [t.mid, t.direction,
+                        t.currentDirection, t.sender.track && t.sender.track.readyState,
+                        t.receiver.track.kind, t.receiver.track.muted]) }))"""
                 )
             except Exception as exc:  # the page may be gone
                 views = repr(exc)
@@ -204,6 +207,15 @@ def test_chat_switches_to_video_with_video_both_ways_glare_and_hangup(
     assert applicant["stats"]["ignoredOffers"] == before[pages.applicant]["ignoredOffers"] + 1
     assert applicant["stats"]["rollbacks"] == before[pages.applicant]["rollbacks"]
     assert_video_flows(pages, cid)
+
+    # The applicant turns the camera off (the counselor sees "Camera off") and on again.
+    camera_off = pages.counselor.locator('[data-call-ref="remote-off"]:visible')
+    pages.applicant.locator('[data-call-ref="camera"]:visible').click()
+    camera_off.wait_for()
+    assert camera_off.inner_text() == "Kamera mati"
+    pages.applicant.locator('[data-call-ref="camera"]:visible').click()
+    camera_off.wait_for(state="hidden")
+    assert_video_flows(pages, cid, more=5)
 
     # Hang-up ends the call, not the chat.
     pages.applicant.locator('[data-call-ref="hangup"]:visible').click()

@@ -193,9 +193,12 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_delta(before: dict[str, float], after: dict[str, float]) -> float:
-    """CPU seconds used between two probes, over the processes present in both."""
-    return sum(after[k] - before[k] for k in before.keys() & after.keys())
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """CPU seconds used between two probes; None if the set of processes changed in between
+    (e.g. the server replaced its database connection: the old backend's CPU is unknowable)."""
+    if not before or before.keys() != after.keys():
+        return None
+    return sum(after[k] - before[k] for k in before)
 
 
 def server_cpu_probe(pid: int) -> CpuProbe:
@@ -418,11 +421,12 @@ async def measure(
     def read() -> dict[str, dict[str, float]]:
         return {name: probe() for name, probe in probes.items()}
 
-    def per_message(before: dict[str, dict[str, float]], count: int) -> dict[str, float]:
+    def per_message(before: dict[str, dict[str, float]], count: int) -> dict[str, float | None]:
         after = read()
+        used = {name: cpu_delta(before[name], after[name]) for name in probes}
         return {
-            f"{name}_cpu_ms_per_msg": round(cpu_delta(before[name], after[name]) * 1e3 / count, 3)
-            for name in probes
+            f"{name}_cpu_ms_per_msg": None if seconds is None else round(seconds * 1e3 / count, 3)
+            for name, seconds in used.items()
         }
 
     pair = await make_pair()

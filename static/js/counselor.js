@@ -7,6 +7,7 @@ import { ChatView, errorText } from "./chat.js";
 import { CannedReplies, ConsultationTools } from "./counselor-tools.js";
 import { EntryLog, pruneLogs } from "./entrylog.js";
 import { formatDuration, formatTime, readJson, t } from "./i18n.js";
+import { ConsoleNotifier } from "./notify.js";
 import { LoketSocket, connectionStatusView } from "./socket.js";
 
 const LOG_PREFIX = "loket.counselor.log.";
@@ -38,6 +39,7 @@ const consultations = new Map(); // public id -> {state, log, chat, tab, panel, 
 const queues = new Map(); // topic code -> {element, snapshot}
 let selectedId = null;
 const cannedReplies = new CannedReplies();
+const notifier = isCounselor ? new ConsoleNotifier({ muteButton: $("sound-toggle") }) : null;
 
 const serverNow = () => Date.now() + clockOffsetMs;
 
@@ -56,6 +58,17 @@ function alertUser(message) {
 
 function announce(message) {
   ui.notice.textContent = message;
+}
+
+/** Offers waiting for an answer plus messages not yet on screen, counted in the page title. */
+function refreshUnseen() {
+  if (!notifier) return;
+  let count = 0;
+  for (const item of consultations.values()) {
+    if (item.offer) count += 1;
+    else if (item.tab && OPEN.has(item.state.status) && !item.moved) count += item.unread;
+  }
+  notifier.setUnseen(count);
 }
 
 function describeMeta(state) {
@@ -166,11 +179,13 @@ function renderOffer(item) {
     ui.offers.append(offer);
     item.offer = offer;
     announce(t("offer_new", { name: state.applicant_name || t("role_applicant") }));
+    if (notifier) notifier.beep("offer");
   }
   ref(item.offer, "name").textContent = item.state.applicant_name || t("role_applicant");
   ref(item.offer, "meta").textContent = describeMeta(item.state);
   refreshCountdowns();
   ui.offersEmpty.hidden = ui.offers.children.length > 0;
+  refreshUnseen();
 }
 
 function removeOffer(item) {
@@ -179,6 +194,7 @@ function removeOffer(item) {
     item.offer = null;
   }
   if (ui.offersEmpty) ui.offersEmpty.hidden = ui.offers.children.length > 0;
+  refreshUnseen();
 }
 
 function refreshCountdowns() {
@@ -297,6 +313,7 @@ function buildTab(item) {
     onUnread: (count) => {
       item.unread = count;
       renderTabLabel(item);
+      refreshUnseen();
     },
   });
   item.tools = new ConsultationTools({
@@ -398,6 +415,7 @@ function closeTab(id) {
     if (first) select(first.state.consultation_id);
   }
   updateEmpty();
+  refreshUnseen();
 }
 
 function updateEmpty() {
@@ -429,6 +447,7 @@ function applyState(state) {
     // until the counselor closes it.
     item.moved = state.status === "waiting";
     renderPanel(item);
+    refreshUnseen();
   } else {
     consultations.delete(state.consultation_id);
     item.log.clear();
@@ -457,6 +476,7 @@ function onReady(frame) {
   }
   const keep = new Set([...held, ...consultations.keys()]);
   pruneLogs(LOG_PREFIX, keep);
+  refreshUnseen();
   for (const state of frame.consultations) {
     applyState(state);
     const item = consultations.get(state.consultation_id);
@@ -485,9 +505,20 @@ function onFrame(frame) {
     case "consultation.state":
       applyState(frame);
       break;
-    case "entry":
-      route(frame, (item) => item.chat.addEntry(frame));
+    case "entry": {
+      const item = consultations.get(frame.consultation_id);
+      const fresh =
+        item &&
+        frame.kind === "message" &&
+        frame.author_role === "applicant" &&
+        frame.seq > item.log.maxSeq;
+      route(frame, (it) => it.chat.addEntry(frame));
+      // A sound only for a message that is not on screen already.
+      if (fresh && notifier && (frame.consultation_id !== selectedId || document.hidden)) {
+        notifier.beep("message");
+      }
       break;
+    }
     case "ack":
       if (frame.id && frame.id.startsWith("resume:")) {
         // The replay for this consultation is complete: now re-send what was never acked.

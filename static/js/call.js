@@ -211,6 +211,8 @@ export class CallView {
   destroy() {
     this.stopListening();
     this.listeners.abort();
+    this.inCall = false;
+    this.callNumber += 1; // a call being prepared stops there
     this.teardown();
     clearTimeout(this.timers.ended);
     if (calls.get(this.cid) === this) calls.delete(this.cid);
@@ -365,8 +367,13 @@ export class CallView {
     this.metrics.inCallAt = wallClock();
     this.showAlert("");
     this.enqueue(async () => {
-      await this.prepare();
-      if (this.callNumber !== number || !this.inCall) return;
+      const prepared = await this.prepare();
+      if (this.callNumber !== number || !this.inCall) {
+        // The call ended (or the view went) while the devices were opening: let them go.
+        for (const track of prepared.getTracks()) track.stop();
+        return;
+      }
+      this.useMedia(prepared);
       this.metrics.mediaAt = wallClock();
       if (rejoin) this.startAfresh();
       else this.buildPc();
@@ -429,7 +436,7 @@ export class CallView {
     if (this.inCall) this.signal({ type: "rtc.hangup" });
   }
 
-  /** Camera and microphone, and the ICE servers for this call, in parallel. */
+  /** Camera and microphone (the stream returned), and the ICE servers for this call. */
   async prepare() {
     const wantVideo = !(this.preferAudioOnly || this.callAudioOnly);
     const [stream, servers] = await Promise.all([
@@ -437,6 +444,10 @@ export class CallView {
       this.fetchIceServers(),
     ]);
     this.iceServers = servers;
+    return stream;
+  }
+
+  useMedia(stream) {
     this.localStream = stream;
     this.micTrack = stream.getAudioTracks()[0] || null;
     this.cameraTrack = stream.getVideoTracks()[0] || null;

@@ -134,8 +134,13 @@ export class PrecheckView {
     this.ui.noPicture.hidden = false;
     this.render();
     try {
-      run.stream = await this.media();
-      if (this.run !== run) return;
+      const stream = await this.media();
+      if (this.run !== run) {
+        // Stopped while the devices were opening: let them go.
+        if (stream) for (const track of stream.getTracks()) track.stop();
+        return;
+      }
+      run.stream = stream;
       if (!run.stream) {
         this.finishWith(null, vt("precheck_err_media"));
         return;

@@ -7,11 +7,13 @@ clients ("applicant" sends, "counselor" receives) living in this process (one cl
 * ``baseline`` minimal Channels relay on Daphne with ``channels_redis.core.RedisChannelLayer``
                (``bench/baseline/``): what Channels + Redis costs before any application code.
 * ``loket``    the real server (``daphne config.asgi:application``), driven through the adapter
-               ``bench/loket_client.py``; skipped with a note while that adapter is a stub.
+               ``bench/loket_client.py``: every message is a stored chat message. The server
+               gets LOKET_CHAT_RATE/LOKET_FRAME_RATE raised and LOKET_ENFORCE_HOURS=0 (bench only).
 
 Per target: N sequential round trips (latency p50/p99/max) after a warm-up, then M pipelined
 messages sent as fast as possible (messages/s until the last one arrives; lost, duplicated and
-out-of-order counts).
+out-of-order counts). Around both phases: CPU ms per message of the server process and, for
+loket, of the PostgreSQL backends of the bench database. Results: docs/BENCHMARKS.md.
 
 Run from the repo root::
 

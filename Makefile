@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
+# Daphne's access log records every client's IP address (personal data): off unless asked for.
+ACCESS_LOG ?= /dev/null
 
 export LOKET_DEV_SECRET_FILE ?= var/secret
 
@@ -23,7 +25,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Loket on http://$(HOST):$(PORT)/  (counselor console: /counselor/, transcripts: /transcripts/)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --access-log $(ACCESS_LOG) config.asgi:application
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

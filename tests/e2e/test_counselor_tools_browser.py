@@ -14,106 +14,38 @@ each screen is also checked with axe-core.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import socket
 import sqlite3
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.test_pages_browser import (
+    DOC_SHOTS,
+    LAUNCH_ARGS,
+    UPDATE_SHOTS,
+    WAIT_MS,
+)
+from tests.e2e.test_pages_browser import Server as BaseServer
 from tests.services import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC_SHOTS = ROOT / "docs" / "screenshots"
-UPDATE_SHOTS = os.environ.get("LOKET_UPDATE_SCREENSHOTS", "") == "1"
-DAPHNE = Path(sys.executable).with_name("daphne")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1280, "height": 900}
-WAIT_MS = 15_000
 PASSWORD = secrets.token_urlsafe(12)
 NOTE = "Pemohon belum punya KRK; sarankan urus KKPR dulu."
 
 
-class Server:
-    """One Daphne process on a loopback port this test holds, with its own SQLite file."""
+class Server(BaseServer):
+    """The browser walk's Daphne server, with a look into its SQLite file."""
 
     def __init__(self, workdir: Path) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.db_path = workdir / "db.sqlite3"
-        self.log_path = workdir / "daphne.log"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "REDIS_URL", "LOKET_DEV_SECRET_FILE"}
-        }
-        self.env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-                "LOKET_SQLITE_PATH": str(self.db_path),
-                "LOKET_SECRET_KEY": os.environ["LOKET_SECRET_KEY"],
-                "LOKET_DEBUG": "0",
-                "LOKET_RUNTIME": "1",
-                "LOKET_OFFER_TIMEOUT": "90",
-                "LOKET_ENFORCE_HOURS": "0",
-            }
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def manage(self, *args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr.decode(errors="replace")
-
-    def start(self) -> None:
-        fd = self.sock.fileno()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(DAPHNE), "--fd", str(fd), "config.asgi:application"],
-                cwd=ROOT,
-                env=self.env,
-                pass_fds=(fd,),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        # The socket already listens: this request waits in the backlog until Daphne serves it.
-        with urllib.request.urlopen(self.url + "/login/", timeout=60) as response:
-            assert response.status == 200
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            self.process = None
-        self.sock.close()
+        super().__init__(workdir)
+        self.env["LOKET_ENFORCE_HOURS"] = "0"
+        self.db_path = Path(self.env["LOKET_SQLITE_PATH"])
 
     def row(self, query: str, *params: Any) -> tuple[Any, ...]:
         with sqlite3.connect(self.db_path) as conn:

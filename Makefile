@@ -10,7 +10,7 @@ ACCESS_LOG ?= /dev/null
 
 export LOKET_DEV_SECRET_FILE ?= var/secret
 
-.PHONY: run test install lint types unit schema messages clean
+.PHONY: run test install lint types unit schema messages clean demo-passwords
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loket needs Python 3.11 or newer")'
@@ -24,8 +24,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "Loket on http://$(HOST):$(PORT)/  (counselor console: /counselor/, transcripts: /transcripts/)"
+	@echo "Starting Loket on http://$(HOST):$(PORT)/ ..."
+	@LOKET_READY_MESSAGE="Loket is ready: http://$(HOST):$(PORT)/ (applicant), /counselor/ (counselor console), /supervisor/ (live board), /transcripts/ (transcripts). Stop with Ctrl+C." \
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --access-log $(ACCESS_LOG) config.asgi:application
+
+# New passwords for the demo accounts (konselor1, konselor2, supervisor), printed once.
+demo-passwords: $(STAMP)
+	$(PY) manage.py seed_demo --reset-passwords
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

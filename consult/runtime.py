@@ -11,7 +11,9 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import uuid
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -50,6 +52,18 @@ def ensure_started() -> None:
     if _task is not None and not _task.done():
         return
     _task = asyncio.get_running_loop().create_task(_loop(), name="loket-runtime")
+
+
+def announce_when_serving(message: str) -> None:
+    """Print ``message`` once Daphne listens (``make run`` says when the server is ready).
+
+    Daphne loads the application before it starts Twisted's reactor and binds its ports before
+    the reactor runs, so "when running" is "ready". Under any other server nothing happens.
+    """
+    reactor: Any = sys.modules.get("twisted.internet.reactor")
+    if not message or reactor is None:
+        return
+    reactor.callWhenRunning(lambda: print(message, flush=True))
 
 
 async def stop() -> None:

@@ -54,6 +54,39 @@ def test_seed_demo_is_idempotent_and_prints_passwords_only_the_first_time() -> N
     assert all(authenticate(username=u, password=p) for _, u, p in accounts)
 
 
+def test_seed_demo_reset_passwords_gives_the_demo_accounts_new_working_ones() -> None:
+    pattern = r"^\s+(?:counselor|supervisor)\s+(\S+)\s+(\S+)$"
+    old = dict(re.findall(pattern, _run("seed_demo"), re.MULTILINE))
+    new = dict(re.findall(pattern, _run("seed_demo", "--reset-passwords"), re.MULTILINE))
+    assert set(new) == {"konselor1", "konselor2", "supervisor"}
+    for username, password in new.items():
+        assert password != old[username]
+        assert authenticate(username=username, password=password) is not None
+        assert authenticate(username=username, password=old[username]) is None
+    assert _counts() == (5, 3, 3)
+
+
+def test_seed_demo_tells_a_newcomer_after_hours_how_to_try_a_consultation(settings: Any) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.LOKET = {
+        **settings.LOKET,
+        "ENFORCE_HOURS": True,
+        "FAKE_NOW": datetime(2026, 12, 1, 18, 29, tzinfo=ZoneInfo("Asia/Jakarta")),
+    }
+    out = _run("seed_demo")
+    assert "no new applicants now (it is 18:29 in Asia/Jakarta" in out
+    assert "Next opening: Wednesday 02 December 2026 07:30" in out
+    assert "make run LOKET_ENFORCE_HOURS=0" in out
+
+    settings.LOKET = {
+        **settings.LOKET,
+        "FAKE_NOW": datetime(2026, 12, 2, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")),
+    }
+    assert "LOKET_ENFORCE_HOURS" not in _run("seed_demo")
+
+
 def test_seed_demo_gives_counselors_their_topics() -> None:
     _run("seed_demo")
     one = StaffProfile.objects.get(user__username="konselor1")

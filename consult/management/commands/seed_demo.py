@@ -7,12 +7,15 @@ import secrets
 from datetime import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from consult.hours import OFFICE_TZ, office_clock
 from consult.knowledge_demo import knowledge_demo_seed
 from consult.models import OfficeHours, StaffProfile, StaffRole, Topic, Weekday
+from consult.office_selectors import office_status_now
 
 TOPICS = [
     ("building-approval", "Persetujuan Bangunan Gedung (PBG)", "Building approval (PBG)"),
@@ -30,11 +33,19 @@ DEMO_STAFF = [
 
 
 class Command(BaseCommand):
-    help = "Create demo topics and staff accounts for local use; prints new passwords once."
+    help = (
+        "Create demo topics and staff accounts for local use; prints new passwords once "
+        "(--reset-passwords gives the demo accounts new ones)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--topics-only", action="store_true", help="create the topics, no accounts"
+        )
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="give the existing demo accounts new passwords and print them",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -64,7 +75,13 @@ class Command(BaseCommand):
             user_model = get_user_model()
             created_lines = []
             for username, name, role, codes in DEMO_STAFF:
-                if user_model.objects.filter(username=username).exists():
+                existing = user_model.objects.filter(username=username).first()
+                if existing is not None:
+                    if options["reset_passwords"]:
+                        password = secrets.token_urlsafe(9)
+                        existing.set_password(password)
+                        existing.save(update_fields=["password"])
+                        created_lines.append(f"  {role:<10} {username:<12} {password}")
                     continue
                 password = secrets.token_urlsafe(9)
                 user = user_model.objects.create_user(username=username, password=password)
@@ -79,4 +96,27 @@ class Command(BaseCommand):
             for line in created_lines:
                 self.stdout.write(line)
         else:
-            self.stdout.write("Demo accounts already exist (passwords were shown when created).")
+            self.stdout.write(
+                "Demo accounts already exist (konselor1, konselor2, supervisor); their passwords "
+                "were shown when they were created. New ones: make demo-passwords"
+            )
+        self._office_notice()
+
+    def _office_notice(self) -> None:
+        """Tell a newcomer trying Loket after hours why the form says "closed", and the way out."""
+        if not settings.LOKET["ENFORCE_HOURS"]:
+            self.stdout.write("Office hours are not enforced (LOKET_ENFORCE_HOURS=0).")
+            return
+        status = office_status_now()
+        if status.accepts_new:
+            return
+        local = office_clock().astimezone(OFFICE_TZ)
+        opening = (
+            status.next_opening.strftime("%A %d %B %Y %H:%M") if status.next_opening else "unknown"
+        )
+        self.stdout.write(
+            f"The office takes no new applicants now (it is {local:%H:%M} in Asia/Jakarta; the "
+            f"hours are in Django admin, Office hours): applicants see the offline question "
+            f"form. Next opening: {opening}.\n"
+            "To try a consultation now: make run LOKET_ENFORCE_HOURS=0"
+        )

@@ -36,6 +36,11 @@ class InvalidInput(DomainError):
     message = "The request is missing a field or has a wrong value."
 
 
+class ClientMsgIdReused(DomainError):
+    code = "client_msg_id_reused"
+    message = "This client_msg_id was already used for a different message; make a new one."
+
+
 class TextTooLong(DomainError):
     code = "text_too_long"
     message = "The message is longer than 4000 characters."

@@ -517,6 +517,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_input": "A value is refused by the service (empty text, wrong phone...).",
     "frame_too_large": "The frame is larger than 64 KiB.",
     "text_too_long": "The message text is longer than 4000 characters.",
+    "client_msg_id_reused": "The client_msg_id was already used for a different message.",
     "rate_limited": "Too many messages: more than 20 chat messages in 10 s.",
     "auth_required": "The first frame on an applicant connection must be auth.",
     "token_invalid": "The token is not valid (closes the connection, code 4401).",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 
-from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
+from ..errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
 from ..models import (
     AuthorRole,
     ConsultationStatus,
@@ -57,6 +57,9 @@ def knowledge_insert(
         if existing is not None:
             if existing.author_role != AuthorRole.COUNSELOR or existing.author_id != staff.pk:
                 raise InvalidInput("client_msg_id was already used by someone else.")
+            citation = (existing.data or {}).get("citation") or {}
+            if (citation.get("article_id"), citation.get("section")) != (article_id, section):
+                raise ClientMsgIdReused()
             return existing, False
         if not staff.is_counselor or consultation.counselor_id != staff.pk:
             raise Forbidden()

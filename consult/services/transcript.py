@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import events
-from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
+from ..errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
 from ..models import (
     OPEN_STATUSES,
     AuthorRole,
@@ -150,9 +150,18 @@ def _may_write(
 
 
 def _repeat_of(
-    *, consultation_id: int, client_msg_id: str, author_role: str, author: StaffProfile | None
+    *,
+    consultation_id: int,
+    client_msg_id: str,
+    author_role: str,
+    author: StaffProfile | None,
+    text: str,
 ) -> TranscriptEntry | None:
-    """The entry already stored under ``client_msg_id`` by this author, if any."""
+    """The entry already stored under ``client_msg_id`` by this author, if any.
+
+    A repeat must be the same message: the same id with other text is a client bug (an id made
+    twice), and acking it as the original would tell the sender its new words were stored.
+    """
     entry = (
         TranscriptEntry.objects.select_related("consultation", "author")
         .filter(consultation_id=consultation_id, client_msg_id=client_msg_id)
@@ -162,6 +171,8 @@ def _repeat_of(
         return None
     if entry.author_role != author_role or entry.author_id != (author.pk if author else None):
         raise InvalidInput("client_msg_id was already used by someone else.")
+    if entry.text != text:
+        raise ClientMsgIdReused()
     return entry
 
 
@@ -209,6 +220,7 @@ def transcript_append(
             client_msg_id=client_msg_id,
             author_role=author_role,
             author=author,
+            text=text,
         )
         if repeat is None:
             raise

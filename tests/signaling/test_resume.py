@@ -54,14 +54,35 @@ async def test_the_same_client_msg_id_twice_is_stored_and_delivered_once() -> No
     cid = joined["consultation_id"]
     await applicant.send(id="1", type="chat.send", client_msg_id="same", text="Halo")
     first = await applicant.recv()
-    await applicant.send(id="2", type="chat.send", client_msg_id="same", text="Halo (retry)")
+    await applicant.send(id="2", type="chat.send", client_msg_id="same", text="Halo")
     second = await applicant.recv()
     assert (first["id"], first["duplicate"]) == ("1", False)
     assert (second["id"], second["duplicate"]) == ("2", True)
-    assert second["entry"] == first["entry"]  # the stored text, not the retry's
+    assert second["entry"] == first["entry"]
     assert await _rows(cid, "same") == 1
     assert await _entries(counselor, 1) == [first["entry"]["seq"]]
     assert await counselor.nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_a_client_msg_id_reused_for_other_text_is_refused_not_acked() -> None:
+    """The same id with other words is a client bug: acking it would say the new words were
+    stored. The original stays, nothing new is stored or delivered."""
+    applicant, counselor, joined, _ = await _pair()
+    cid = joined["consultation_id"]
+    await applicant.send(id="1", type="chat.send", client_msg_id="same", text="Halo")
+    first = await applicant.recv()
+    await applicant.send(id="2", type="chat.send", client_msg_id="same", text="Halo (lain)")
+    refused = await applicant.recv()
+    assert (refused["type"], refused["id"], refused["code"]) == (
+        "error",
+        "2",
+        "client_msg_id_reused",
+    )
+    assert await _rows(cid, "same") == 1
+    assert await _entries(counselor, 1) == [first["entry"]["seq"]]
+    assert await counselor.nothing() and await applicant.nothing()
     await applicant.close()
     await counselor.close()
 

@@ -100,6 +100,18 @@ async def test_kb_insert_reaches_the_applicant_with_its_citation() -> None:
     again = await counselor.recv_until("ack", id="kb:2")
     assert again["duplicate"] is True and again["entry"]["seq"] == entry["seq"]
     assert await applicant.nothing()
+    # The same id for another section is a client bug, not a retry: refused, nothing stored.
+    await counselor.send(
+        id="kb:3",
+        type="kb.insert",
+        consultation_id=cid,
+        client_msg_id="k-1",
+        article_id=article.pk,
+        section=None,
+    )
+    refused = await counselor.recv_until("error", id="kb:3")
+    assert refused["code"] == "client_msg_id_reused"
+    assert await applicant.nothing()
     # The counselor's own connection never gets its entry twice (it came in the ack).
     assert not [f for f in await drain(counselor) if f.get("seq") == entry["seq"]]
     await applicant.close()

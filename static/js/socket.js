@@ -6,8 +6,8 @@
 // within REPLY_DEADLINE_MS (no pong, no other frame) means the link is dead. The socket is then
 // dropped on the spot and a new one opened; an opening handshake that does not finish within
 // CONNECT_DEADLINE_MS is dropped the same way. The browser's offline/online events short-cut
-// both: offline drops the link at once, online reconnects at once. Documented in
-// docs/PROTOCOL.md ("Reconnecting"), because every client has to do the same.
+// both: offline drops the link at once (attempts go on with backoff), online reconnects at once.
+// Documented in docs/PROTOCOL.md ("Reconnecting and a dead link"): every client does the same.
 
 const PING_QUIET_MS = 5_000;
 const PING_EVERY_MS = 20_000;
@@ -65,8 +65,9 @@ export class LoketSocket {
     clearInterval(this.tickTimer);
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.onStatus("connecting", { attempt: 0 });
-    if (navigator.onLine === false) this.wentOffline();
-    else this.open();
+    // Not held back by navigator.onLine: it is false on machines that have only loopback (or a
+    // network the browser does not recognise), where connecting works all the same.
+    this.open();
   }
 
   /** Stop for good (the consultation is over, or the credentials are refused). */
@@ -191,10 +192,8 @@ export class LoketSocket {
 
   wentOffline() {
     if (this.stopped) return;
-    if (this.ws) this.drop(CLOSE_DEAD);
-    clearTimeout(this.retryTimer);
-    this.attempt = 0;
-    this.onStatus("lost", { attempt: 0, reason: "offline" });
+    this.drop(CLOSE_DEAD);
+    this.scheduleRetry("offline");
   }
 
   cameOnline() {
@@ -207,11 +206,9 @@ export class LoketSocket {
 
   scheduleRetry(reason) {
     clearTimeout(this.retryTimer);
-    if (navigator.onLine === false) {
-      // Nothing can connect without a network; the online event starts the next attempt.
-      this.onStatus("lost", { attempt: this.attempt, reason: "offline" });
-      return;
-    }
+    // Attempts go on while the browser says it is offline (it may be wrong); the online event
+    // starts one at once.
+    if (navigator.onLine === false) reason = "offline";
     this.attempt += 1;
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.attempt - 1));
     // Full jitter, so that a whole office reconnecting after a server restart spreads out.

@@ -287,6 +287,7 @@ function onStatus(state, detail) {
     return;
   }
   showStatus(state, detail);
+  if (state === "lost" && chat) chat.connectionLost();
 }
 
 function start() {

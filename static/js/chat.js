@@ -400,6 +400,13 @@ export class ChatView {
     this.onUnread(count);
   }
 
+  /** The link is down: messages still waiting for their ack say so (they go again on reconnect). */
+  connectionLost() {
+    for (const node of this.pendingNodes.values()) {
+      node.querySelector(".msg__status").textContent = t("send_failed");
+    }
+  }
+
   /** The socket is back (and the server has replayed what we missed). */
   reconnected() {
     this.resendPending();

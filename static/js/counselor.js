@@ -584,6 +584,9 @@ const showConnection = connectionStatusView(ui.status, t);
 
 function onStatus(status, detail) {
   showConnection(status, detail);
+  if (status === "lost") {
+    for (const item of consultations.values()) if (item.chat) item.chat.connectionLost();
+  }
   // 4401/4403: the session ended (logged out elsewhere, expired): log in again.
   if (status === "closed") window.location.assign(`/login/?next=${encodeURIComponent("/counselor/")}`);
 }

@@ -155,7 +155,10 @@ def test_a_held_link_is_noticed_within_15_s_on_both_pages_and_recovers(
                 )
             noticed = time.monotonic() - held_at
             assert noticed < DEAD_LINK_NOTICE_S, f"noticed after {noticed:.1f} s"
-            expect(applicant.locator(".msg--pending", has_text=during)).to_have_count(1)
+            # The message waiting for its ack says it is not sent yet (not "Sending..." for good).
+            expect(applicant.locator(".msg--pending", has_text=during)).to_contain_text(
+                "Belum terkirim"
+            )
 
             # --- traffic passes again: both pages reconnect, the message arrives once
             proxy.release()

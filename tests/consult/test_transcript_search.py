@@ -269,3 +269,13 @@ def test_a_consultation_that_ended_without_a_counselor_names_the_last_who_joined
     assert row and "<td>Budi</td>" in row.group(0), page
     transcript = client.get(f"/transcripts/{left.public_id}/").content.decode()
     assert re.search(r"<dd>Budi</dd>", transcript), transcript
+
+
+def test_the_transcript_names_the_outcome_once(office: dict[str, Any], client: Client) -> None:
+    # A counselor's end records the outcome as the end reason too.
+    garage = office["garage"]
+    Consultation.objects.filter(pk=garage.pk).update(end_reason=Outcome.ANSWERED)
+    client.force_login(office["dewi"].user)
+    page = client.get(f"/transcripts/{garage.public_id}/").content.decode()
+    facts = page[page.index('<dl class="facts">') : page.index("</dl>")]
+    assert facts.count("Pertanyaan terjawab") == 1, facts

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
 from .figures import office_today, period_bounds
 from .models import (
@@ -74,4 +77,35 @@ def transcript_search(*, staff: StaffProfile, query: TranscriptQuery) -> QuerySe
             consultation=OuterRef("pk"), kind=EntryKind.MESSAGE, text__icontains=text
         )
         qs = qs.filter(Exists(said))
-    return qs.select_related("topic", "counselor").order_by("-created_at", "-pk")
+    return (
+        qs.select_related("topic", "counselor")
+        .annotate(counselor_shown=_counselor_shown())
+        .order_by("-created_at", "-pk")
+    )
+
+
+def _counselor_shown() -> Coalesce:
+    """The counselor a result row names: the one holding it at the end or, for a consultation
+    that ended without one (transferred to a queue, then abandoned there), the last one who
+    joined it, by the name the transcript recorded then."""
+    last_joined = (
+        TranscriptEntry.objects.filter(consultation=OuterRef("pk"), event="counselor_joined")
+        .order_by("-seq")
+        .annotate(name=KeyTextTransform("counselor", "data"))
+        .values("name")[:1]
+    )
+    return Coalesce(F("counselor__display_name"), Subquery(last_joined), output_field=CharField())
+
+
+def transcript_counselor_name(
+    *, consultation: Consultation, entries: Iterable[TranscriptEntry]
+) -> str:
+    """The counselor a transcript names, by the same rule as a search result's row ("" if none
+    ever joined)."""
+    if consultation.counselor is not None:
+        return consultation.counselor.display_name
+    name = ""
+    for entry in entries:
+        if entry.event == "counselor_joined":
+            name = str(entry.data.get("counselor") or "")
+    return name

@@ -18,7 +18,7 @@ from .models import Consultation, Topic
 from .office_selectors import office_closed_status
 from .selectors import transcript_read
 from .tools_selectors import citation_label, notes_of
-from .transcript_search import transcript_search
+from .transcript_search import transcript_counselor_name, transcript_search
 
 TRANSCRIPTS_PER_PAGE = 25
 
@@ -106,5 +106,11 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "consult/transcript.html",
-        {"staff": staff, "consultation": consultation, "entries": entries, "rows": rows},
+        {
+            "staff": staff,
+            "consultation": consultation,
+            "counselor_name": transcript_counselor_name(consultation=consultation, entries=entries),
+            "entries": entries,
+            "rows": rows,
+        },
     )

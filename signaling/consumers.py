@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from consult import events, runtime
-from consult.errors import DomainError, Forbidden
+from consult.errors import DomainError, Forbidden, InvalidState
 
 from . import access, protocol
 from .protocol import ProtocolError
@@ -70,6 +70,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self.connection_id: Any = None
         self.authenticated = False
         self.followed: dict[int, _Followed] = {}
+        # Public ids this connection stopped following (ended, transferred, requeued): a frame
+        # about one of them crossed the state change, and is told so rather than "forbidden".
+        self.dropped: set[str] = set()
         self.groups_joined: set[str] = set()
         self.chat_window = _Window(*settings.LOKET["CHAT_RATE"])
         self.frame_window = _Window(*settings.LOKET["FRAME_RATE"])
@@ -227,11 +230,14 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if followed is None:
             followed = _Followed(public_id, topic_id, status)
             self.followed[consultation_id] = followed
+            self.dropped.discard(public_id)
             await self.join(events.group_consultation(consultation_id))
         return followed
 
     async def stop_following(self, consultation_id: int) -> None:
-        if self.followed.pop(consultation_id, None) is not None:
+        followed = self.followed.pop(consultation_id, None)
+        if followed is not None:
+            self.dropped.add(followed.public_id)
             await self.leave_group(events.group_consultation(consultation_id))
 
     async def resume_from(self, consultation_id: int, last_seq: int) -> None:
@@ -249,6 +255,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
         for consultation_id, followed in self.followed.items():
             if followed.public_id == ref:
                 return consultation_id
+        if ref in self.dropped:
+            raise InvalidState(
+                "This connection no longer follows the consultation (it ended or moved)."
+            )
         raise Forbidden()
 
     async def on_chat_send(self, message: protocol.ChatSend) -> None:

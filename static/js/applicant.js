@@ -3,7 +3,7 @@
 
 import { AfterConsultation } from "./after.js";
 import { attachCall, dispatchCallFrame } from "./call.js";
-import { ChatView, errorText } from "./chat.js";
+import { ChatView, errorText, isBackgroundRequest } from "./chat.js";
 import { EntryLog } from "./entrylog.js";
 import { t } from "./i18n.js";
 import { attachPrecheck } from "./precheck.js";
@@ -256,6 +256,7 @@ function onError(frame) {
     expired();
     return;
   }
+  if (isBackgroundRequest(frame.id)) return;
   if (frame.id && frame.id.startsWith("m:")) {
     chat.failed(frame);
     return;
@@ -286,6 +287,7 @@ function onStatus(state, detail) {
     return;
   }
   showStatus(state, detail);
+  if (state === "lost" && chat) chat.connectionLost();
 }
 
 function start() {

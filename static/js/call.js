@@ -176,6 +176,7 @@ export class CallView {
       accept: ref(root, "accept"),
       decline: ref(root, "decline"),
       stage: ref(root, "stage"),
+      videos: ref(root, "videos"),
       status: ref(root, "status"),
       remote: ref(root, "remote"),
       remoteOff: ref(root, "remote-off"),
@@ -902,6 +903,8 @@ export class CallView {
       this.ui.incomingText.textContent = vt(`call_incoming_${this.role}`);
     }
     this.ui.stage.hidden = !this.inCall && this.connection !== "ended";
+    // Once the call is over only its status line stays for a moment: an empty video box is not.
+    this.ui.videos.hidden = !this.inCall;
     this.ui.status.textContent = this.statusText();
     for (const name of ["camera", "mic", "hangup"]) this.ui[name].hidden = !this.inCall;
     this.ui.camera.textContent = vt(this.cameraTrack ? "call_camera_off" : "call_camera_on");

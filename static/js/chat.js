@@ -10,6 +10,14 @@ const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
 const RETRY_AFTER_MS = 3000;
+// A read receipt waits this long: entries that arrive together get one receipt, and an entry
+// that ends the consultation is followed by its state frame before anything is sent.
+const READ_DELAY_MS = 300;
+// After these the consultation is over for everyone: nothing is left to mark as read.
+const FINAL_EVENTS = new Set(["ended", "abandoned"]);
+// Requests the page sends by itself (not on a click): a refusal of one is no news for the user,
+// the consultation.state frame that caused it says what changed.
+const BACKGROUND_PREFIXES = ["read:", "typing:", "resume:", "ping:"];
 // Refusals that a retry cannot change: the message is dropped and the reason shown.
 const FINAL_ERRORS = new Set(["text_too_long", "invalid_input", "invalid_state", "forbidden", "not_found"]);
 
@@ -68,6 +76,11 @@ export function errorText(code) {
   return text === key ? t("err_generic") : text;
 }
 
+/** Whether an error frame answers a request the page sent without the user asking. */
+export function isBackgroundRequest(id) {
+  return typeof id === "string" && BACKGROUND_PREFIXES.some((prefix) => id.startsWith(prefix));
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -99,6 +112,8 @@ export class ChatView {
     this.typingIdleTimer = null;
     this.typingShowTimer = null;
     this.retryTimer = null;
+    this.readTimer = null;
+    this.requestCounter = 0;
     this.nodes = new Map(); // seq -> element
     this.pendingNodes = new Map(); // client_msg_id -> element
     this.maxRendered = 0;
@@ -133,7 +148,14 @@ export class ChatView {
     clearTimeout(this.typingIdleTimer);
     clearTimeout(this.typingShowTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.readTimer);
     this.send = () => false;
+  }
+
+  /** A request id for a frame the page sends by itself (see isBackgroundRequest). */
+  backgroundId(prefix) {
+    this.requestCounter += 1;
+    return `${prefix}${this.consultationId || ""}:${this.requestCounter}`;
   }
 
   frame(extra) {
@@ -283,6 +305,7 @@ export class ChatView {
 
   setEnabled(enabled) {
     this.enabled = enabled;
+    if (!enabled) clearTimeout(this.readTimer);
     this.form.hidden = !enabled;
     this.textarea.disabled = !enabled;
   }
@@ -329,7 +352,7 @@ export class ChatView {
     const now = Date.now();
     if (now - this.typingSentAt > TYPING_SEND_EVERY_MS) {
       this.typingSentAt = now;
-      this.send(this.frame({ type: "typing", active: true }));
+      this.send(this.frame({ type: "typing", id: this.backgroundId("typing:"), active: true }));
     }
     clearTimeout(this.typingIdleTimer);
     this.typingIdleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
@@ -339,21 +362,33 @@ export class ChatView {
     clearTimeout(this.typingIdleTimer);
     if (this.typingSentAt) {
       this.typingSentAt = 0;
-      this.send(this.frame({ type: "typing", active: false }));
+      this.send(this.frame({ type: "typing", id: this.backgroundId("typing:"), active: false }));
     }
   }
 
-  /** Tell the other side how far we have read, if the conversation is on screen. */
+  /** Tell the other side how far we have read, if the conversation is on screen and open. */
   markRead() {
-    if (document.visibilityState !== "visible" || !this.logEl.offsetParent) {
-      this.reportUnread();
-      return;
-    }
-    const seq = this.log.maxSeq;
-    if (seq > this.log.ownReadSeq && this.send(this.frame({ type: "read", seq }))) {
-      this.log.setOwnRead(seq);
-    }
     this.reportUnread();
+    if (!this.enabled || !this.onScreen()) return;
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => this.sendRead(), READ_DELAY_MS);
+  }
+
+  onScreen() {
+    return document.visibilityState === "visible" && Boolean(this.logEl.offsetParent);
+  }
+
+  sendRead() {
+    // Checked again: the consultation may have ended, moved or gone off screen meanwhile.
+    if (!this.enabled || !this.onScreen()) return;
+    const seq = this.log.maxSeq;
+    if (seq <= this.log.ownReadSeq) return;
+    const last = this.log.entries.get(seq);
+    if (last && last.kind === "event" && FINAL_EVENTS.has(last.event)) return;
+    if (this.send(this.frame({ type: "read", id: this.backgroundId("read:"), seq }))) {
+      this.log.setOwnRead(seq);
+      this.reportUnread();
+    }
   }
 
   reportUnread() {
@@ -363,6 +398,13 @@ export class ChatView {
       if (entry.seq > this.log.ownReadSeq && entry.kind === "message" && !this.isOwn(entry)) count += 1;
     }
     this.onUnread(count);
+  }
+
+  /** The link is down: messages still waiting for their ack say so (they go again on reconnect). */
+  connectionLost() {
+    for (const node of this.pendingNodes.values()) {
+      node.querySelector(".msg__status").textContent = t("send_failed");
+    }
   }
 
   /** The socket is back (and the server has replayed what we missed). */

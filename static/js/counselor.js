@@ -3,7 +3,7 @@
 // every (re)connect the console sends `resume` with the last seq it has for each one it holds.
 
 import { attachCall, dispatchCallFrame } from "./call.js";
-import { ChatView, errorText } from "./chat.js";
+import { ChatView, errorText, isBackgroundRequest } from "./chat.js";
 import { CannedReplies, ConsultationTools } from "./counselor-tools.js";
 import { EntryLog, pruneLogs } from "./entrylog.js";
 import { formatDuration, formatTime, readJson, t } from "./i18n.js";
@@ -342,7 +342,7 @@ function renderTabLabel(item) {
   if (!OPEN.has(item.state.status) || item.moved) {
     const badge = document.createElement("span");
     badge.className = "badge";
-    badge.textContent = t("tab_ended");
+    badge.textContent = item.moved ? t(movedLabel(item)) : t("tab_ended");
     item.tab.append(" ", badge);
   } else if (item.unread > 0 && item.state.consultation_id !== selectedId) {
     const badge = document.createElement("span");
@@ -351,6 +351,15 @@ function renderTabLabel(item) {
     badge.setAttribute("aria-label", t("tab_unread", { n: item.unread }));
     item.tab.append(" ", badge);
   }
+}
+
+/** Why a tab is no longer the counselor's: the latest transfer or requeue in its log. */
+function movedLabel(item) {
+  const last = item.log
+    .sorted()
+    .reverse()
+    .find((e) => e.kind === "event" && (e.event === "transferred" || e.event === "requeued"));
+  return last && last.event === "requeued" ? "tab_requeued" : "tab_transferred";
 }
 
 function renderPanel(item) {
@@ -558,6 +567,8 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
+  // A read receipt or typing note that crossed the consultation's end: nothing the counselor did.
+  if (isBackgroundRequest(frame.id)) return;
   if (frame.id && frame.id.startsWith("m:")) {
     for (const item of consultations.values()) {
       if (item.chat && item.log.pending.some((m) => `m:${m.client_msg_id}` === frame.id)) {
@@ -573,6 +584,9 @@ const showConnection = connectionStatusView(ui.status, t);
 
 function onStatus(status, detail) {
   showConnection(status, detail);
+  if (status === "lost") {
+    for (const item of consultations.values()) if (item.chat) item.chat.connectionLost();
+  }
   // 4401/4403: the session ended (logged out elsewhere, expired): log in again.
   if (status === "closed") window.location.assign(`/login/?next=${encodeURIComponent("/counselor/")}`);
 }

@@ -234,3 +234,48 @@ def test_opening_a_found_transcript_is_recorded(office: dict[str, Any]) -> None:
 def test_anonymous_visitors_are_sent_to_log_in() -> None:
     response = Client().get("/transcripts/?q=garasi")
     assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_a_consultation_that_ended_without_a_counselor_names_the_last_who_joined(
+    office: dict[str, Any], client: Client
+) -> None:
+    # "left" was transferred twice (Sari, then Budi joined) and abandoned back in the queue.
+    left = office["left"]
+    for seq, name in ((3, "Sari"), (4, "Budi")):
+        TranscriptEntry.objects.create(
+            consultation=left,
+            seq=seq,
+            kind=EntryKind.EVENT,
+            author_role=AuthorRole.SYSTEM,
+            event="counselor_joined",
+            data={"counselor": name},
+            created_at=left.created_at,
+        )
+    shown = {
+        c.applicant_name: c.counselor_shown
+        for c in transcript_search(staff=office["dewi"], query=TranscriptQuery())
+    }
+    assert shown["left"] == "Budi"
+    assert shown["garage"] == "Sari"  # the counselor holding it at the end
+
+    client.force_login(office["dewi"].user)
+    page = client.get("/transcripts/").content.decode()
+    row = re.search(
+        r"<tr>\s*<td><a[^>]*>[^<]*<time[^>]*>[^<]*</time></a></td>\s*<td>left</td>"
+        r".*?</tr>",
+        page,
+        re.S,
+    )
+    assert row and "<td>Budi</td>" in row.group(0), page
+    transcript = client.get(f"/transcripts/{left.public_id}/").content.decode()
+    assert re.search(r"<dd>Budi</dd>", transcript), transcript
+
+
+def test_the_transcript_names_the_outcome_once(office: dict[str, Any], client: Client) -> None:
+    # A counselor's end records the outcome as the end reason too.
+    garage = office["garage"]
+    Consultation.objects.filter(pk=garage.pk).update(end_reason=Outcome.ANSWERED)
+    client.force_login(office["dewi"].user)
+    page = client.get(f"/transcripts/{garage.public_id}/").content.decode()
+    facts = page[page.index('<dl class="facts">') : page.index("</dl>")]
+    assert facts.count("Pertanyaan terjawab") == 1, facts

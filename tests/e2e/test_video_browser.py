@@ -221,6 +221,9 @@ def test_chat_switches_to_video_with_video_both_ways_glare_and_hangup(
     pages.applicant.locator('[data-call-ref="hangup"]:visible').click()
     for page in (pages.applicant, pages.counselor):
         wait_call_state(page, "ended")
+        # The call's status line says it ended; no empty video box is left on either side.
+        assert page.locator('[data-call-ref="status"]:visible').count() == 1
+        assert page.locator(".call__videos:visible").count() == 0
     wait_events(pages, cid, ["call_started", "call_connected", "call_ended"])
     ended = [e for e in transcript_events(pages.counselor, cid) if e["event"] == "call_ended"]
     assert ended[-1]["data"]["reason"] == "hangup_applicant"

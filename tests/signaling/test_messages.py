@@ -362,3 +362,23 @@ async def test_rtc_before_a_counselor_accepted_is_refused() -> None:
     error = await applicant.recv()
     assert (error["type"], error["code"], error["id"]) == ("error", "invalid_state", "o1")
     await applicant.close()
+
+
+async def test_a_frame_about_a_consultation_the_connection_stopped_following_is_invalid_state() -> (
+    None
+):
+    _, staff, joined = await _setup()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    await counselor.send(id="e1", type="consultation.end", consultation_id=cid, outcome="answered")
+    await counselor.recv_until("consultation.state", consultation_id=cid, status="ended")
+    # A read receipt that crossed the end is told what happened, under its own id.
+    await counselor.send(id="read:1", type="read", consultation_id=cid, seq=3)
+    refused = await counselor.recv_until("error", id="read:1")
+    assert refused["code"] == "invalid_state"
+    # A consultation this connection never followed stays forbidden.
+    other = "3f6c2a59-1d1e-4a5e-9b7e-2f0a6a1c9d10"
+    await counselor.send(id="read:2", type="read", consultation_id=other, seq=1)
+    assert (await counselor.recv_until("error", id="read:2"))["code"] == "forbidden"
+    for ws in (applicant, counselor):
+        await ws.close()

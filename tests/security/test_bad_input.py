@@ -213,3 +213,13 @@ def test_a_rating_comment_refuses_unstorable_text(office: dict[str, Any], bad: s
     )
     assert _error(response) == "invalid_text"
     assert Consultation.objects.get(pk=consultation.pk).rating is None
+
+
+# ------------------------------------------------------------------- numbers in a path
+
+
+def test_a_canned_reply_id_beyond_the_database_integer_is_not_found(
+    office: dict[str, Any],
+) -> None:
+    response = _client(office["sari"]).delete(f"/api/canned-replies/{10**30}")
+    assert _error(response, 404) == "not_found"

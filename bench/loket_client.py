@@ -333,7 +333,13 @@ async def setup(base_url: str) -> tuple[Send, Recv]:
     joined = await asyncio.to_thread(
         _post_json,
         f"{base_url}/api/consultations",
-        {"name": "Bench Applicant", "phone": "081234567890", "topic": TOPIC, "mode": "chat"},
+        # A phone of its own: one contact may hold only one open consultation.
+        {
+            "name": "Bench Applicant",
+            "phone": f"0819{secrets.randbelow(10**8):08d}",
+            "topic": TOPIC,
+            "mode": "chat",
+        },
     )
     conv.consultation_id = str(joined["consultation_id"])
     applicant = await connect(str(joined["ws_url"]), origin=Origin(base_url), **WS_OPTIONS)

@@ -6,9 +6,10 @@ process with a one-line message (``ImproperlyConfigured``), never a traceback fr
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -260,10 +261,11 @@ LOKET: dict[str, Any] = {
     # offset). Only office hours read it; every other deadline keeps the real clock.
     "FAKE_NOW": _env_fake_now("LOKET_FAKE_NOW"),
 }
-# Answers to offline questions go out by e-mail; the console backend prints them.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-if os.environ.get("EMAIL_FILE_PATH"):
-    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+# Answers to offline questions go out by e-mail. The default keeps each one as a file in var/mail
+# (a directory only the server's user can read) and logs only that one was kept: the console
+# backend would print the applicant's address, name and question into the server log.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "consult.mail.PrivateFileBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -280,3 +282,82 @@ LOKET_ICE_HOST_ADDRESSES = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
 LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 3600, minimum=60)
 if LOKET_TURN_URLS and not LOKET_TURN_SECRET:
     raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
+
+
+# --- Abuse limits: client address, rate limits, login lockout (consult/client_address.py,
+# consult/throttle.py, consult/login_lockout.py; README "Abuse limits") ---
+
+
+def _env_limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A limit written "COUNT/SECONDS" (e.g. "20/600"): at most COUNT in a window of SECONDS."""
+    count, seconds = _env_rate(name, (default[0], float(default[1])))
+    if seconds != int(seconds):
+        raise ImproperlyConfigured(f"{name} must count whole seconds (e.g. 20/600), got {seconds}")
+    return count, int(seconds)
+
+
+def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses and CIDR blocks, comma-separated (``10.0.0.0/8,::1``)."""
+    try:
+        return tuple(ipaddress.ip_network(v, strict=False) for v in _env_list(name, []))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must list addresses or CIDR blocks: {exc}") from None
+
+
+# Requests from these addresses (reverse proxies) have their X-Forwarded-For read; from anyone
+# else the header is ignored.
+LOKET_TRUSTED_PROXIES = _env_networks("LOKET_TRUSTED_PROXIES")
+LOKET_LIMITS: dict[str, tuple[int, int]] = {
+    "JOIN_PER_ADDRESS": _env_limit("LOKET_JOIN_LIMIT_ADDRESS", (20, 600)),
+    "JOIN_PER_CONTACT": _env_limit("LOKET_JOIN_LIMIT_CONTACT", (6, 600)),
+    "OFFLINE_PER_ADDRESS": _env_limit("LOKET_OFFLINE_LIMIT_ADDRESS", (10, 3600)),
+    "OFFLINE_PER_CONTACT": _env_limit("LOKET_OFFLINE_LIMIT_CONTACT", (3, 3600)),
+}
+# The counters live in Django's cache. With REDIS_URL every process shares them in Redis; without
+# it Loket runs as one process (the in-memory channel layer allows no other), so that process's
+# memory is shared by everything that counts.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("LOKET_REDIS_PREFIX", "loket") + ":cache",
+            # A Redis that does not answer must not hold up a join for long: the limits fail
+            # open (consult/throttle.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_CACHE_PREFIX = "loket-rl:"
+
+# Staff login throttling (django-axes): after LOKET_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one client address, that pair is refused for LOKET_LOGIN_COOLOFF seconds. The
+# same user from another address, and everyone after the cool-off, can still log in.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "consult.login_lockout.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("LOKET_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=_env_int("LOKET_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# More wrong passwords during the lockout do not extend it: it ends LOKET_LOGIN_COOLOFF after
+# it began, whatever an attacker keeps sending.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "consult.login_lockout.login_client_address"
+AXES_CLIENT_STR_CALLABLE = "consult.login_lockout.client_label"
+AXES_LOCKOUT_CALLABLE = "consult.login_lockout.lockout_response"
+# Failed attempts (username, address, time) are kept only while they count, and shown in the
+# admin; successful logins are not recorded.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# A cache that does not answer lets requests through (consult/throttle.py says why).
+RATELIMIT_FAIL_OPEN = True
+# Axes says at INFO that it started and each failure it counts: noise. Its warnings (lockouts)
+# name a client only by a keyed hash (consult/login_lockout.py).
+_loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
+_loggers["axes"] = {"level": "WARNING"}

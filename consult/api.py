@@ -13,6 +13,7 @@ from .http import error_response, json_body, staff_of, text_fields
 from .payloads import consultation_payload, entry_payload, note_payload
 from .selectors import topics_active, transcript_read
 from .services.lifecycle import consultation_join
+from .throttle import throttle_join
 from .tools_selectors import notes_of
 
 MAX_BODY = 8192
@@ -47,6 +48,7 @@ def consultation_create(request: HttpRequest) -> JsonResponse:
             json_body(request, max_bytes=MAX_BODY),
             ("name", "phone", "email", "topic", "mode", "language"),
         )
+        throttle_join(request, phone=fields["phone"], email=fields["email"])
         consultation, token = consultation_join(
             name=fields["name"],
             phone=fields["phone"],

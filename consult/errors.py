@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils.translation import gettext, ngettext
+
 
 class DomainError(Exception):
     """A request that the domain refuses, with a stable machine-readable code."""
@@ -81,3 +83,72 @@ class OfficeClosed(DomainError):
 class MailFailed(DomainError):
     code = "mail_failed"
     message = "The e-mail could not be sent; nothing was changed. Try again later."
+
+
+class InvalidText(DomainError):
+    code = "invalid_text"
+    message = (
+        "The text contains a character that cannot be stored (NUL, a control character or an "
+        "unpaired surrogate)."
+    )
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"{field} contains a character that cannot be stored "
+            "(NUL, a control character or an unpaired surrogate)."
+        )
+        self.field = field
+
+
+class RateLimited(DomainError):
+    """Too many joins or offline questions from one client address or for one contact."""
+
+    code = "rate_limited"
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        minutes = max(1, -(-self.retry_after // 60))
+        super().__init__(
+            ngettext(
+                "Too many requests. Try again in %(minutes)d minute.",
+                "Too many requests. Try again in %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
+        )
+
+    @property
+    def details(self) -> dict[str, int]:
+        """Extra fields for the error body (also sent as the Retry-After header)."""
+        return {"retry_after": self.retry_after}
+
+
+class AlreadyQueued(DomainError):
+    """The contact (phone or e-mail) already has an open consultation."""
+
+    code = "already_queued"
+
+    def __init__(self, *, retry_after: int | None) -> None:
+        self.retry_after = retry_after
+        if retry_after is None:
+            message = gettext(
+                "You already have an open consultation with this phone number or e-mail "
+                "address. Go back to the page where you joined (another tab or device)."
+            )
+        else:
+            minutes = max(1, -(-retry_after // 60))
+            message = ngettext(
+                "You already have an open consultation with this phone number or e-mail "
+                "address. If you closed its page, your place is released in about %(minutes)d "
+                "minute; then you can join again.",
+                "You already have an open consultation with this phone number or e-mail "
+                "address. If you closed its page, your place is released in about %(minutes)d "
+                "minutes; then you can join again.",
+                minutes,
+            ) % {"minutes": minutes}
+        super().__init__(message)
+
+    @property
+    def details(self) -> dict[str, int | None]:
+        """Extra fields for the error body: seconds until the open one is released, if known."""
+        return {"retry_after": self.retry_after}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .figures import MAX_RANGE_DAYS, office_today
 from .models import Outcome, StaffProfile, StaffRole, Topic
 from .transcript_search import MAX_TEXT_QUERY, TranscriptQuery
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _choice(form: forms.Form, name: str) -> forms.ChoiceField:
@@ -24,9 +28,25 @@ class _DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d")
 
 
+# Office days a report or a search may name. Python's dates end at 9999-12-31, and the day after
+# the last one and the 30 days before the first one are computed: a form that took any date
+# would fail there (an OverflowError, answered 500) instead of saying what is wrong.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def _day_field(label: StrOrPromise) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=_DateInput(),
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
+
+
 class _PeriodForm(forms.Form):
-    date_from = forms.DateField(label=_("From"), required=False, widget=_DateInput())
-    date_to = forms.DateField(label=_("To"), required=False, widget=_DateInput())
+    date_from = _day_field(_("From"))
+    date_to = _day_field(_("To"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -12,9 +12,10 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from .errors import DomainError, Forbidden, InvalidInput, TokenInvalid
+from .errors import DomainError, Forbidden, InvalidInput, RateLimited, TokenInvalid
 from .models import Consultation, StaffProfile
 from .services.tokens import applicant_token_verify
+from .text_input import json_texts_check, text_check
 
 # Codes not listed here are the client's mistake: 400.
 _STATUS = {
@@ -22,6 +23,8 @@ _STATUS = {
     "forbidden": 403,
     "invalid_state": 409,
     "office_closed": 409,
+    "already_queued": 409,
+    "rate_limited": 429,
     "already_rated": 409,
     "token_invalid": 401,
     "token_expired": 401,
@@ -43,7 +46,10 @@ def error_response(exc: DomainError) -> JsonResponse:
     error: dict[str, Any] = {"code": exc.code, "message": exc.message}
     # Some errors carry more for the client (office_closed: when the office next opens).
     error.update(getattr(exc, "details", {}))
-    return JsonResponse({"error": error}, status=_STATUS.get(exc.code, 400))
+    response = JsonResponse({"error": error}, status=_STATUS.get(exc.code, 400))
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def json_body(request: HttpRequest, *, max_bytes: int) -> dict[str, Any]:
@@ -58,7 +64,14 @@ def json_body(request: HttpRequest, *, max_bytes: int) -> dict[str, Any]:
         raise BadJson() from None
     if not isinstance(data, dict):
         raise BadJson("The body must be a JSON object.")
+    json_texts_check(data)
     return data
+
+
+def query_text(request: HttpRequest, name: str, *, max_length: int) -> str:
+    """The query parameter ``name`` ("" without it), cut to ``max_length``; InvalidText if it
+    holds a NUL (``%00``)."""
+    return text_check(request.GET.get(name, "")[:max_length], field=name)
 
 
 def text_fields(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:

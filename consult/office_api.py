@@ -16,11 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, InvalidInput
 from .hours import OFFICE_TZ
-from .http import error_response, json_body, staff_of, text_fields
+from .http import error_response, json_body, query_text, staff_of, text_fields
 from .models import OfflineQuestion, OfflineQuestionStatus
 from .office_selectors import office_status_now, offline_question_get, offline_questions_list
 from .payloads import iso
 from .services.office import offline_question_answer, offline_question_submit
+from .text_input import text_check
+from .throttle import throttle_offline_question
 
 MAX_BODY = 16 * 1024
 
@@ -58,6 +60,7 @@ def offline_question_create(request: HttpRequest) -> JsonResponse:
             json_body(request, max_bytes=MAX_BODY),
             ("name", "email", "phone", "topic", "question", "language"),
         )
+        throttle_offline_question(request, phone=fields["phone"], email=fields["email"])
         item = offline_question_submit(
             name=fields["name"],
             email=fields["email"],
@@ -103,9 +106,9 @@ def _detail(item: OfflineQuestion) -> dict[str, Any]:
 def staff_offline_questions(request: HttpRequest) -> JsonResponse:
     """GET /api/staff/offline-questions[?status=open|answered]: counselors their topics', oldest
     first; supervisors all."""
-    status = request.GET.get("status", "")
     try:
         staff = staff_of(request)
+        status = query_text(request, "status", max_length=20)
         if status and status not in OfflineQuestionStatus.values:
             raise InvalidInput("status must be open or answered.")
         items = offline_questions_list(staff=staff, status=status or None)
@@ -118,7 +121,8 @@ def staff_offline_questions(request: HttpRequest) -> JsonResponse:
 def staff_offline_question(request: HttpRequest, reference: str) -> JsonResponse:
     """GET /api/staff/offline-questions/<reference>: the whole question (and answer)."""
     try:
-        item = offline_question_get(staff=staff_of(request), reference=reference)
+        staff = staff_of(request)
+        item = offline_question_get(staff=staff, reference=text_check(reference, field="reference"))
     except DomainError as exc:
         return error_response(exc)
     return JsonResponse({"question": _detail(item)})
@@ -130,7 +134,9 @@ def staff_offline_answer(request: HttpRequest, reference: str) -> JsonResponse:
     try:
         staff = staff_of(request)
         fields = text_fields(json_body(request, max_bytes=MAX_BODY), ("text",))
-        item = offline_question_answer(staff=staff, reference=reference, text=fields["text"])
+        item = offline_question_answer(
+            staff=staff, reference=text_check(reference, field="reference"), text=fields["text"]
+        )
     except DomainError as exc:
         return error_response(exc)
     return JsonResponse({"question": _detail(item)})

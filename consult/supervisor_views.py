@@ -73,6 +73,7 @@ def figures_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
         request,
         "consult/figures.html",
         {"staff": staff, "form": form, "report": report, "problem": problem},
+        status=400 if problem else 200,
     )
 
 

@@ -11,7 +11,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .errors import DomainError, InvalidInput
-from .http import error_response, json_body, staff_of, text_fields
+from .http import error_response, json_body, query_text, staff_of, text_fields
 from .models import Language
 from .services.replies import canned_reply_create, canned_reply_delete
 from .tools_selectors import canned_replies_for, canned_reply_payload, knowledge_search
@@ -25,11 +25,11 @@ def kb_search(request: HttpRequest) -> JsonResponse:
     given language (default: the page's)."""
     try:
         staff_of(request)
-        language = request.GET.get("language") or get_language() or "id"
+        language = query_text(request, "language", max_length=8) or get_language() or "id"
         if language not in Language.values:
             raise InvalidInput("language must be id or en.")
-        query = request.GET.get("q", "")[:200]
-        topic = request.GET.get("topic", "")[:40]
+        query = query_text(request, "q", max_length=200)
+        topic = query_text(request, "topic", max_length=40)
     except DomainError as exc:
         return error_response(exc)
     return JsonResponse(

@@ -73,6 +73,8 @@ def transcripts_page(request: HttpRequest) -> HttpResponse:
             "problem": problem,
             "filters": params.urlencode(),
         },
+        # The page says what is wrong with the filters; the status says it to a script.
+        status=400 if problem else 200,
     )
 
 

@@ -9,10 +9,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from consult.text_input import text_storable
 
 RequestId = Annotated[str, Field(max_length=64)]
 ConsultationRef = Annotated[str, Field(min_length=1, max_length=64)]
+# Every number a client sends is bounded: a sequence number fits the database's integer column
+# (a last_seq of 1e30 used to be taken and match nothing), an id stays exact in JavaScript.
+MAX_SEQ = 2**31 - 1
+MAX_ID = 2**53 - 1
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Role = Literal["applicant", "counselor", "system"]
 Outcome = Literal["answered", "referred", "needs_documents", "out_of_scope", "other"]
 KnowledgeSection = Literal["requirements", "procedure", "legal_basis", "fees"]
@@ -25,6 +34,40 @@ class _Frame(BaseModel):
 class _Request(_Frame):
     id: RequestId | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_texts(cls, data: Any) -> Any:
+        # Checked before the fields, so the answer is invalid_text whichever field it is.
+        if isinstance(data, dict):
+            bad = _unstorable_field(data)
+            if bad is not None:
+                raise PydanticCustomError(
+                    "invalid_text",
+                    "{field} contains a character that cannot be stored",
+                    {"field": bad},
+                )
+        return data
+
+
+def _unstorable_field(data: Any, path: str = "") -> str | None:
+    """The first field (dotted path) of a frame holding a string that cannot be stored."""
+    if isinstance(data, str):
+        return None if text_storable(data) else path or "?"
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{path}.{key}" if path else str(key)
+            if not text_storable(str(key)):
+                return path or "?"
+            found = _unstorable_field(value, name[:80])
+            if found is not None:
+                return found
+    if isinstance(data, list):
+        for value in data:
+            found = _unstorable_field(value, path)
+            if found is not None:
+                return found
+    return None
+
 
 # ---------------------------------------------------------------- client to server
 
@@ -34,7 +77,7 @@ class Auth(_Request):
 
     type: Literal["auth"]
     token: Annotated[str, Field(max_length=400)]
-    last_seq: Annotated[int, Field(ge=0)] | None = None
+    last_seq: Seq | None = None
 
 
 class Resume(_Request):
@@ -42,7 +85,7 @@ class Resume(_Request):
 
     type: Literal["resume"]
     consultation_id: ConsultationRef | None = None
-    last_seq: Annotated[int, Field(ge=0)]
+    last_seq: Seq
 
 
 class ChatSend(_Request):
@@ -64,7 +107,7 @@ class Typing(_Request):
 class Read(_Request):
     type: Literal["read"]
     consultation_id: ConsultationRef | None = None
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
 
 
 class Ping(_Request):
@@ -106,7 +149,7 @@ class ConsultationTransfer(_Request):
     type: Literal["consultation.transfer"]
     consultation_id: ConsultationRef
     topic: Annotated[str, Field(max_length=40)] | None = None
-    counselor_id: int | None = None
+    counselor_id: RecordId | None = None
     note: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -117,7 +160,7 @@ class KbInsert(_Request):
     type: Literal["kb.insert"]
     consultation_id: ConsultationRef
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    article_id: Annotated[int, Field(ge=1)]
+    article_id: RecordId
     section: KnowledgeSection | None = None
 
 
@@ -190,7 +233,7 @@ class IceCandidate(BaseModel):
     model_config = ConfigDict(extra="allow")
     candidate: Annotated[str, Field(max_length=1000)]
     sdpMid: Annotated[str, Field(max_length=64)] | None = None
-    sdpMLineIndex: int | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=65535)] | None = None
     usernameFragment: Annotated[str, Field(max_length=256)] | None = None
 
 
@@ -515,6 +558,7 @@ ERROR_CODES: dict[str, str] = {
     "unknown_type": "The frame's type is not one this connection accepts.",
     "invalid_message": "A field is missing or has a wrong type or value.",
     "invalid_input": "A value is refused by the service (empty text, wrong phone...).",
+    "invalid_text": "A text holds a character that cannot be stored (NUL, unpaired surrogate).",
     "frame_too_large": "The frame is larger than 64 KiB.",
     "text_too_long": "The message text is longer than 4000 characters.",
     "client_msg_id_reused": "The client_msg_id was already used for a different message.",
@@ -547,7 +591,9 @@ class ProtocolError(Exception):
 
 def _request_id(data: dict[str, Any]) -> str | None:
     value = data.get("id")
-    return value if isinstance(value, str) and len(value) <= 64 else None
+    if isinstance(value, str) and len(value) <= 64 and text_storable(value):
+        return value
+    return None
 
 
 def parse_client(text: str | None, *, allowed: frozenset[str] = CLIENT_TYPES) -> Any:
@@ -569,6 +615,15 @@ def parse_client(text: str | None, *, allowed: frozenset[str] = CLIENT_TYPES) ->
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
+        unstorable = [err for err in exc.errors() if err["type"] == "invalid_text"]
+        if unstorable:
+            field = str((unstorable[0].get("ctx") or {}).get("field", "?"))
+            raise ProtocolError(
+                "invalid_text",
+                f"{field} contains a character that cannot be stored "
+                "(NUL or an unpaired surrogate).",
+                request_id,
+            ) from None
         fields = sorted({".".join(str(p) for p in err["loc"][1:]) or "?" for err in exc.errors()})
         raise ProtocolError(
             "invalid_message", f"Invalid or missing field(s): {', '.join(fields)}.", request_id

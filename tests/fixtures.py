@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -56,8 +57,17 @@ def session_cookie(staff: StaffProfile) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={value}".encode()
 
 
+_phones = itertools.count(1)
+
+
+def new_phone() -> str:
+    """A phone number no other applicant of this test run has: one contact may hold only one open
+    consultation, and most tests want several applicants."""
+    return f"0812{next(_phones):08d}"
+
+
 def join(topic: str = "building-approval", **overrides: Any) -> dict[str, Any]:
-    body = {"name": "Ani", "phone": "081234567890", "topic": topic, "mode": "chat"}
+    body = {"name": "Ani", "phone": new_phone(), "topic": topic, "mode": "chat"}
     body.update(overrides)
     response = Client().post(
         "/api/consultations", data=json.dumps(body), content_type="application/json"
@@ -173,7 +183,7 @@ def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connecti
 
 def waiting_consultation(topic: str = "building-approval", **overrides: Any) -> Consultation:
     """A new applicant in the queue, through the join service."""
-    fields: dict[str, Any] = {"name": "Ani", "phone": "081234567890", "topic_code": topic}
+    fields: dict[str, Any] = {"name": "Ani", "phone": new_phone(), "topic_code": topic}
     fields.update(overrides)
     consultation, _ = lifecycle.consultation_join(applicant_grace_seconds=60, **fields)
     return Consultation.objects.get(pk=consultation.pk)

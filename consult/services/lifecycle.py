@@ -29,6 +29,7 @@ from ..models import (
     StaffRole,
 )
 from ..selectors import topic_active_get
+from .applicants import applicant_contact_check_free
 from .notes import note_record
 from .office import office_check_accepting
 from .routing import publish_consultation_state, publish_queue, queue_dispatch
@@ -57,6 +58,7 @@ def consultation_join(
     topic = topic_active_get(code=topic_code)
     now = timezone.now()
     with transaction.atomic():
+        applicant_contact_check_free(phone=phone, email=email)
         consultation = Consultation.objects.create(
             topic=topic,
             applicant_name=name,

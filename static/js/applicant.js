@@ -144,7 +144,10 @@ async function join(event) {
         window.location.reload();
         return;
       }
-      showJoinError(code === "not_found" ? t("err_topic") : t("err_join"));
+      // Too many joins, or this contact is already in the queue: the server's message says
+      // what to do and when, in the page's language.
+      const explained = ["rate_limited", "already_queued"].includes(code) && body.error.message;
+      showJoinError(explained || (code === "not_found" ? t("err_topic") : t("err_join")));
       return;
     }
     session = { consultation_id: body.consultation_id, token: body.token };

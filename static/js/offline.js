@@ -79,7 +79,9 @@ async function send(event) {
     });
     const body = await response.json().catch(() => ({}));
     if (response.status !== 201) {
-      showError(codeText(body.error ? body.error.code : ""));
+      const code = body.error ? body.error.code : "";
+      // Too many questions: the server's message says when to try again, in the page's language.
+      showError(code === "rate_limited" ? body.error.message : codeText(code));
       return;
     }
     $("offline-reference").textContent = body.reference;

@@ -169,9 +169,9 @@ def test_counselors_find_only_their_own(office: dict[str, Any]) -> None:
     assert found(office["budi"]) == {"clinic", "garage"}
 
 
-def page(client: Client, query: str = "") -> str:
+def page(client: Client, query: str = "", status: int = 200) -> str:
     response = client.get("/transcripts/" + query)
-    assert response.status_code == 200
+    assert response.status_code == status
     return response.content.decode()
 
 
@@ -217,7 +217,7 @@ def test_the_page_counselor_filter_is_for_supervisors_only(office: dict[str, Any
 
 
 def test_a_bad_filter_is_shown_not_ignored(office: dict[str, Any]) -> None:
-    html = page(logged_in(office["dewi"]), "?date_from=2026-03-10&date_to=2026-03-01")
+    html = page(logged_in(office["dewi"]), "?date_from=2026-03-10&date_to=2026-03-01", status=400)
     assert 'role="alert"' in html
     assert listed(html) == []
 

@@ -91,6 +91,11 @@ def process_env(
         PYTHONUNBUFFERED="1",
         # Joining must work at any hour of the test run (a test may pass "1" in ``extra``).
         LOKET_ENFORCE_HOURS="0",
+        # ... and however often the test joins from 127.0.0.1 (tests/security tests the limits).
+        LOKET_JOIN_LIMIT_ADDRESS="100000/600",
+        LOKET_JOIN_LIMIT_CONTACT="100000/600",
+        LOKET_OFFLINE_LIMIT_ADDRESS="100000/600",
+        LOKET_OFFLINE_LIMIT_CONTACT="100000/600",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url

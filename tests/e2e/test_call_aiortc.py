@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
@@ -31,6 +32,9 @@ from tests.e2e.rtc_peers import (
     receive_audio,
     receive_video,
 )
+
+# One open consultation per phone: every applicant of the run has their own.
+_PHONES = (f"0813{n:08d}" for n in itertools.count(1))
 
 pytestmark = pytest.mark.processes
 
@@ -127,7 +131,7 @@ async def applicant_joins(
     status, joined = await asyncio.to_thread(
         Browser(server.base_url).json,
         "/api/consultations",
-        {"name": name, "phone": "081234567890", "topic": topic, "mode": mode},
+        {"name": name, "phone": next(_PHONES), "topic": topic, "mode": mode},
     )
     assert status == 201, joined
     ws = await Signaling.open(name, server.ws_url + "/ws/applicant/")

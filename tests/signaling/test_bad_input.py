@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from consult.models import Consultation, TranscriptEntry
+from consult.models import Consultation, InternalNote, TranscriptEntry
 from tests.fixtures import Ws, accepted, applicant_ws, join, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,3 +204,113 @@ async def test_a_frame_before_auth_gets_auth_required_and_auth_still_works() -> 
     await ws.send(type="auth", token=joined["token"])
     assert (await ws.recv())["type"] == "ready"
     await ws.close()
+
+
+# ---------------------------------------------------- text that cannot be stored, huge numbers
+
+NUL = "\\u0000"  # as written in the JSON of a frame
+SURROGATE = "\\ud800"
+
+
+@sync_to_async
+def _notes() -> int:
+    return InternalNote.objects.count()
+
+
+@pytest.mark.parametrize("bad", [NUL, SURROGATE])
+@pytest.mark.parametrize(
+    ("sender", "frame"),
+    [
+        ("applicant", '{"id": "t", "type": "chat.send", "client_msg_id": "m", "text": "a%sb"}'),
+        ("applicant", '{"id": "t", "type": "chat.send", "client_msg_id": "m%s", "text": "ab"}'),
+        (
+            "counselor",
+            '{"id": "t", "type": "chat.send", "consultation_id": "CID", "client_msg_id": "m",'
+            ' "text": "a%sb"}',
+        ),
+        ("counselor", '{"id": "t", "type": "note.add", "consultation_id": "CID", "text": "a%s"}'),
+        (
+            "counselor",
+            '{"id": "t", "type": "consultation.transfer", "consultation_id": "CID",'
+            ' "topic": "building-approval", "note": "lihat %s"}',
+        ),
+        (
+            "counselor",
+            '{"id": "t", "type": "consultation.end", "consultation_id": "CID", "reason": "%s"}',
+        ),
+        ("counselor", '{"id": "t", "type": "typing", "consultation_id": "CID%s"}'),
+    ],
+)
+async def test_unstorable_text_in_a_frame_is_refused_with_invalid_text(
+    sender: str, frame: str, bad: str
+) -> None:
+    applicant, counselor, cid = await _pair()
+    before, notes = await _stored(), await _notes()
+    ws = applicant if sender == "applicant" else counselor
+    await ws.send_raw(frame.replace("CID", cid) % bad)
+    error = await ws.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid_text", "t"), error
+    await _still_open(ws)
+    assert await _stored() == before
+    assert await _notes() == notes
+    assert await (counselor if ws is applicant else applicant).nothing()
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_a_request_id_that_cannot_be_stored_is_not_echoed() -> None:
+    applicant, counselor, _ = await _pair()
+    await applicant.send_raw('{"id": "x\\ud800", "type": "ping"}')
+    error = await applicant.recv()
+    assert (error["code"], error["id"]) == ("invalid_text", None)
+    await _still_open(applicant)
+    await applicant.close()
+    await counselor.close()
+
+
+@pytest.mark.parametrize("huge", ["1e30", "1000000000000000000000000000000", "2147483648"])
+async def test_an_auth_with_a_last_seq_out_of_range_is_refused_not_silently_empty(
+    huge: str,
+) -> None:
+    await sync_to_async(make_topic)()
+    joined = await sync_to_async(join)()
+    ws = Ws("/ws/applicant/")
+    await ws.connect()
+    await ws.send_raw(
+        f'{{"id": "a1", "type": "auth", "token": "{joined["token"]}", "last_seq": {huge}}}'
+    )
+    error = await ws.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid_message", "a1")
+    assert "last_seq" in error["message"]
+    # The connection is still waiting for a good auth, which replays the transcript.
+    await ws.send(type="auth", token=joined["token"], last_seq=0)
+    assert (await ws.recv())["type"] == "ready"
+    entry = await ws.recv_until("entry")
+    assert entry["seq"] == 1
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"id": "n", "type": "resume", "consultation_id": "CID", "last_seq": 1e30}',
+        '{"id": "n", "type": "read", "consultation_id": "CID", "seq": 99999999999}',
+        '{"id": "n", "type": "consultation.transfer", "consultation_id": "CID",'
+        ' "counselor_id": 1e30}',
+        '{"id": "n", "type": "kb.insert", "consultation_id": "CID", "client_msg_id": "k",'
+        ' "article_id": 100000000000000000000}',
+        '{"id": "n", "type": "rtc.ice", "consultation_id": "CID",'
+        ' "candidate": {"candidate": "c", "sdpMLineIndex": 1e30}}',
+    ],
+)
+async def test_numbers_out_of_range_are_refused(frame: str) -> None:
+    applicant, counselor, cid = await _pair()
+    before = await _stored()
+    await counselor.send_raw(frame.replace("CID", cid))
+    error = await counselor.recv()
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid_message", "n"), error
+    await _still_open(counselor)
+    assert await _stored() == before
+    assert await applicant.nothing()
+    await applicant.close()
+    await counselor.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 
-from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import lifecycle
 from consult.services.transcript import transcript_append
@@ -66,12 +66,28 @@ def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
 ) -> None:
     consultation = _active(sari)
     first, created = _say(consultation, "m-1", "Halo")
-    repeat, repeat_created = _say(consultation, "m-1", "Halo (lagi)")
+    repeat, repeat_created = _say(consultation, "m-1", "Halo")
     after, _ = _say(consultation, "m-2")
     assert (created, repeat_created) == (True, False)
     assert (repeat.pk, repeat.seq, repeat.text) == (first.pk, first.seq, "Halo")
     assert str(repeat.consultation.public_id) == str(consultation.public_id)
     assert after.seq == first.seq + 1
+    assert _gapless(consultation)
+
+
+@pytest.mark.django_db
+def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
+    sari: StaffProfile,
+) -> None:
+    consultation = _active(sari)
+    first, _ = _say(consultation, "m-1", "Halo")
+    with pytest.raises(ClientMsgIdReused):
+        _say(consultation, "m-1", "Halo (lagi)")
+    after, _ = _say(consultation, "m-2")
+    assert after.seq == first.seq + 1
+    assert (
+        TranscriptEntry.objects.get(consultation=consultation, client_msg_id="m-1").text == "Halo"
+    )
     assert _gapless(consultation)
 
 

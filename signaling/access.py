@@ -8,7 +8,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consult import board, selectors, tools_selectors
+from consult import board, selectors, staff_sessions, tools_selectors
 from consult.errors import Forbidden, InvalidState
 from consult.models import (
     AuthorRole,
@@ -283,3 +283,8 @@ def held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:
         ConsultationStatus.ACTIVE,
     )
     return held, int(row["topic_id"])
+
+
+@database_sync_to_async
+def staff_session_valid(*, session_key: str | None, user_id: int) -> bool:
+    return staff_sessions.staff_session_valid(session_key=session_key, user_id=user_id)

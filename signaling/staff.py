@@ -11,6 +11,7 @@ from consult import events
 
 from . import access, protocol
 from .consumers import BaseConsumer
+from .session_guard import SessionGuard
 
 
 class StaffConsumer(BaseConsumer):
@@ -31,6 +32,13 @@ class StaffConsumer(BaseConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
         self.staff = opened["staff"]
+        # Joined before the first check: an account change committed after that check arrives
+        # as an event.
+        self.guard = SessionGuard(self)
+        await self.join(events.group_user(self.guard.user_id))
+        if not await self.guard.check():
+            return
+        self.guard.start()
         self.authenticated = True
         self.role = "counselor" if self.staff.is_counselor else "supervisor"
         self.connection_id = opened["connection_id"]
@@ -62,6 +70,24 @@ class StaffConsumer(BaseConsumer):
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
             await self.send_frame(await access.board_snapshot())
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None and not await guard.allows_frame():
+            return
+        await super().receive(text_data, bytes_data)
+
+    async def disconnect(self, code: int) -> None:
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None:
+            await guard.stop()
+        await super().disconnect(code)
+
+    async def loket_session_check(self, event: dict[str, Any]) -> None:
+        """Logout or an account change: end this connection if its session is gone."""
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None:
+            await guard.on_event(event)
 
     def _counselor_only(self) -> None:
         if self.role != "counselor":

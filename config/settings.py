@@ -276,7 +276,7 @@ LOKET_TURN_URLS = _env_list("LOKET_TURN_URLS", [])
 LOKET_TURN_SECRET = os.environ.get("LOKET_TURN_SECRET", "")
 # Host candidates the server's own aiortc peers offer (empty: every non-loopback interface).
 LOKET_ICE_HOST_ADDRESSES = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
-LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 3600, minimum=60)
+LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
 if LOKET_TURN_URLS and not LOKET_TURN_SECRET:
     raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
 

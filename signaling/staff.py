@@ -32,8 +32,10 @@ class StaffConsumer(BaseConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
         self.staff = opened["staff"]
-        # Joined before the first check: an account change committed after that check arrives
-        # as an event.
+        self.connection_id = opened["connection_id"]
+        # Joined before the session's first check, so that a logout or account change committed
+        # after that check arrives as an event. (A failed check closes; disconnect then closes
+        # the connection recorded above.)
         self.guard = SessionGuard(self)
         await self.join(events.group_user(self.guard.user_id))
         if not await self.guard.check():
@@ -41,7 +43,6 @@ class StaffConsumer(BaseConsumer):
         self.guard.start()
         self.authenticated = True
         self.role = "counselor" if self.staff.is_counselor else "supervisor"
-        self.connection_id = opened["connection_id"]
         self.topic_ids: list[int] = opened["topic_ids"]
         if self.staff.is_counselor:
             await self.join(events.group_staff(self.staff.pk))

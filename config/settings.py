@@ -240,8 +240,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _env_bool("LOKET_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Secure cookies, HSTS and TLS: see the guard block at the end.
 
 LOGGING = {
     "version": 1,
@@ -312,7 +311,7 @@ LOKET_TURN_URLS = _env_list("LOKET_TURN_URLS", [])
 LOKET_TURN_SECRET = os.environ.get("LOKET_TURN_SECRET", "")
 # Host candidates the server's own aiortc peers offer (empty: every non-loopback interface).
 LOKET_ICE_HOST_ADDRESSES = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
-LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 3600, minimum=60)
+LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
 if LOKET_TURN_URLS and not LOKET_TURN_SECRET:
     raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
 
@@ -394,3 +393,89 @@ RATELIMIT_FAIL_OPEN = True
 # name a client only by a keyed hash (consult/login_lockout.py).
 _loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
 _loggers["axes"] = {"level": "WARNING"}
+
+# --- guard: staff sessions, TLS and headers, WebSocket origins, database pool ---
+# (one block, so that other parts of the settings can change without touching this one)
+
+# A staff socket re-checks its session this often when idle, and before a frame when its last
+# check is older than SESSION_FRAME_RECHECK (signaling/session_guard.py).
+LOKET["SESSION_RECHECK"] = _env_int("LOKET_SESSION_RECHECK", 30, minimum=1)
+LOKET["SESSION_FRAME_RECHECK"] = _env_int("LOKET_SESSION_FRAME_RECHECK", 5, minimum=0)
+
+# LOKET_TLS: the public site is https:// (Daphne's own TLS endpoint or a proxy in front).
+# LOKET_BEHIND_TLS_PROXY: TLS ends at a reverse proxy that sets X-Forwarded-Proto: https and
+# strips any X-Forwarded-Proto the client sent; implies LOKET_TLS.
+LOKET_BEHIND_TLS_PROXY = _env_bool("LOKET_BEHIND_TLS_PROXY", False)
+LOKET_TLS = _env_bool("LOKET_TLS", False) or LOKET_BEHIND_TLS_PROXY
+if LOKET_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = _env_bool("LOKET_SECURE_COOKIES", LOKET_TLS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = _env_bool("LOKET_SSL_REDIRECT", LOKET_TLS)
+SECURE_HSTS_SECONDS = _env_int("LOKET_HSTS_SECONDS", 31536000 if LOKET_TLS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("LOKET_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("LOKET_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is the registrable domain owner's decision (hstspreload.org accepts only
+    # registrable domains, and leaving the list takes months); Loket does not make it for them.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): the pages load only Loket's own scripts, styles and
+# images; WebSockets go to this same host ('self' covers ws:/wss: to it in CSP Level 3 browsers).
+# Camera and microphone streams are attached with srcObject, which CSP does not govern.
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.append("consult.security.NoStoreMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# WebSocket origins (signaling/origin.py): a browser's Origin must equal the site's own origin
+# (scheme from LOKET_TLS, host and port from the request) or be listed here in full.
+LOKET_ALLOWED_ORIGINS = _env_list("LOKET_ALLOWED_ORIGINS", [])
+for _origin in LOKET_ALLOWED_ORIGINS:
+    _parsed = urlparse(_origin)
+    if (
+        _parsed.scheme not in {"http", "https"}
+        or not _parsed.netloc
+        or _parsed.path not in {"", "/"}
+    ):
+        raise ImproperlyConfigured(
+            f"LOKET_ALLOWED_ORIGINS entries look like https://loket.example.go.id, got {_origin!r}"
+        )
+
+# PostgreSQL: one connection pool per process instead of one persistent connection per request
+# thread, so a process never holds more than LOKET_DB_POOL_MAX_SIZE backends.
+if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL", True):
+    if _env_int("LOKET_DB_CONN_MAX_AGE", 0) != 0:
+        raise ImproperlyConfigured("LOKET_DB_CONN_MAX_AGE must be 0 with LOKET_DB_POOL on")
+    _pool_max = _env_int("LOKET_DB_POOL_MAX_SIZE", 10, minimum=1)
+    _pool_min = _env_int("LOKET_DB_POOL_MIN_SIZE", 0)
+    if _pool_min > _pool_max:
+        raise ImproperlyConfigured("LOKET_DB_POOL_MIN_SIZE must not exceed LOKET_DB_POOL_MAX_SIZE")
+    _db["CONN_MAX_AGE"] = 0
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _pool_min,
+        "max_size": _pool_max,
+        # A request waits this long for a free connection, then fails (500, logged) instead of
+        # queueing without end.
+        "timeout": float(_env_int("LOKET_DB_POOL_TIMEOUT", 10, minimum=1)),
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -33,7 +32,9 @@ def topics(request: HttpRequest) -> JsonResponse:
 
 
 def _ws_url(request: HttpRequest, path: str) -> str:
-    scheme = "wss" if request.is_secure() else "ws"
+    # A site declared to be served over TLS is reached over wss:// even when the request the
+    # proxy forwarded arrived in plain HTTP.
+    scheme = "wss" if request.is_secure() or settings.LOKET_TLS else "ws"
     return f"{scheme}://{request.get_host()}{path}"
 
 
@@ -72,7 +73,6 @@ def consultation_create(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-@login_required
 def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
     """GET /api/consultations/<id>/transcript: the whole record, for those allowed to read it."""
     try:

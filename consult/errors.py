@@ -28,6 +28,11 @@ class Forbidden(DomainError):
     message = "You may not act on this consultation."
 
 
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    message = "Log in first."
+
+
 class InvalidState(DomainError):
     code = "invalid_state"
     message = "The consultation is not in a state that allows this."

@@ -144,6 +144,16 @@ def group_topic(topic_id: int) -> str:
 GROUP_SUPERVISORS = "supervisors"
 
 
+def group_user(user_id: int) -> str:
+    """Every staff connection of one login account (counselor or supervisor)."""
+    return f"user.{user_id}"
+
+
+# Channel-layer message type asking staff connections to re-check their session
+# (``session_check`` in signaling/session_guard.py).
+SESSION_CHECK_EVENT = "loket.session_check"
+
+
 AUDIENCE_ALL = "all"
 AUDIENCE_APPLICANT = "applicant"
 AUDIENCE_STAFF = "staff"
@@ -197,6 +207,27 @@ def publish(
 def publish_callback(callback: Any) -> None:
     """Run ``callback`` (which builds and publishes frames from fresh reads) after commit."""
     transaction.on_commit(callback)
+
+
+def publish_session_check(*, user_id: int, revoked_session: str | None = None) -> None:
+    """After commit, tell every staff connection of ``user_id`` to re-check its session now.
+
+    ``revoked_session`` is the digest of a session that is ending (logout): connections on it
+    close without waiting for the database to say so.
+    """
+    message = {"type": SESSION_CHECK_EVENT, "revoked_session": revoked_session}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group_user(user_id), message)
+        except Exception:
+            # The connections re-check their session periodically anyway.
+            log.exception("channel layer send of a session check failed")
+
+    transaction.on_commit(send)
 
 
 async def publish_ephemeral(

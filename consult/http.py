@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from .errors import DomainError, Forbidden, InvalidInput, RateLimited, TokenInvalid
+from .errors import DomainError, Forbidden, InvalidInput, RateLimited, TokenInvalid, Unauthenticated
 from .models import Consultation, StaffProfile
 from .services.tokens import applicant_token_verify
 from .text_input import json_texts_check, text_check
@@ -21,6 +21,7 @@ from .text_input import json_texts_check, text_check
 _STATUS = {
     "not_found": 404,
     "forbidden": 403,
+    "unauthenticated": 401,
     "invalid_state": 409,
     "office_closed": 409,
     "already_queued": 409,
@@ -88,9 +89,10 @@ def text_fields(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
 
 
 def staff_of(request: HttpRequest) -> StaffProfile:
-    """The staff profile of the logged-in user, or Forbidden."""
+    """The staff profile of the logged-in user; Unauthenticated without a session (an API answers
+    401 with JSON, not a redirect to the login page), Forbidden for a user who is not staff."""
     if not request.user.is_authenticated:
-        raise Forbidden("Log in first.")
+        raise Unauthenticated()
     staff = StaffProfile.objects.filter(user_id=request.user.pk).first()
     if staff is None:
         raise Forbidden("Staff only.")

@@ -16,7 +16,7 @@ Settings (read with ``getattr`` and defaults, so a missing setting means "not co
 * ``LOKET_STUN_URLS: list[str]``  ``stun:``/``stuns:`` URLs (default ``[]``)
 * ``LOKET_TURN_URLS: list[str]``  ``turn:``/``turns:`` URLs (default ``[]``)
 * ``LOKET_TURN_SECRET: str``      coturn's ``static-auth-secret`` (required when TURN URLs are set)
-* ``LOKET_TURN_TTL_SECONDS: int`` credential lifetime (default 3600)
+* ``LOKET_TURN_TTL_SECONDS: int`` credential lifetime (default 300; see docs/VIDEO.md)
 
 With both lists empty :func:`ice_servers_for` returns ``[]``: browsers then use host candidates
 only and contact no STUN/TURN server at all.
@@ -33,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-DEFAULT_TURN_TTL_SECONDS = 3600
+DEFAULT_TURN_TTL_SECONDS = 300
 _STUN_SCHEMES = ("stun:", "stuns:")
 _TURN_SCHEMES = ("turn:", "turns:")
 

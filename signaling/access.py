@@ -8,7 +8,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consult import board, selectors, tools_selectors
+from consult import board, selectors, staff_sessions, tools_selectors
 from consult.errors import Forbidden, InvalidState
 from consult.models import (
     AuthorRole,
@@ -308,3 +308,8 @@ def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, An
 @database_sync_to_async
 def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
     return [selectors.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
+
+
+@database_sync_to_async
+def staff_session_valid(*, session_key: str | None, user_id: int) -> bool:
+    return staff_sessions.staff_session_valid(session_key=session_key, user_id=user_id)

@@ -6,10 +6,10 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from .applicant import ApplicantConsumer
+from .origin import SiteOriginValidator
 from .staff import StaffConsumer
 
 websocket_urlpatterns = [
@@ -19,12 +19,11 @@ websocket_urlpatterns = [
 
 
 def build_application(http_app: Any) -> ProtocolTypeRouter:
-    """HTTP to Django; WebSockets through the origin check and session auth to the consumers."""
+    """HTTP to Django; WebSockets through the origin check (signaling/origin.py) and session
+    auth to the consumers."""
     return ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-            ),
+            "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )

@@ -11,6 +11,7 @@ from consult import events
 
 from . import access, protocol
 from .consumers import BaseConsumer
+from .session_guard import SessionGuard
 
 
 class StaffConsumer(BaseConsumer):
@@ -31,9 +32,17 @@ class StaffConsumer(BaseConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
         self.staff = opened["staff"]
+        self.hold_connection(opened["connection_id"])
+        # Joined before the session's first check, so that a logout or account change committed
+        # after that check arrives as an event. (A failed check closes; disconnect then closes
+        # the connection recorded above.)
+        self.guard = SessionGuard(self)
+        await self.join(events.group_user(self.guard.user_id))
+        if not await self.guard.check():
+            return
+        self.guard.start()
         self.authenticated = True
         self.role = "counselor" if self.staff.is_counselor else "supervisor"
-        self.hold_connection(opened["connection_id"])
         self.topic_ids: list[int] = opened["topic_ids"]
         # What this connection last sent, so a resync sends only what changed.
         self.status_sent: str | None = self.staff.status if self.staff.is_counselor else None
@@ -130,6 +139,24 @@ class StaffConsumer(BaseConsumer):
     async def resync_queues(self) -> None:
         for snapshot in await access.queue_snapshots(topic_ids=self.topic_ids):
             await self.on_queue_snapshot(snapshot)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None and not await guard.allows_frame():
+            return
+        await super().receive(text_data, bytes_data)
+
+    async def disconnect(self, code: int) -> None:
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None:
+            await guard.stop()
+        await super().disconnect(code)
+
+    async def loket_session_check(self, event: dict[str, Any]) -> None:
+        """Logout or an account change: end this connection if its session is gone."""
+        guard: SessionGuard | None = getattr(self, "guard", None)
+        if guard is not None:
+            await guard.on_event(event)
 
     def _counselor_only(self) -> None:
         if self.role != "counselor":

@@ -25,6 +25,8 @@ from consult.models import (
 from consult.services import lifecycle, presence
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+# A browser's handshake names the host it connects to; the Origin must be that same site.
+HOST = (b"host", b"127.0.0.1")
 
 
 def make_topic(code: str = "building-approval") -> Topic:
@@ -80,7 +82,9 @@ class Ws:
     """A WebSocket client on the real ASGI application, with frame helpers."""
 
     def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        self.comm = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+        self.comm = WebsocketCommunicator(
+            application, path, headers=[ORIGIN, HOST, *(headers or [])]
+        )
 
     async def connect(self) -> None:
         connected, _ = await self.comm.connect()

@@ -147,7 +147,7 @@ export class CallView {
     this.reported = null;
     this.recovering = false;
     this.rebuilds = 0;
-    this.timers = { recovery: null, grace: null, connect: null, ended: null };
+    this.timers = { recovery: null, grace: null, connect: null, ended: null, iceRefresh: null };
     this.chain = Promise.resolve();
     this.held = null;
     this.requestCounter = 0;
@@ -407,7 +407,9 @@ export class CallView {
   }
 
   teardown() {
-    for (const name of ["recovery", "grace", "connect"]) clearTimeout(this.timers[name]);
+    for (const name of ["recovery", "grace", "connect", "iceRefresh"]) {
+      clearTimeout(this.timers[name]);
+    }
     this.closePc();
     if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
     this.localStream = null;
@@ -445,7 +447,35 @@ export class CallView {
       this.fetchIceServers(),
     ]);
     this.iceServers = servers;
+    this.scheduleIceRefresh(servers);
     return stream;
+  }
+
+  /**
+   * TURN credentials are short-lived (docs/VIDEO.md): while in a call, fetch fresh ones at half
+   * their ttl, so that an ICE restart or a rebuilt connection late in a long call can still
+   * obtain a relay. The allocations already made are not affected.
+   */
+  scheduleIceRefresh(servers) {
+    clearTimeout(this.timers.iceRefresh);
+    const ttls = servers.map((s) => s.ttl).filter((ttl) => typeof ttl === "number" && ttl > 0);
+    if (!ttls.length) return;
+    this.timers.iceRefresh = setTimeout(async () => {
+      if (!this.inCall) return;
+      const fresh = await this.fetchIceServers();
+      if (!this.inCall) return;
+      if (fresh.length) {
+        this.iceServers = fresh;
+        if (this.pc && this.pc.signalingState !== "closed") {
+          try {
+            this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: fresh });
+          } catch (error) {
+            console.warn("call: fresh ICE servers not applied", error);
+          }
+        }
+      }
+      this.scheduleIceRefresh(fresh.length ? fresh : servers);
+    }, Math.min(...ttls) * 500);
   }
 
   useMedia(stream) {

@@ -208,13 +208,15 @@ def test_a_counselor_who_transferred_keeps_reading_what_they_wrote() -> None:
 def test_applicants_and_anonymous_visitors_cannot_read_transcripts(ended: dict[str, Any]) -> None:
     public_id = ended["consultation"].public_id
     anonymous = Client().get(_api(public_id))
-    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    # An API answers JSON, not a redirect to the login page.
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthenticated"
     # The applicant's token is not a way in.
     token = applicant_token_issue(consultation=ended["consultation"])
     with_token = Client().get(
         _api(public_id) + f"?token={token}", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
-    assert with_token.status_code == 302
+    assert with_token.status_code == 401
     plain_user = get_user_model().objects.create_user(username="warga", password="pw")
     refused = _client(user=plain_user).get(_api(public_id))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"

@@ -273,7 +273,7 @@ def test_counselors_see_their_topics_and_supervisors_all(people: dict[str, Staff
 
 def test_the_panel_is_for_staff_only(people: dict[str, StaffProfile]) -> None:
     reference = _ask().json()["reference"]
-    assert Client().get("/api/staff/offline-questions").status_code == 403
+    assert Client().get("/api/staff/offline-questions").status_code == 401
     user = get_user_model().objects.create_user(username="visitor", password="pw-visitor")
     client = Client()
     client.force_login(user)

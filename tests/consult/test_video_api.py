@@ -124,7 +124,10 @@ def test_only_the_participants_of_an_active_consultation(sari: StaffProfile, tur
     assert _code(_as_applicant(waiting, cid)) == (403, "forbidden")  # someone else's token
     assert _code(_as_staff(citra, cid)) == (403, "forbidden")
     assert _code(_as_staff(dewi, cid)) == (403, "forbidden")
-    assert _code(Client().get("/api/ice-servers", {"consultation": cid})) == (403, "forbidden")
+    assert _code(Client().get("/api/ice-servers", {"consultation": cid})) == (
+        401,
+        "unauthenticated",
+    )
     bad_token = {"Authorization": "Bearer not-a-token"}
     response = Client().get("/api/ice-servers", {"consultation": cid}, headers=bad_token)
     assert _code(response) == (401, "token_invalid")

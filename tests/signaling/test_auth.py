@@ -155,7 +155,9 @@ async def test_the_right_origin_with_an_allowed_host_port_is_admitted() -> None:
     await sync_to_async(make_topic)()
     joined = await sync_to_async(join)()
     comm = WebsocketCommunicator(
-        application, "/ws/applicant/", headers=[(b"origin", b"http://localhost:8000")]
+        application,
+        "/ws/applicant/",
+        headers=[(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")],
     )
     connected, _ = await comm.connect()
     assert connected

@@ -31,7 +31,7 @@ from ..models import (
 from ..selectors import topic_active_get
 from .notes import note_record
 from .office import office_check_accepting
-from .routing import publish_consultation_state, publish_queue, queue_dispatch
+from .routing import publish_consultation_state, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import consultation_lock, system_event_add
 from .video import CALL_FIELDS, call_close
@@ -70,15 +70,15 @@ def consultation_join(
             applicant_grace_deadline=now + timedelta(seconds=applicant_grace_seconds),
         )
         system_event_add(consultation, event="joined", data={"topic": topic.code, "mode": mode})
-        publish_queue(topic_id=topic.pk)
-    queue_dispatch()
+    queue_dispatch(topic_ids=[topic.pk])
     return consultation, applicant_token_issue(consultation=consultation)
 
 
 def _release_to_queue(
     consultation: Consultation, *, front: bool, event: str | None, reason: str
 ) -> None:
-    """Put a held consultation (locked by the caller) back in the queue."""
+    """Put a held consultation (locked by the caller) back in the queue; the caller then runs
+    ``queue_dispatch`` with the counselor and the topic."""
     previous = consultation.counselor_id
     was_active = consultation.status == ConsultationStatus.ACTIVE
     call_close(consultation, reason=reason)
@@ -105,7 +105,6 @@ def _release_to_queue(
     if event:
         system_event_add(consultation, event=event, data={"reason": reason})
     publish_consultation_state(consultation, previous_counselor_id=previous)
-    publish_queue(topic_id=consultation.topic_id)
 
 
 def _held_by(consultation: Consultation, staff: StaffProfile) -> None:
@@ -151,7 +150,7 @@ def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
             raise InvalidState()
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=False, event=None, reason="declined")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
 
 
 def offer_expire(*, consultation_id: int) -> bool:
@@ -170,7 +169,7 @@ def offer_expire(*, consultation_id: int) -> bool:
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=now)
         _release_to_queue(consultation, front=False, event=None, reason="offer_timeout")
         _status_set(staff, CounselorStatus.AWAY, reason="offer_timeout")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
     return True
 
 
@@ -197,6 +196,7 @@ def consultation_end(
         elif consultation.status not in OPEN_STATUSES:
             raise InvalidState()
         was_waiting = consultation.status == ConsultationStatus.WAITING
+        holder = None if was_waiting else consultation.counselor_id
         consultation.outcome = outcome
         _finish(
             consultation,
@@ -206,9 +206,8 @@ def consultation_end(
             ended_by=ended_by,
             reason=reason or outcome or ("answered" if ended_by == EndedBy.COUNSELOR else "left"),
         )
-        if was_waiting:
-            publish_queue(topic_id=consultation.topic_id)
-    queue_dispatch()
+    # A waiting one leaves its queue; a held one frees its counselor's place in all their topics.
+    queue_dispatch(counselor_ids=[holder], topic_ids=[consultation.topic_id] if was_waiting else [])
     return consultation
 
 
@@ -257,14 +256,12 @@ def consultation_transfer(
         if consultation.status != ConsultationStatus.ACTIVE:
             raise InvalidState()
         data: dict[str, object] = {"from": staff.display_name}
+        old_topic = consultation.topic_id
         if topic_code:
             topic = topic_active_get(code=topic_code)
-            old_topic = consultation.topic_id
             consultation.topic = topic
             consultation.save(update_fields=["topic"])
             data["topic"] = topic.code
-            if old_topic != topic.pk:
-                publish_queue(topic_id=old_topic)
         if counselor_id is not None:
             target = StaffProfile.objects.filter(pk=counselor_id, role=StaffRole.COUNSELOR).first()
             if target is None or target.pk == staff.pk:
@@ -279,11 +276,12 @@ def consultation_transfer(
         # The counselor handing it on must not be offered it straight back (cooldown as a decline).
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=True, event=None, reason="transferred")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[old_topic, consultation.topic_id])
     return consultation
 
 
 def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
+    """Store and announce the status; the caller runs ``queue_dispatch`` with the counselor."""
     StaffProfile.objects.filter(pk=staff.pk).update(status=status)
     staff.status = status
     events.publish(
@@ -297,8 +295,6 @@ def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
         },
         audience=events.AUDIENCE_STAFF,
     )
-    for topic_id in staff.topics.values_list("pk", flat=True):
-        publish_queue(topic_id=topic_id)
 
 
 def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
@@ -309,8 +305,7 @@ def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
         raise InvalidInput("status must be available, away or offline.")
     with transaction.atomic():
         _status_set(staff, status)
-    if status == CounselorStatus.AVAILABLE:
-        queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk])
 
 
 def counselor_lose(*, staff_id: int) -> int:
@@ -324,10 +319,12 @@ def counselor_lose(*, staff_id: int) -> int:
                 "pk", flat=True
             )
         )
+        requeued_topics: list[int] = []
         for consultation_id in held:
             consultation = consultation_lock(consultation_id=consultation_id)
             if consultation.counselor_id != staff.pk:
                 continue
+            requeued_topics.append(consultation.topic_id)
             if consultation.status == ConsultationStatus.ACTIVE:
                 _release_to_queue(
                     consultation, front=True, event="requeued", reason="counselor_disconnected"
@@ -337,7 +334,7 @@ def counselor_lose(*, staff_id: int) -> int:
         StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
         if staff.status != CounselorStatus.OFFLINE:
             _status_set(staff, CounselorStatus.OFFLINE, reason="disconnected")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=requeued_topics)
     return len(held)
 
 
@@ -353,13 +350,12 @@ def applicant_abandon(*, consultation_id: int) -> bool:
         ):
             return False
         was_waiting = consultation.status == ConsultationStatus.WAITING
+        holder = None if was_waiting else consultation.counselor_id
         _finish(
             consultation,
             status=ConsultationStatus.ABANDONED,
             ended_by=EndedBy.SYSTEM,
             reason="applicant_disconnected",
         )
-        if was_waiting:
-            publish_queue(topic_id=consultation.topic_id)
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[holder], topic_ids=[consultation.topic_id] if was_waiting else [])
     return True

@@ -116,10 +116,19 @@ def offer_accept(*, staff: StaffProfile, consultation_id: int) -> Consultation:
     """The counselor takes the consultation offered to them."""
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
+        now = timezone.now()
+        if consultation.counselor_id != staff.pk:
+            # An offer that lapsed (or that this counselor declined or handed on) has gone back to
+            # the queue or to a colleague: they had it, so they may learn it is no longer theirs.
+            # Anyone else learns nothing about the consultation.
+            if DeclinedOffer.objects.filter(consultation=consultation, counselor=staff).exists():
+                raise InvalidState("The offer has expired.")
+            raise Forbidden()
         if consultation.status != ConsultationStatus.OFFERED:
             raise InvalidState()
-        now = timezone.now()
+        if consultation.offer_expires_at is not None and consultation.offer_expires_at <= now:
+            # Past its deadline, even if the sweeper has not re-offered it yet.
+            raise InvalidState("The offer has expired.")
         consultation.status = ConsultationStatus.ACTIVE
         consultation.accepted_at = now
         consultation.first_accepted_at = consultation.first_accepted_at or now

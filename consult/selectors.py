@@ -215,36 +215,49 @@ class Staffing(TypedDict):
     free_counselors: int
 
 
-def topic_staffing(*, topic_id: int) -> Staffing:
-    """The topic's staffing as routing sees it now, for the snapshot and the estimates.
+@dataclass
+class StaffingView:
+    """Every available counselor with this moment's video reservations, read once and shared by
+    the snapshots of several topics."""
 
-    Chat places: summed capacity of the available, connected counselors serving the topic, and
-    how many of those places are free (none of a counselor in a call, with a video consultation,
-    or kept for a waiting video). Counselors: how many serve the topic, and how many are fully
-    free (could take a video consultation of this topic now).
-    """
+    seats: list[Seat]
+    video_topics: dict[int, int]  # waiting video consultation -> its topic
+
+    def of_topic(self, topic_id: int) -> Staffing:
+        """The topic's staffing as routing sees it now, for the snapshot and the estimates.
+
+        Chat places: summed capacity of the available, connected counselors serving the topic,
+        and how many of those places are free (none of a counselor in a call, with a video
+        consultation, or kept for a waiting video). Counselors: how many serve the topic, and how
+        many are fully free (could take a video consultation of this topic now).
+        """
+        serving = [s for s in self.seats if topic_id in s.topic_ids]
+        return {
+            "staffed_slots": sum(s.staff.capacity for s in serving),
+            "free_slots": sum(s.chat_places for s in serving),
+            "staffed_counselors": len(serving),
+            "free_counselors": sum(
+                1
+                for s in serving
+                if s.fully_free
+                and (s.reserved_for is None or self.video_topics.get(s.reserved_for) == topic_id)
+            ),
+        }
+
+
+def staffing_view() -> StaffingView:
+    """Available counselors, their load and the video reservations, as of now."""
     now = timezone.now()
     seats = seats_available(now=now)
     videos = list(_waiting_in_order().filter(mode=Mode.VIDEO)[:1000])
-    if videos:
+    if videos and seats:
         seats_reserve(
             waiting=videos,
             seats=seats,
             declined=declined_recently(now=now, consultation_ids=[c.pk for c in videos]),
             now=now,
         )
-    own_videos = {c.pk for c in videos if c.topic_id == topic_id}
-    serving = [s for s in seats if topic_id in s.topic_ids]
-    return {
-        "staffed_slots": sum(s.staff.capacity for s in serving),
-        "free_slots": sum(s.chat_places for s in serving),
-        "staffed_counselors": len(serving),
-        "free_counselors": sum(
-            1
-            for s in serving
-            if s.fully_free and (s.reserved_for is None or s.reserved_for in own_videos)
-        ),
-    }
+    return StaffingView(seats=seats, video_topics={c.pk: c.topic_id for c in videos})
 
 
 def wait_estimate(
@@ -284,32 +297,41 @@ def wait_estimate(
 
 def queue_snapshot(*, topic_id: int) -> dict[str, Any]:
     """The topic's queue as published: order, waiting details for staff, estimate inputs."""
-    topic = Topic.objects.get(pk=topic_id)
-    waiting = list(
+    return queue_snapshots(topic_ids=[topic_id])[0]
+
+
+def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
+    """The snapshots of several topics (in the order given), from one read of the staffing."""
+    topics = Topic.objects.in_bulk(topic_ids)
+    waiting: dict[int, list[dict[str, Any]]] = {topic_id: [] for topic_id in topic_ids}
+    for row in (
         _waiting_in_order()
-        .filter(topic_id=topic_id)
-        .values("pk", "public_id", "mode", "language", "queued_at", "priority")
-    )
-    staffing = topic_staffing(topic_id=topic_id)
-    handling = handling_seconds(topic_id=topic_id)
-    return {
-        "type": "queue.snapshot",
-        "topic": topic.code,
-        "order": [row["pk"] for row in waiting],
-        "waiting": [
-            {
-                "consultation_id": str(row["public_id"]),
-                "position": index + 1,
-                "mode": row["mode"],
-                "language": row["language"],
-                "waiting_since": iso(row["queued_at"]),
-                "requeued": row["priority"] > 0,
-            }
-            for index, row in enumerate(waiting)
-        ],
-        **staffing,
-        "handling_seconds": round(handling, 1),
-    }
+        .filter(topic_id__in=topic_ids)
+        .values("pk", "public_id", "mode", "language", "queued_at", "priority", "topic_id")
+    ):
+        waiting[row["topic_id"]].append(dict(row))
+    staffing = staffing_view()
+    return [
+        {
+            "type": "queue.snapshot",
+            "topic": topics[topic_id].code,
+            "order": [row["pk"] for row in waiting[topic_id]],
+            "waiting": [
+                {
+                    "consultation_id": str(row["public_id"]),
+                    "position": index + 1,
+                    "mode": row["mode"],
+                    "language": row["language"],
+                    "waiting_since": iso(row["queued_at"]),
+                    "requeued": row["priority"] > 0,
+                }
+                for index, row in enumerate(waiting[topic_id])
+            ],
+            **staffing.of_topic(topic_id),
+            "handling_seconds": round(handling_seconds(topic_id=topic_id), 1),
+        }
+        for topic_id in topic_ids
+    ]
 
 
 def queue_position_from_snapshot(

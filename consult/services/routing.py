@@ -27,7 +27,7 @@ from ..payloads import consultation_payload
 from ..selectors import (
     Seat,
     declined_recently,
-    queue_snapshot,
+    queue_snapshots,
     seats_available,
     seats_reserve,
 )
@@ -153,12 +153,7 @@ def publish_consultation_state(
 
 def publish_queue(*, topic_id: int) -> None:
     """After commit: the topic's queue order and estimate inputs, read fresh at that moment."""
-
-    def send() -> None:
-        snapshot = queue_snapshot(topic_id=topic_id)
-        events.publish([events.group_topic(topic_id), events.GROUP_SUPERVISORS], snapshot)
-
-    events.publish_callback(send)
+    queues_publish(topic_ids=[topic_id])
 
 
 def queues_publish(
@@ -167,18 +162,26 @@ def queues_publish(
     """After commit: the queue of each topic given and of each topic these counselors serve, once.
 
     The one place where "counselor C's capacity changed" becomes fresh snapshots (estimates and
-    free places) for every topic C serves.
+    free places) for every topic C serves. Everything is read after commit (outside the dispatch
+    lock), the staffing once for all of them.
     """
     topics = {t for t in topic_ids if t is not None}
     staff_ids = {c for c in counselor_ids if c is not None}
-    if staff_ids:
-        topics.update(
-            StaffProfile.topics.through.objects.filter(staffprofile_id__in=staff_ids).values_list(
-                "topic_id", flat=True
+    if not topics and not staff_ids:
+        return
+
+    def send() -> None:
+        if staff_ids:
+            topics.update(
+                StaffProfile.topics.through.objects.filter(
+                    staffprofile_id__in=staff_ids
+                ).values_list("topic_id", flat=True)
             )
-        )
-    for topic_id in sorted(topics):
-        publish_queue(topic_id=topic_id)
+        ordered = sorted(topics)
+        for topic_id, snapshot in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
+            events.publish([events.group_topic(topic_id), events.GROUP_SUPERVISORS], snapshot)
+
+    events.publish_callback(send)
 
 
 def counselor_topic_ids(staff: StaffProfile) -> list[int]:

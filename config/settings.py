@@ -274,6 +274,9 @@ LOKET: dict[str, Any] = {
     "LAYER_POLL": float(_env_int("LOKET_LAYER_POLL_MS", 2000, minimum=100)) / 1000,
     "SWEEP_INTERVAL": float(_env_int("LOKET_SWEEP_INTERVAL_MS", 1000, minimum=50)) / 1000,
     "DECLINE_COOLDOWN": _env_int("LOKET_DECLINE_COOLDOWN", 30, minimum=0),
+    # A video consultation waiting this long keeps the next counselor to free fully (no new chats
+    # for them); until then chats may pass it while nobody could take it.
+    "VIDEO_RESERVE_AFTER": _env_int("LOKET_VIDEO_RESERVE_AFTER", 120, minimum=0),
     "DEFAULT_CAPACITY": _env_int("LOKET_DEFAULT_CAPACITY", 3, minimum=1),
     "TOKEN_MAX_AGE": _env_int("LOKET_TOKEN_MAX_AGE", 12 * 3600, minimum=60),
     "AUTH_TIMEOUT": _env_int("LOKET_AUTH_TIMEOUT", 10, minimum=1),

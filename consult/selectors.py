@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from .models import (
     Consultation,
     ConsultationStatus,
     CounselorStatus,
+    DeclinedOffer,
     Mode,
     StaffProfile,
     StaffRole,
@@ -91,25 +93,200 @@ def counselors_available(
     )
 
 
-def staffed_capacity(*, topic_id: int) -> tuple[int, int]:
-    """(staffed slots, free slots) of available, connected counselors serving the topic."""
-    rows = counselors_available(now=timezone.now(), topic_id=topic_id).values_list(
-        "capacity", "load", "full_load"
+@dataclass
+class Seat:
+    """An available, connected counselor as routing and the wait estimate see them."""
+
+    staff: StaffProfile
+    topic_ids: set[int]
+    load: int
+    full: bool  # holding a video consultation or a call: takes the whole capacity
+    # The waiting video consultation this counselor is kept for: no new chats are offered to them.
+    reserved_for: int | None = None
+    assigned: list[Consultation] = field(default_factory=list)
+
+    @property
+    def chat_places(self) -> int:
+        """Chat places free now (none while reserved for a video)."""
+        if self.full or self.reserved_for is not None:
+            return 0
+        return max(0, self.staff.capacity - self.load)
+
+    @property
+    def fully_free(self) -> bool:
+        return not self.full and self.load == 0
+
+    def free_for(self, consultation: Consultation) -> bool:
+        """Whether an offer of ``consultation`` fits now."""
+        if consultation.mode == Mode.VIDEO:
+            return self.fully_free and self.reserved_for in (None, consultation.pk)
+        return self.chat_places > 0
+
+    def fairness_key(self) -> tuple[float, int]:
+        """Longest since the last assignment first (never assigned: first of all)."""
+        last = self.staff.last_assigned_at
+        return (last.timestamp() if last else 0.0, self.staff.pk)
+
+
+def seats_available(*, now: datetime) -> list[Seat]:
+    """Every available, connected counselor with their topics and load."""
+    staff = counselors_available(now=now).prefetch_related("topics")
+    return [
+        Seat(
+            staff=s,
+            topic_ids={t.pk for t in s.topics.all()},
+            load=s.load,
+            full=s.full_load > 0,
+        )
+        for s in staff
+    ]
+
+
+def declined_recently(*, now: datetime, consultation_ids: list[int]) -> set[tuple[int, int]]:
+    """(consultation, counselor) pairs still in the decline cooldown."""
+    cooldown = now - timedelta(seconds=settings.LOKET["DECLINE_COOLDOWN"])
+    return set(
+        DeclinedOffer.objects.filter(
+            consultation_id__in=consultation_ids, at__gt=cooldown
+        ).values_list("consultation_id", "counselor_id")
     )
-    staffed = 0
-    free = 0
-    for capacity, load, full in rows:
-        staffed += capacity
-        free += 0 if full else max(0, capacity - load)
-    return staffed, free
 
 
-def wait_estimate(*, position: int, staffed: int, free: int, handling: float) -> int | None:
-    """Estimated seconds until a counselor takes position ``position`` (1 = next).
+def video_reserve_cutoff(*, now: datetime) -> datetime:
+    """A video consultation waiting since this instant or earlier reserves a counselor."""
+    return now - timedelta(seconds=settings.LOKET["VIDEO_RESERVE_AFTER"])
 
-    Slots free up at ``staffed / handling`` per second on average, and ``free`` are open now, so
-    the p-th in line waits about ``(p - free) * handling / staffed``. None when nobody is staffed.
+
+def _serves(seat: Seat, consultation: Consultation) -> bool:
+    """The seat may be offered the consultation: its named colleague, or one serving its topic."""
+    if consultation.target_counselor_id is not None:
+        return seat.staff.pk == consultation.target_counselor_id
+    return consultation.topic_id in seat.topic_ids
+
+
+def seats_reserve(
+    *,
+    waiting: list[Consultation],
+    seats: list[Seat],
+    declined: set[tuple[int, int]],
+    now: datetime,
+) -> None:
+    """Keep a counselor for each video consultation that has waited too long (on ``seats``).
+
+    ``waiting`` is in queue order. Per topic only the first waiting video counts (FIFO within a
+    mode); once it has waited ``LOKET_VIDEO_RESERVE_AFTER`` it holds the least-loaded counselor
+    serving the topic who has not declined it, so that counselor drains to fully free instead of
+    taking new chats. A named colleague of a transfer is that video's only candidate.
     """
+    cutoff = video_reserve_cutoff(now=now)
+    seen: set[tuple[str, int]] = set()
+    for consultation in waiting:
+        if consultation.mode != Mode.VIDEO:
+            continue
+        target = consultation.target_counselor_id
+        key = ("counselor", target) if target is not None else ("topic", consultation.topic_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        if consultation.queued_at is None or consultation.queued_at > cutoff:
+            continue
+        candidates = [
+            s
+            for s in seats
+            if s.reserved_for is None
+            and _serves(s, consultation)
+            and (consultation.pk, s.staff.pk) not in declined
+        ]
+        if candidates:
+            seat = min(candidates, key=lambda s: (s.load, s.fairness_key()))
+            seat.reserved_for = consultation.pk
+
+
+def _waiting_in_order() -> QuerySet[Consultation]:
+    return Consultation.objects.filter(status=ConsultationStatus.WAITING).order_by(
+        "-priority", "queued_at", "pk"
+    )
+
+
+class Staffing(TypedDict):
+    staffed_slots: int
+    free_slots: int
+    staffed_counselors: int
+    free_counselors: int
+
+
+@dataclass
+class StaffingView:
+    """Every available counselor with this moment's video reservations, read once and shared by
+    the snapshots of several topics."""
+
+    seats: list[Seat]
+    video_topics: dict[int, int]  # waiting video consultation -> its topic
+
+    def of_topic(self, topic_id: int) -> Staffing:
+        """The topic's staffing as routing sees it now, for the snapshot and the estimates.
+
+        Chat places: summed capacity of the available, connected counselors serving the topic,
+        and how many of those places are free (none of a counselor in a call, with a video
+        consultation, or kept for a waiting video). Counselors: how many serve the topic, and how
+        many are fully free (could take a video consultation of this topic now).
+        """
+        serving = [s for s in self.seats if topic_id in s.topic_ids]
+        return {
+            "staffed_slots": sum(s.staff.capacity for s in serving),
+            "free_slots": sum(s.chat_places for s in serving),
+            "staffed_counselors": len(serving),
+            "free_counselors": sum(
+                1
+                for s in serving
+                if s.fully_free
+                and (s.reserved_for is None or self.video_topics.get(s.reserved_for) == topic_id)
+            ),
+        }
+
+
+def staffing_view() -> StaffingView:
+    """Available counselors, their load and the video reservations, as of now."""
+    now = timezone.now()
+    seats = seats_available(now=now)
+    videos = list(_waiting_in_order().filter(mode=Mode.VIDEO)[:1000])
+    if videos and seats:
+        seats_reserve(
+            waiting=videos,
+            seats=seats,
+            declined=declined_recently(now=now, consultation_ids=[c.pk for c in videos]),
+            now=now,
+        )
+    return StaffingView(seats=seats, video_topics={c.pk: c.topic_id for c in videos})
+
+
+def wait_estimate(
+    *,
+    mode: str = Mode.CHAT,
+    position: int,
+    staffed: int,
+    free: int,
+    handling: float,
+    counselors: int = 0,
+    free_counselors: int = 0,
+    reserve_in: float = 0.0,
+) -> int | None:
+    """Estimated seconds until a counselor takes the ``position``-th waiting consultation of
+    its mode (1 = next) in a topic. None when nobody is staffed.
+
+    A chat: chat places free up at ``staffed / handling`` per second on average and ``free`` are
+    open now, so the p-th chat waits about ``(p - free) * handling / staffed``. A video needs a
+    counselor with nothing else: ``free_counselors`` are so now, and each of the ``counselors``
+    frees fully about once per ``handling``; it may first have to wait ``reserve_in`` seconds
+    until the head video reserves a counselor (chats pass it until then).
+    """
+    if mode == Mode.VIDEO:
+        if counselors <= 0:
+            return None
+        ahead = position - free_counselors
+        if ahead <= 0:
+            return 0
+        return math.ceil(max(0.0, reserve_in) + ahead * handling / counselors)
     if staffed <= 0:
         return None
     ahead = position - free
@@ -120,32 +297,78 @@ def wait_estimate(*, position: int, staffed: int, free: int, handling: float) ->
 
 def queue_snapshot(*, topic_id: int) -> dict[str, Any]:
     """The topic's queue as published: order, waiting details for staff, estimate inputs."""
-    topic = Topic.objects.get(pk=topic_id)
-    waiting = list(
-        Consultation.objects.filter(topic_id=topic_id, status=ConsultationStatus.WAITING)
-        .order_by("-priority", "queued_at", "pk")
-        .values("pk", "public_id", "mode", "language", "queued_at", "priority")
-    )
-    staffed, free = staffed_capacity(topic_id=topic_id)
-    handling = handling_seconds(topic_id=topic_id)
+    return queue_snapshots(topic_ids=[topic_id])[0]
+
+
+def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
+    """The snapshots of several topics (in the order given), from one read of the staffing."""
+    topics = Topic.objects.in_bulk(topic_ids)
+    waiting: dict[int, list[dict[str, Any]]] = {topic_id: [] for topic_id in topic_ids}
+    for row in (
+        _waiting_in_order()
+        .filter(topic_id__in=topic_ids)
+        .values("pk", "public_id", "mode", "language", "queued_at", "priority", "topic_id")
+    ):
+        waiting[row["topic_id"]].append(dict(row))
+    staffing = staffing_view()
+    return [
+        {
+            "type": "queue.snapshot",
+            "topic": topics[topic_id].code,
+            "order": [row["pk"] for row in waiting[topic_id]],
+            "waiting": [
+                {
+                    "consultation_id": str(row["public_id"]),
+                    "position": index + 1,
+                    "mode": row["mode"],
+                    "language": row["language"],
+                    "waiting_since": iso(row["queued_at"]),
+                    "requeued": row["priority"] > 0,
+                }
+                for index, row in enumerate(waiting[topic_id])
+            ],
+            **staffing.of_topic(topic_id),
+            "handling_seconds": round(handling_seconds(topic_id=topic_id), 1),
+        }
+        for topic_id in topic_ids
+    ]
+
+
+def queue_position_from_snapshot(
+    *, snapshot: dict[str, Any], consultation_id: int
+) -> dict[str, Any] | None:
+    """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot.
+
+    The position counts the waiting consultations of the same mode ahead (chats and videos queue
+    separately within a topic; see docs/ARCHITECTURE.md). None if it is not in the queue.
+    """
+    order: list[int] = snapshot.get("order", [])
+    if consultation_id not in order:
+        return None
+    rows: list[dict[str, Any]] = snapshot["waiting"]
+    index = order.index(consultation_id)
+    row = rows[index]
+    mode = row["mode"]
+    same_mode = [r for r in rows if r["mode"] == mode]
+    position = sum(1 for r in rows[: index + 1] if r["mode"] == mode)
+    reserve_in = 0.0
+    if mode == Mode.VIDEO and same_mode[0]["waiting_since"]:
+        head_since = datetime.fromisoformat(same_mode[0]["waiting_since"])
+        reserve_in = (head_since - video_reserve_cutoff(now=timezone.now())).total_seconds()
     return {
-        "type": "queue.snapshot",
-        "topic": topic.code,
-        "order": [row["pk"] for row in waiting],
-        "waiting": [
-            {
-                "consultation_id": str(row["public_id"]),
-                "position": index + 1,
-                "mode": row["mode"],
-                "language": row["language"],
-                "waiting_since": iso(row["queued_at"]),
-                "requeued": row["priority"] > 0,
-            }
-            for index, row in enumerate(waiting)
-        ],
-        "staffed_slots": staffed,
-        "free_slots": free,
-        "handling_seconds": round(handling, 1),
+        "type": "queue.position",
+        "consultation_id": row["consultation_id"],
+        "position": position,
+        "estimated_wait_seconds": wait_estimate(
+            mode=mode,
+            position=position,
+            staffed=int(snapshot["staffed_slots"]),
+            free=int(snapshot["free_slots"]),
+            handling=float(snapshot["handling_seconds"]),
+            counselors=int(snapshot["staffed_counselors"]),
+            free_counselors=int(snapshot["free_counselors"]),
+            reserve_in=reserve_in,
+        ),
     }
 
 
@@ -153,34 +376,9 @@ def queue_position(*, consultation: Consultation) -> dict[str, Any] | None:
     """The waiting consultation's position and estimate, as the ``queue.position`` frame."""
     if consultation.status != ConsultationStatus.WAITING:
         return None
-    ahead = (
-        Consultation.objects.filter(
-            topic_id=consultation.topic_id, status=ConsultationStatus.WAITING
-        )
-        .filter(
-            Q(priority__gt=consultation.priority)
-            | Q(priority=consultation.priority, queued_at__lt=consultation.queued_at)
-            | Q(
-                priority=consultation.priority,
-                queued_at=consultation.queued_at,
-                pk__lt=consultation.pk,
-            )
-        )
-        .count()
+    return queue_position_from_snapshot(
+        snapshot=queue_snapshot(topic_id=consultation.topic_id), consultation_id=consultation.pk
     )
-    staffed, free = staffed_capacity(topic_id=consultation.topic_id)
-    position = ahead + 1
-    return {
-        "type": "queue.position",
-        "consultation_id": str(consultation.public_id),
-        "position": position,
-        "estimated_wait_seconds": wait_estimate(
-            position=position,
-            staffed=staffed,
-            free=free,
-            handling=handling_seconds(topic_id=consultation.topic_id),
-        ),
-    }
 
 
 def staff_consultations(*, staff: StaffProfile) -> list[Consultation]:

@@ -3,6 +3,7 @@ database thread and returns plain data. No business rule lives here."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -183,8 +184,28 @@ def staff_status(*, staff_id: int) -> str:
 
 
 @database_sync_to_async
-def offer_accept(*, staff: StaffProfile, consultation_id: int) -> None:
+def offer_accept(
+    *, staff: StaffProfile, consultation_id: int | None, public_id: str | None = None
+) -> None:
+    """Accept an offer; a consultation the connection no longer follows is found by its public
+    id (an unknown one is forbidden, like one never offered)."""
+    if consultation_id is None:
+        consultation_id = (
+            Consultation.objects.filter(public_id=public_id).values_list("pk", flat=True).first()
+            if public_id and _is_uuid(public_id)
+            else None
+        )
+        if consultation_id is None:
+            raise Forbidden()
     lifecycle.offer_accept(staff=staff, consultation_id=consultation_id)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @database_sync_to_async

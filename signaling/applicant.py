@@ -9,7 +9,7 @@ from django.conf import settings
 
 from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
-from consult.selectors import wait_estimate
+from consult.selectors import queue_position_from_snapshot
 
 from . import access, protocol
 from .consumers import BaseConsumer
@@ -120,23 +120,8 @@ class ApplicantConsumer(BaseConsumer):
         consultation_id = self.consultation_id
         if consultation_id is None:
             return
-        order: list[int] = frame.get("order", [])
-        if consultation_id not in order:
-            return
-        followed = self.followed[consultation_id]
-        position = order.index(consultation_id) + 1
         await self.push_position(
-            {
-                "type": "queue.position",
-                "consultation_id": followed.public_id,
-                "position": position,
-                "estimated_wait_seconds": wait_estimate(
-                    position=position,
-                    staffed=int(frame["staffed_slots"]),
-                    free=int(frame["free_slots"]),
-                    handling=float(frame["handling_seconds"]),
-                ),
-            }
+            queue_position_from_snapshot(snapshot=frame, consultation_id=consultation_id)
         )
 
     async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:

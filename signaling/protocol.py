@@ -397,7 +397,8 @@ class Ready(_Frame):
 
 
 class QueuePosition(_Frame):
-    """A waiting applicant's place (1 = next) and the estimated wait in seconds (None: unknown)."""
+    """A waiting applicant's place among the waiting of their mode in their topic (1 = next) and
+    the estimated wait in seconds (None: unknown)."""
 
     type: Literal["queue.position"]
     consultation_id: str
@@ -420,8 +421,12 @@ class QueueSnapshot(_Frame):
     type: Literal["queue.snapshot"]
     topic: str
     waiting: list[WaitingItem]
+    # Chat places of the available, connected counselors serving the topic, and how many are free.
     staffed_slots: int
     free_slots: int
+    # Those counselors, and how many have nothing else (could take a video consultation now).
+    staffed_counselors: int
+    free_counselors: int
     handling_seconds: float
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from consult import events
+from consult.errors import Forbidden
 
 from . import access, protocol
 from .consumers import BaseConsumer
@@ -214,8 +215,14 @@ class StaffConsumer(BaseConsumer):
 
     async def on_offer_accept(self, message: protocol.OfferAccept) -> None:
         self._counselor_only()
+        try:
+            consultation_id: int | None = self.resolve(message.consultation_id)
+        except Forbidden:
+            # No longer followed, e.g. an offer that lapsed: the service tells the counselor who
+            # had it (invalid_state) from anyone else (forbidden).
+            consultation_id = None
         await access.offer_accept(
-            staff=self.staff, consultation_id=self.resolve(message.consultation_id)
+            staff=self.staff, consultation_id=consultation_id, public_id=message.consultation_id
         )
         await self.ack(message.id)
 

@@ -32,7 +32,7 @@ from ..selectors import topic_active_get
 from .applicants import applicant_contact_check_free
 from .notes import note_record
 from .office import office_check_accepting
-from .routing import publish_consultation_state, publish_queue, queue_dispatch
+from .routing import publish_consultation_state, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import consultation_lock, system_event_add
 from .video import CALL_FIELDS, call_close
@@ -72,15 +72,15 @@ def consultation_join(
             applicant_grace_deadline=now + timedelta(seconds=applicant_grace_seconds),
         )
         system_event_add(consultation, event="joined", data={"topic": topic.code, "mode": mode})
-        publish_queue(topic_id=topic.pk)
-    queue_dispatch()
+    queue_dispatch(topic_ids=[topic.pk])
     return consultation, applicant_token_issue(consultation=consultation)
 
 
 def _release_to_queue(
     consultation: Consultation, *, front: bool, event: str | None, reason: str
 ) -> None:
-    """Put a held consultation (locked by the caller) back in the queue."""
+    """Put a held consultation (locked by the caller) back in the queue; the caller then runs
+    ``queue_dispatch`` with the counselor and the topic."""
     previous = consultation.counselor_id
     was_active = consultation.status == ConsultationStatus.ACTIVE
     call_close(consultation, reason=reason)
@@ -107,7 +107,6 @@ def _release_to_queue(
     if event:
         system_event_add(consultation, event=event, data={"reason": reason})
     publish_consultation_state(consultation, previous_counselor_id=previous)
-    publish_queue(topic_id=consultation.topic_id)
 
 
 def _held_by(consultation: Consultation, staff: StaffProfile) -> None:
@@ -119,10 +118,19 @@ def offer_accept(*, staff: StaffProfile, consultation_id: int) -> Consultation:
     """The counselor takes the consultation offered to them."""
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
+        now = timezone.now()
+        if consultation.counselor_id != staff.pk:
+            # An offer that lapsed (or that this counselor declined or handed on) has gone back to
+            # the queue or to a colleague: they had it, so they may learn it is no longer theirs.
+            # Anyone else learns nothing about the consultation.
+            if DeclinedOffer.objects.filter(consultation=consultation, counselor=staff).exists():
+                raise InvalidState("The offer has expired.")
+            raise Forbidden()
         if consultation.status != ConsultationStatus.OFFERED:
             raise InvalidState()
-        now = timezone.now()
+        if consultation.offer_expires_at is not None and consultation.offer_expires_at <= now:
+            # Past its deadline, even if the sweeper has not re-offered it yet.
+            raise InvalidState("The offer has expired.")
         consultation.status = ConsultationStatus.ACTIVE
         consultation.accepted_at = now
         consultation.first_accepted_at = consultation.first_accepted_at or now
@@ -153,7 +161,7 @@ def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
             raise InvalidState()
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=False, event=None, reason="declined")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
 
 
 def offer_expire(*, consultation_id: int) -> bool:
@@ -172,7 +180,7 @@ def offer_expire(*, consultation_id: int) -> bool:
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=now)
         _release_to_queue(consultation, front=False, event=None, reason="offer_timeout")
         _status_set(staff, CounselorStatus.AWAY, reason="offer_timeout")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
     return True
 
 
@@ -199,6 +207,7 @@ def consultation_end(
         elif consultation.status not in OPEN_STATUSES:
             raise InvalidState()
         was_waiting = consultation.status == ConsultationStatus.WAITING
+        holder = None if was_waiting else consultation.counselor_id
         consultation.outcome = outcome
         _finish(
             consultation,
@@ -208,9 +217,8 @@ def consultation_end(
             ended_by=ended_by,
             reason=reason or outcome or ("answered" if ended_by == EndedBy.COUNSELOR else "left"),
         )
-        if was_waiting:
-            publish_queue(topic_id=consultation.topic_id)
-    queue_dispatch()
+    # A waiting one leaves its queue; a held one frees its counselor's place in all their topics.
+    queue_dispatch(counselor_ids=[holder], topic_ids=[consultation.topic_id] if was_waiting else [])
     return consultation
 
 
@@ -259,14 +267,12 @@ def consultation_transfer(
         if consultation.status != ConsultationStatus.ACTIVE:
             raise InvalidState()
         data: dict[str, object] = {"from": staff.display_name}
+        old_topic = consultation.topic_id
         if topic_code:
             topic = topic_active_get(code=topic_code)
-            old_topic = consultation.topic_id
             consultation.topic = topic
             consultation.save(update_fields=["topic"])
             data["topic"] = topic.code
-            if old_topic != topic.pk:
-                publish_queue(topic_id=old_topic)
         if counselor_id is not None:
             target = StaffProfile.objects.filter(pk=counselor_id, role=StaffRole.COUNSELOR).first()
             if target is None or target.pk == staff.pk:
@@ -281,11 +287,12 @@ def consultation_transfer(
         # The counselor handing it on must not be offered it straight back (cooldown as a decline).
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         _release_to_queue(consultation, front=True, event=None, reason="transferred")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[old_topic, consultation.topic_id])
     return consultation
 
 
 def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
+    """Store and announce the status; the caller runs ``queue_dispatch`` with the counselor."""
     StaffProfile.objects.filter(pk=staff.pk).update(status=status)
     staff.status = status
     events.publish(
@@ -299,8 +306,6 @@ def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
         },
         audience=events.AUDIENCE_STAFF,
     )
-    for topic_id in staff.topics.values_list("pk", flat=True):
-        publish_queue(topic_id=topic_id)
 
 
 def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
@@ -311,8 +316,7 @@ def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
         raise InvalidInput("status must be available, away or offline.")
     with transaction.atomic():
         _status_set(staff, status)
-    if status == CounselorStatus.AVAILABLE:
-        queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk])
 
 
 def counselor_lose(*, staff_id: int) -> int:
@@ -326,10 +330,12 @@ def counselor_lose(*, staff_id: int) -> int:
                 "pk", flat=True
             )
         )
+        requeued_topics: list[int] = []
         for consultation_id in held:
             consultation = consultation_lock(consultation_id=consultation_id)
             if consultation.counselor_id != staff.pk:
                 continue
+            requeued_topics.append(consultation.topic_id)
             if consultation.status == ConsultationStatus.ACTIVE:
                 _release_to_queue(
                     consultation, front=True, event="requeued", reason="counselor_disconnected"
@@ -339,7 +345,7 @@ def counselor_lose(*, staff_id: int) -> int:
         StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
         if staff.status != CounselorStatus.OFFLINE:
             _status_set(staff, CounselorStatus.OFFLINE, reason="disconnected")
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=requeued_topics)
     return len(held)
 
 
@@ -355,13 +361,12 @@ def applicant_abandon(*, consultation_id: int) -> bool:
         ):
             return False
         was_waiting = consultation.status == ConsultationStatus.WAITING
+        holder = None if was_waiting else consultation.counselor_id
         _finish(
             consultation,
             status=ConsultationStatus.ABANDONED,
             ended_by=EndedBy.SYSTEM,
             reason="applicant_disconnected",
         )
-        if was_waiting:
-            publish_queue(topic_id=consultation.topic_id)
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[holder], topic_ids=[consultation.topic_id] if was_waiting else [])
     return True

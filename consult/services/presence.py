@@ -29,7 +29,7 @@ from ..models import (
     StaffProfile,
 )
 from .lifecycle import applicant_abandon, counselor_lose, offer_expire
-from .routing import queue_dispatch
+from .routing import queue_dispatch, queues_publish
 from .video import call_request_expire
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ def connection_open(
             StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
         if consultation is not None and role == ConnectionRole.APPLICANT:
             Consultation.objects.filter(pk=consultation.pk).update(applicant_grace_deadline=None)
+    if staff is not None and role == ConnectionRole.COUNSELOR:
+        # An available counselor who reconnects is routable again: their places count once more.
+        queue_dispatch(counselor_ids=[staff.pk])
     return connection
 
 
@@ -78,6 +81,8 @@ def _grace_start(
         StaffProfile.objects.filter(pk=staff_id, grace_deadline__isnull=True).update(
             grace_deadline=now + timedelta(seconds=grace)
         )
+        # Routing counts only connected counselors: their places no longer count in any topic.
+        queues_publish(counselor_ids=[staff_id])
     elif role == ConnectionRole.APPLICANT and consultation_id is not None:
         if Connection.objects.filter(
             consultation_id=consultation_id,

@@ -2,13 +2,13 @@
 
 One routing pass runs under a single database-wide lock (``DispatchLock``): across any number of
 server processes at most one pass decides at a time, so no consultation is offered twice, no
-counselor goes over capacity, and FIFO within a topic holds even though counselors serve
-overlapping topics. A pass is a handful of queries; see docs/ARCHITECTURE.md.
+counselor goes over capacity, and FIFO within a topic and mode holds even though counselors serve
+overlapping topics. A pass is a handful of queries; see docs/ARCHITECTURE.md (Routing).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,123 +20,114 @@ from .. import events
 from ..models import (
     Consultation,
     ConsultationStatus,
-    DeclinedOffer,
     DispatchLock,
     Mode,
     StaffProfile,
 )
 from ..payloads import consultation_payload
-from ..selectors import counselors_available, queue_snapshot
+from ..selectors import (
+    Seat,
+    declined_recently,
+    queue_snapshots,
+    seats_available,
+    seats_reserve,
+)
 
 
-@dataclass
-class _Seat:
-    """A counselor as routing sees them during one pass."""
+def queue_dispatch(
+    *, counselor_ids: Iterable[int | None] = (), topic_ids: Iterable[int | None] = ()
+) -> list[int]:
+    """Offer every waiting consultation that can be placed now; returns the offered ids.
 
-    staff: StaffProfile
-    topic_ids: set[int]
-    load: int
-    full: bool  # holding a video consultation or a call: takes the whole capacity
-    assigned: list[Consultation] = field(default_factory=list)
-
-    def free_for(self, consultation: Consultation) -> bool:
-        if self.full:
-            return False
-        if consultation.mode == Mode.VIDEO:
-            return self.load == 0
-        return self.load < self.staff.capacity
-
-
-def _seats(now: datetime) -> list[_Seat]:
-    staff = counselors_available(now=now).prefetch_related("topics")
-    return [
-        _Seat(
-            staff=s,
-            topic_ids={t.pk for t in s.topics.all()},
-            load=s.load,
-            full=s.full_load > 0,
-        )
-        for s in staff
-    ]
-
-
-def _fairness_key(seat: _Seat) -> tuple[float, int]:
-    last = seat.staff.last_assigned_at
-    return (last.timestamp() if last else 0.0, seat.staff.pk)
-
-
-def queue_dispatch() -> list[int]:
-    """Offer every waiting consultation that can be placed now; returns the offered ids."""
-    offered: list[Consultation] = []
-    touched_topics: set[int] = set()
+    Every service that changes a counselor's capacity or availability (``counselor_ids``) or a
+    topic's queue (``topic_ids``) calls this once it has committed: after the pass, the queue of
+    each of those topics, of each topic those counselors serve, and of each topic served by a
+    counselor offered something now is published once (their estimates and free places changed).
+    The pass itself always considers every waiting consultation of every topic.
+    """
     with transaction.atomic():
-        DispatchLock.objects.select_for_update().get_or_create(pk=1)
-        # The time of the decision, read once the lock is held: a pass may wait behind passes of
-        # other processes, and its offers must not be stamped earlier than theirs.
-        now = timezone.now()
-        waiting = list(
-            Consultation.objects.filter(status=ConsultationStatus.WAITING)
-            .select_related("topic")
-            .order_by("-priority", "queued_at", "pk")[:1000]
+        offered = _dispatch_pass()
+        queues_publish(
+            counselor_ids=[*counselor_ids, *(c.counselor_id for c in offered)],
+            topic_ids=[*topic_ids, *(c.topic_id for c in offered)],
         )
-        if not waiting:
-            return []
-        seats = _seats(now)
-        if not seats:
-            return []
-        cooldown = now - timedelta(seconds=settings.LOKET["DECLINE_COOLDOWN"])
-        declined = set(
-            DeclinedOffer.objects.filter(
-                consultation_id__in=[c.pk for c in waiting], at__gt=cooldown
-            ).values_list("consultation_id", "counselor_id")
-        )
-        blocked_topics: set[int] = set()
-        for consultation in waiting:
-            targeted = consultation.target_counselor_id is not None
-            if not targeted and consultation.topic_id in blocked_topics:
-                continue
-            if targeted:
-                candidates = [s for s in seats if s.staff.pk == consultation.target_counselor_id]
-            else:
-                candidates = [s for s in seats if consultation.topic_id in s.topic_ids]
-            with_room = [s for s in candidates if s.free_for(consultation)]
-            eligible = [s for s in with_room if (consultation.pk, s.staff.pk) not in declined]
-            if not eligible:
-                if not with_room and not targeted:
-                    # FIFO: nobody behind the head of this topic may overtake it.
-                    blocked_topics.add(consultation.topic_id)
-                continue
-            seat = min(eligible, key=_fairness_key)
-            seat.load += 1
-            if consultation.mode == Mode.VIDEO:
-                seat.full = True
-            seat.staff.last_assigned_at = now
-            seat.assigned.append(consultation)
-            consultation.status = ConsultationStatus.OFFERED
-            consultation.counselor = seat.staff
-            consultation.offered_at = now
-            consultation.offer_expires_at = now + timedelta(seconds=settings.LOKET["OFFER_TIMEOUT"])
-            offered.append(consultation)
-            touched_topics.add(consultation.topic_id)
-        if not offered:
-            return []
-        for consultation in offered:
-            Consultation.objects.filter(
-                pk=consultation.pk, status=ConsultationStatus.WAITING
-            ).update(
-                status=ConsultationStatus.OFFERED,
-                counselor=consultation.counselor,
-                offered_at=now,
-                offer_expires_at=consultation.offer_expires_at,
-            )
-        StaffProfile.objects.filter(pk__in=[s.staff.pk for s in seats if s.assigned]).update(
-            last_assigned_at=now
-        )
-        for consultation in offered:
-            publish_consultation_state(consultation)
-        for topic_id in touched_topics:
-            publish_queue(topic_id=topic_id)
     return [c.pk for c in offered]
+
+
+def _dispatch_pass() -> list[Consultation]:
+    """One routing pass under the dispatch lock (in the caller's transaction)."""
+    offered: list[Consultation] = []
+    DispatchLock.objects.select_for_update().get_or_create(pk=1)
+    # The time of the decision, read once the lock is held: a pass may wait behind passes of
+    # other processes, and its offers must not be stamped earlier than theirs.
+    now = timezone.now()
+    waiting = list(
+        Consultation.objects.filter(status=ConsultationStatus.WAITING)
+        .select_related("topic")
+        .order_by("-priority", "queued_at", "pk")[:1000]
+    )
+    if not waiting:
+        return []
+    seats = seats_available(now=now)
+    if not seats:
+        return []
+    declined = declined_recently(now=now, consultation_ids=[c.pk for c in waiting])
+    seats_reserve(waiting=waiting, seats=seats, declined=declined, now=now)
+    # FIFO holds within a topic and a mode: a head that cannot be placed for lack of room blocks
+    # the rest of its mode in its topic, but a chat may pass a video that no counselor could take
+    # now (the video's reservation keeps it from starving).
+    blocked: set[tuple[int, str]] = set()
+    for consultation in waiting:
+        targeted = consultation.target_counselor_id is not None
+        lane = (consultation.topic_id, consultation.mode)
+        if not targeted and lane in blocked:
+            continue
+        if targeted:
+            candidates = [s for s in seats if s.staff.pk == consultation.target_counselor_id]
+        else:
+            candidates = [s for s in seats if consultation.topic_id in s.topic_ids]
+        with_room = [s for s in candidates if s.free_for(consultation)]
+        eligible = [s for s in with_room if (consultation.pk, s.staff.pk) not in declined]
+        if not eligible:
+            if not with_room and not targeted:
+                blocked.add(lane)
+            continue
+        reserved = [s for s in eligible if s.reserved_for == consultation.pk]
+        seat = reserved[0] if reserved else min(eligible, key=Seat.fairness_key)
+        _offer(consultation, seat, seats=seats, now=now)
+        offered.append(consultation)
+    if not offered:
+        return []
+    for consultation in offered:
+        Consultation.objects.filter(pk=consultation.pk, status=ConsultationStatus.WAITING).update(
+            status=ConsultationStatus.OFFERED,
+            counselor=consultation.counselor,
+            offered_at=now,
+            offer_expires_at=consultation.offer_expires_at,
+        )
+    StaffProfile.objects.filter(pk__in=[s.staff.pk for s in seats if s.assigned]).update(
+        last_assigned_at=now
+    )
+    for consultation in offered:
+        publish_consultation_state(consultation)
+    return offered
+
+
+def _offer(consultation: Consultation, seat: Seat, *, seats: list[Seat], now: datetime) -> None:
+    """Record the decision in this pass's view (written by the caller)."""
+    for other in seats:
+        if other.reserved_for == consultation.pk:
+            # Placed: its reservation, wherever it was, is released for this pass's later chats.
+            other.reserved_for = None
+    seat.load += 1
+    if consultation.mode == Mode.VIDEO:
+        seat.full = True
+    seat.staff.last_assigned_at = now
+    seat.assigned.append(consultation)
+    consultation.status = ConsultationStatus.OFFERED
+    consultation.counselor = seat.staff
+    consultation.offered_at = now
+    consultation.offer_expires_at = now + timedelta(seconds=settings.LOKET["OFFER_TIMEOUT"])
 
 
 def publish_consultation_state(
@@ -172,10 +163,33 @@ def publish_consultation_state(
 
 def publish_queue(*, topic_id: int) -> None:
     """After commit: the topic's queue order and estimate inputs, read fresh at that moment."""
+    queues_publish(topic_ids=[topic_id])
+
+
+def queues_publish(
+    *, counselor_ids: Iterable[int | None] = (), topic_ids: Iterable[int | None] = ()
+) -> None:
+    """After commit: the queue of each topic given and of each topic these counselors serve, once.
+
+    The one place where "counselor C's capacity changed" becomes fresh snapshots (estimates and
+    free places) for every topic C serves. Everything is read after commit (outside the dispatch
+    lock), the staffing once for all of them.
+    """
+    topics = {t for t in topic_ids if t is not None}
+    staff_ids = {c for c in counselor_ids if c is not None}
+    if not topics and not staff_ids:
+        return
 
     def send() -> None:
-        snapshot = queue_snapshot(topic_id=topic_id)
-        events.publish([events.group_topic(topic_id), events.GROUP_SUPERVISORS], snapshot)
+        if staff_ids:
+            topics.update(
+                StaffProfile.topics.through.objects.filter(
+                    staffprofile_id__in=staff_ids
+                ).values_list("topic_id", flat=True)
+            )
+        ordered = sorted(topics)
+        for topic_id, snapshot in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
+            events.publish([events.group_topic(topic_id), events.GROUP_SUPERVISORS], snapshot)
 
     events.publish_callback(send)
 
@@ -190,4 +204,5 @@ __all__ = [
     "publish_consultation_state",
     "publish_queue",
     "queue_dispatch",
+    "queues_publish",
 ]

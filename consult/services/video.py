@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, OverCapacity
 from ..models import AuthorRole, Consultation, ConsultationStatus, Mode, StaffProfile
-from .routing import publish_consultation_state, queue_dispatch
+from .routing import publish_consultation_state, queue_dispatch, queues_publish
 from .transcript import consultation_lock, system_event_add
 
 CALL_STATES = ("connected", "reconnecting", "failed")
@@ -104,6 +104,8 @@ def _call_open(consultation: Consultation, *, by_role: str, audio_only: bool) ->
     system_event_add(
         consultation, event="call_started", data={"by": by_role, "audio_only": audio_only}
     )
+    # The call takes the counselor's whole capacity: their topics' free places change.
+    queues_publish(counselor_ids=[consultation.counselor_id])
 
 
 def call_close(consultation: Consultation, *, reason: str) -> None:
@@ -306,7 +308,7 @@ def call_end(
         call_close(consultation, reason=f"hangup_{by_role}")
         _save_and_publish(consultation)
     # The counselor's capacity is free again.
-    queue_dispatch()
+    queue_dispatch(counselor_ids=[consultation.counselor_id])
     return consultation
 
 

@@ -241,3 +241,36 @@ def test_status_set_is_for_counselors_with_a_known_status(sari: StaffProfile) ->
         lifecycle.counselor_status_set(staff=supervisor, status="available")
     lifecycle.counselor_status_set(staff=sari, status="away")
     assert StaffProfile.objects.get(pk=sari.pk).status == "away"
+
+
+def test_accepting_an_expired_offer_is_invalid_state_only_for_who_had_it(
+    sari: StaffProfile,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    budi = make_staff("budi", topics=[make_topic()])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    # Past its deadline but not yet swept: expired all the same.
+    Consultation.objects.filter(pk=consultation.pk).update(
+        offer_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(InvalidState):
+        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    assert reload(consultation).status == "offered"
+    with pytest.raises(Forbidden):
+        lifecycle.offer_accept(staff=budi, consultation_id=consultation.pk)
+
+    # Swept: back in the queue (Sari set away), then offered to Budi.
+    assert lifecycle.offer_expire(consultation_id=consultation.pk)
+    counselor_online(budi)
+    assert reload(consultation).counselor_id == budi.pk
+    with pytest.raises(InvalidState):
+        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    # Someone never offered it learns nothing.
+    dewi = make_staff("dewi", topics=[make_topic()])
+    with pytest.raises(Forbidden):
+        lifecycle.offer_accept(staff=dewi, consultation_id=consultation.pk)
+    assert reload(consultation).status == "offered"

@@ -228,3 +228,94 @@ def test_a_transfer_within_ones_own_topics_goes_to_a_colleague_not_back(topic: A
     assert reload(moving).status == "waiting"
     lifecycle.counselor_status_set(staff=budi, status="available")
     assert reload(moving).counselor_id == budi.pk
+
+
+# ------------------------------------------------------------ chats and videos in one topic
+
+
+def test_a_chat_passes_a_video_nobody_could_take_and_fifo_holds_per_mode(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=3)
+    counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    first_video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    second_video = waiting_consultation(mode=Mode.VIDEO, name="Citra")
+    chat = waiting_consultation(name="Dewi")
+    # Sari has two chat places free but is not free for a video: the chat goes ahead of both.
+    assert _statuses(first_video, second_video, chat) == ["waiting", "waiting", "offered"]
+    lifecycle.offer_accept(staff=sari, consultation_id=chat.pk)
+    for consultation in (held, chat):
+        lifecycle.consultation_end(
+            consultation_id=consultation.pk, ended_by="counselor", staff=sari
+        )
+    # Fully free now: the videos come in their own order, one at a time.
+    assert _statuses(first_video, second_video) == ["offered", "waiting"]
+
+
+def test_a_video_that_waited_too_long_keeps_the_next_counselor_to_free_fully(
+    topic: Any, settings: Any
+) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=3)
+    budi = make_staff("budi", topics=[topic], capacity=2)
+    counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    early = waiting_consultation(name="Eka")
+    assert _statuses(video, early) == ["waiting", "offered"]  # within the bound: chats pass
+    lifecycle.offer_accept(staff=sari, consultation_id=early.pk)
+    # Past the bound the video reserves Sari: her free chat place is not offered any more, so
+    # she drains to fully free.
+    settings.LOKET = {**settings.LOKET, "VIDEO_RESERVE_AFTER": 0}
+    chat = waiting_consultation(name="Citra")
+    assert _statuses(video, chat) == ["waiting", "waiting"]
+    for consultation in (held, early):
+        lifecycle.consultation_end(
+            consultation_id=consultation.pk, ended_by="counselor", staff=sari
+        )
+    assert (reload(video).status, reload(video).counselor_id) == ("offered", sari.pk)
+    # A colleague with room takes the chat that waited behind it.
+    counselor_online(budi)
+    assert (reload(chat).status, reload(chat).counselor_id) == ("offered", budi.pk)
+
+
+def test_a_reserved_counselor_is_released_when_a_colleague_takes_the_video(
+    topic: Any, settings: Any
+) -> None:
+    settings.LOKET = {**settings.LOKET, "VIDEO_RESERVE_AFTER": 0}
+    sari = make_staff("sari", topics=[topic], capacity=2)
+    budi = make_staff("budi", topics=[topic], capacity=2)
+    counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    chat = waiting_consultation(name="Citra")
+    assert _statuses(video, chat) == ["waiting", "waiting"]
+    # Budi arrives fully free: he takes the video and, in the same pass, Sari's place goes to
+    # the chat.
+    counselor_online(budi)
+    assert reload(video).counselor_id == budi.pk
+    assert reload(chat).counselor_id == sari.pk
+
+
+def test_the_estimate_is_per_mode_and_counts_only_usable_places(topic: Any, settings: Any) -> None:
+    from consult.selectors import queue_position
+
+    sari = make_staff("sari", topics=[topic], capacity=3)
+    counselor_online(sari)
+    held = waiting_consultation()
+    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    frame = queue_position(consultation=reload(video))
+    assert frame is not None and frame["position"] == 1
+    # Two chat places are free, but none for a video: at least one handling time (300 s), never
+    # "under a minute".
+    assert frame["estimated_wait_seconds"] >= 300
+    lifecycle.consultation_end(consultation_id=held.pk, ended_by="counselor", staff=sari)
+    assert reload(video).status == "offered"
+
+    # Chats count chat places: Sari holds the video, so a chat waits one handling time / 3.
+    chat = waiting_consultation(name="Citra")
+    chat_frame = queue_position(consultation=reload(chat))
+    assert chat_frame is not None and chat_frame["position"] == 1
+    assert chat_frame["estimated_wait_seconds"] > 0

@@ -97,7 +97,10 @@ async def test_chat_typing_read_and_calls_reach_only_the_two_participants() -> N
     await applicant.recv_until("entry", event="call_started")
     await counselor.send(id="c2", type="call.end", consultation_id=cid)
     await applicant.recv_until("entry", event="call_ended")
-    await _nobody(outsiders)
+    # The call's start and end change Sari's free places, so her topic's queue goes out again
+    # (to Citra); nothing of the call itself.
+    frames = [frame for ws in outsiders for frame in await drain(ws)]
+    assert {frame["type"] for frame in frames} <= {"queue.snapshot"}, frames
     await _close(scene)
 
 

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from consult.models import StaffRole
-from tests.fixtures import make_staff, make_topic
+from tests.fixtures import make_staff, make_topic, new_phone
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,7 @@ def test_staff_api_for_a_logged_in_non_staff_user_stays_403() -> None:
 
 def _join(client: Client, **extra: Any) -> dict[str, Any]:
     make_topic()
-    body = {"name": "Ani", "phone": "081234567890", "topic": "building-approval", "mode": "chat"}
+    body = {"name": "Ani", "phone": new_phone(), "topic": "building-approval", "mode": "chat"}
     response = client.post(
         "/api/consultations", data=json.dumps(body), content_type="application/json", **extra
     )

@@ -61,3 +61,11 @@ def chromium_path() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         missing(f"Chromium: {CHROMIUM} is not installed (apt-get install -y chromium)")
     return CHROMIUM
+
+
+def redis_server_path() -> str:
+    """The ``redis-server`` binary, for tests that start (and stop) a Redis of their own."""
+    path = shutil.which("redis-server")
+    if path is None:
+        missing("redis-server is not installed (apt-get install -y redis-server)")
+    return str(path)

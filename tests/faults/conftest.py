@@ -1,0 +1,86 @@
+"""Fixtures of the fault suite: a migrated database per module (tests/e2e's), Redis (the shared
+one under a prefix of the test's own, or a redis-server the test starts and stops), and an
+``Office`` of Daphne processes on them, stopped and cleaned up after the test."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import conftest as e2e
+from tests.e2e.servers import (
+    FAST_TIMINGS,
+    Database,
+    RedisServer,
+    process_env,
+    redis_forget,
+)
+from tests.services import redis_server_path, redis_url
+
+from .office import Office
+
+OfficeFactory = Callable[..., Office]
+
+# Shared with tests/e2e: a migrated database per module, a log directory per test, and the hook
+# that shows every child process's log under a failed test.
+attach_logs = e2e.attach_logs
+e2e_database = e2e.e2e_database
+log_dir = e2e.log_dir
+pytest_runtest_makereport = e2e.pytest_runtest_makereport
+
+
+@pytest.fixture(scope="module")
+def shared_redis() -> str:
+    """Redis for the channel layer (requested before the database, so a skip comes first)."""
+    return redis_url()
+
+
+@pytest.fixture
+def own_redis(log_dir: Path, request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, so that stopping it touches no one else."""
+    redis_server_path()
+    server = RedisServer(log_dir)
+    attach_logs(request, lambda: [("redis-server log", server.log_path.read_text())])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def office(
+    e2e_database: Database, log_dir: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[OfficeFactory]:
+    """Make an ``Office`` on ``redis`` (a URL) with FAST_TIMINGS and ``extra`` settings.
+
+    Its sockets are closed, its processes stopped and its channel-layer keys deleted afterwards.
+    """
+    made: list[tuple[Office, str, str]] = []
+
+    def make(redis: str, **extra: str) -> Office:
+        prefix = f"loket-faults-{uuid.uuid4().hex[:8]}"
+        settings = {"LOKET_RUNTIME": "1", **FAST_TIMINGS, **extra}
+        env = process_env(
+            database_url=e2e_database.url, redis_url=redis, redis_prefix=prefix, **settings
+        )
+        built = Office(e2e_database, env, log_dir)
+        attach_logs(request, built.logs)
+        made.append((built, redis, prefix))
+        return built
+
+    try:
+        yield make
+    finally:
+        for built, redis, prefix in made:
+            await built.close_sockets()
+            for server in built.servers:
+                server.resume_if_paused()
+                server.stop()
+            # The test's own Redis may be gone already.
+            with contextlib.suppress(Exception):
+                redis_forget(redis, prefix)

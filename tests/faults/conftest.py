@@ -16,10 +16,11 @@ from tests.e2e.servers import (
     FAST_TIMINGS,
     Database,
     RedisServer,
+    manage,
     process_env,
     redis_forget,
 )
-from tests.services import redis_server_path, redis_url
+from tests.services import postgres_url, redis_server_path, redis_url
 
 from .office import Office
 
@@ -28,9 +29,33 @@ OfficeFactory = Callable[..., Office]
 # Shared with tests/e2e: a migrated database per module, a log directory per test, and the hook
 # that shows every child process's log under a failed test.
 attach_logs = e2e.attach_logs
-e2e_database = e2e.e2e_database
 log_dir = e2e.log_dir
 pytest_runtest_makereport = e2e.pytest_runtest_makereport
+
+
+@pytest.fixture(scope="session")
+def migrated_template() -> Iterator[Database]:
+    """One migrated database with the demo topics, copied for each module (not migrated again)."""
+    template = Database(postgres_url())
+    template.create()
+    try:
+        env = process_env(database_url=template.url)
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo", "--topics-only")
+        yield template
+    finally:
+        template.drop()
+
+
+@pytest.fixture(scope="module")
+def e2e_database(migrated_template: Database) -> Iterator[Database]:
+    """A fresh database for one test module: a copy of the migrated template."""
+    database = Database(postgres_url())
+    database.create(template=migrated_template.name)
+    try:
+        yield database
+    finally:
+        database.drop()
 
 
 @pytest.fixture(scope="module")

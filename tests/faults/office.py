@@ -222,3 +222,13 @@ async def converse(applicant: Side, counselor: Side, count: int, tag: str) -> No
             await side.say(f"{side.role[0]}-{tag}-{index}")
 
     await asyncio.gather(write(applicant), write(counselor))
+
+
+async def ping(socket: LiveSocket, request_id: str, timeout: float = 10) -> dict[str, Any]:
+    """Send ``ping`` and return its ``pong`` (the server sends what the client is missing first)."""
+    await socket.send(type="ping", id=request_id)
+    return await socket.wait_for(
+        lambda f: f.get("id") == request_id and f["type"] in ("pong", "error"),
+        timeout=timeout,
+        what=f"pong to {request_id}",
+    )

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from .conftest import OfficeFactory
-from .office import Side, entry_key, received, state_of, transcript
+from .office import Side, entry_key, ping, received, state_of, transcript
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
-CAPACITY = 1000  # the channel layer's per-channel capacity (config/settings.py)
-FLOOD = CAPACITY + 100
+CAPACITY = 20  # messages per channel (LOKET_CHANNEL_CAPACITY; 1000 as deployed)
+FLOOD = CAPACITY * 3
 MESSAGES = 6
 STOPPED = 8.0
 
@@ -34,6 +34,7 @@ async def test_stopped_consumer_recovers_entries_and_state_after_overflow(
         LOKET_OFFER_TIMEOUT="60",
         # The applicant's flood of typing frames is let through (the limit is per connection).
         LOKET_FRAME_RATE="5000/10",
+        LOKET_CHANNEL_CAPACITY=str(CAPACITY),
     )
     counselor_name = built.create_staff("counselor")
     supervisor_name = built.create_staff("supervisor")
@@ -65,7 +66,7 @@ async def test_stopped_consumer_recovers_entries_and_state_after_overflow(
     for index in range(FLOOD):
         await applicant_socket.send(type="typing", consultation_id=public_id, active=index % 2 == 0)
     # The applicant's process works through the flood (one channel-layer send per frame).
-    await applicant_socket.request("ping-flood", type="ping", timeout=60)
+    assert (await ping(applicant_socket, "ping-flood", timeout=30))["type"] == "pong"
     for index in range(MESSAGES):
         await applicant.say(f"a-stopped-{index}")
     await applicant_socket.request("leave", type="leave")
@@ -81,7 +82,7 @@ async def test_stopped_consumer_recovers_entries_and_state_after_overflow(
     server_b.resume()
 
     # The page's periodic ping; it and the server's own recovery bring back what was dropped.
-    await staff_socket.request("ping-after", type="ping", timeout=20)
+    assert (await ping(staff_socket, "ping-after", timeout=30))["type"] == "pong"
     stored = await transcript(supervisor_http, public_id)
     entries = stored["entries"]
     assert stored["consultation"]["status"] == "abandoned"

@@ -12,6 +12,7 @@ delivery works across processes again, and new connections work at the first att
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ OUTAGE = 30.0
 MESSAGES_IN_OUTAGE = 5  # per side, spread over the first two thirds of the outage
 # At most this many log lines per process for the whole outage and recovery ("say it once").
 LOG_LINES = 40
+ACCESS_LINE = re.compile(r"^\S+:\d+ - - \[")
 
 
 class Participant(Side):
@@ -175,7 +177,7 @@ async def test_redis_down_for_30s_loses_nothing_and_recovers(
     second_tab, _ = await built.staff(server_a, counselor_http)
     newcomer = await built.join(server_b, name="Budi")
     newcomer_socket, newcomer_ready = await built.applicant(server_b, newcomer["token"])
-    assert [c["status"] for c in newcomer_ready["consultations"]] == ["waiting"]
+    assert [c["status"] for c in newcomer_ready["consultations"]] in (["waiting"], ["offered"])
     await counselor.ensure_open(loop.time() + 10)
     await counselor.socket.wait_for(
         state_of(newcomer["consultation_id"], "offered"), what="the newcomer's offer"
@@ -225,7 +227,9 @@ async def test_redis_down_for_30s_loses_nothing_and_recovers(
     # The logs say it once per outage, not per frame.
     for server in (server_a, server_b):
         written = server.log_since(offsets[server.name])
-        assert len(written.splitlines()) <= LOG_LINES, written[-5000:]
+        # Daphne's access lines (one per request or socket) are not the application's logging.
+        logged = [line for line in written.splitlines() if not ACCESS_LINE.match(line)]
+        assert len(logged) <= LOG_LINES, written[-5000:]
         assert written.count("Traceback") <= 1, written[-5000:]
 
     print(

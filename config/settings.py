@@ -180,13 +180,38 @@ if REDIS_URL:
     _redis = urlparse(REDIS_URL)
     if _redis.scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured("REDIS_URL must be a redis:// URL")
+    # channels_redis waits for its next message with a 5 s blocking pop (BZPOPMIN); the socket's
+    # read timeout must be longer, or every idle process's receive times out and takes its
+    # consumers down with it (redis-py 8's default read timeout is exactly 5 s). Connecting is
+    # kept short instead: that is how an outage is noticed. See docs/ARCHITECTURE.md.
+    _REDIS_BLOCKING_POP = 5
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "consult.channel_layer.LoketRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": _REDIS_BLOCKING_POP
+                        + _env_int("LOKET_REDIS_READ_MARGIN", 10, minimum=1),
+                        "socket_connect_timeout": _env_int(
+                            "LOKET_REDIS_CONNECT_TIMEOUT", 2, minimum=1
+                        ),
+                        # A pooled connection idle this long is PINGed before use, so one that a
+                        # restarted Redis closed is replaced instead of failing the next command.
+                        "health_check_interval": 15,
+                        "socket_keepalive": True,
+                        # Per process: commands beyond this wait (up to pool_timeout) for a free
+                        # connection instead of failing, so a reconnect storm queues briefly.
+                        "max_connections": _env_int("LOKET_REDIS_MAX_CONNECTIONS", 50, minimum=4),
+                        "pool_timeout": 5,
+                        "retries": 1,
+                    }
+                ],
                 "prefix": os.environ.get("LOKET_REDIS_PREFIX", "loket"),
-                "capacity": 1000,
+                # Messages waiting per channel before new ones are dropped (and recovered from
+                # the database by the consumer's resync).
+                "capacity": _env_int("LOKET_CHANNEL_CAPACITY", 1000, minimum=1),
                 "expiry": 30,
             },
         }
@@ -222,8 +247,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        # channels_redis logs every group send into a full channel; once a minute is enough.
+        "once_a_minute": {"()": "consult.channel_layer.OncePerPeriod", "period": 60},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOKET_LOG_LEVEL", "INFO")},
     "loggers": {
+        "channels_redis.core": {"filters": ["once_a_minute"]},
         # Daphne's access log would carry request paths; Loket keeps no personal data in paths,
         # but the access log is still noise at INFO.
         "daphne": {"level": "WARNING"},
@@ -239,6 +269,9 @@ LOKET: dict[str, Any] = {
     "COUNSELOR_GRACE": _env_int("LOKET_COUNSELOR_GRACE", 30, minimum=0),
     "APPLICANT_GRACE": _env_int("LOKET_APPLICANT_GRACE", 60, minimum=0),
     "CONNECTION_LEASE": _env_int("LOKET_CONNECTION_LEASE", 15, minimum=2),
+    # While the channel layer is down, each connection re-reads what its client is missing from
+    # the database this often (give or take a quarter, so connections do not poll in step).
+    "LAYER_POLL": float(_env_int("LOKET_LAYER_POLL_MS", 2000, minimum=100)) / 1000,
     "SWEEP_INTERVAL": float(_env_int("LOKET_SWEEP_INTERVAL_MS", 1000, minimum=50)) / 1000,
     "DECLINE_COOLDOWN": _env_int("LOKET_DECLINE_COOLDOWN", 30, minimum=0),
     "DEFAULT_CAPACITY": _env_int("LOKET_DEFAULT_CAPACITY", 3, minimum=1),

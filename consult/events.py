@@ -7,7 +7,10 @@ is a database row it can fetch again by sequence number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +19,103 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
+
+# A group send normally takes a millisecond; one that has not finished in this long is given up,
+# so a Redis that hangs (rather than refuses) does not hold up the database thread behind it.
+SEND_TIMEOUT = 2.0
+# After a failed send, sends are skipped this long before one is tried again.
+BREAKER_SECONDS = 3.0
+# Probing whether the layer is back: at most once this often per process.
+PROBE_INTERVAL = 1.0
+PROBE_GROUP = "loket.probe"
+
+
+class LayerHealth:
+    """Whether this process can reach the channel layer: one per process, shared by threads.
+
+    The first failure opens an outage (logged once, without a traceback); while it lasts,
+    publishers skip their sends (a circuit breaker: one send is tried again every
+    ``BREAKER_SECONDS``) and consumers deliver from the database. The first success closes it
+    (logged once, with how long it lasted) and ``outage`` counts up, which tells every degraded
+    consumer of this process to re-join its groups.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_since: float | None = None
+        self.retry_at = 0.0
+        self.outage = 0
+        self.last_probe = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        """A layer operation failed: open an outage if none is open."""
+        now = time.monotonic()
+        with self._lock:
+            self.retry_at = now + BREAKER_SECONDS
+            if self.down_since is not None:
+                return
+            self.down_since = now
+            self.outage += 1
+        log.warning(
+            "channel layer unavailable (%s); connections stay open and are served from the "
+            "database until it is back",
+            type(exc).__name__,
+        )
+
+    def succeeded(self) -> None:
+        """A layer operation worked: close the outage if one is open."""
+        if self.down_since is None:
+            return
+        with self._lock:
+            since, self.down_since = self.down_since, None
+        if since is not None:
+            log.warning(
+                "channel layer back after %.1f s; connections re-join their groups",
+                time.monotonic() - since,
+            )
+
+    def may_try(self) -> bool:
+        """Whether a publisher should try the layer now (closed breaker, or its retry is due)."""
+        if self.down_since is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now < self.retry_at:
+                return False
+            # Half-open: this caller tries; the others keep skipping until it reports.
+            self.retry_at = now + BREAKER_SECONDS
+            return True
+
+
+layer_health = LayerHealth()
+
+
+async def layer_call(operation: Any) -> bool:
+    """Await one channel-layer operation (a coroutine); False if the layer failed it."""
+    try:
+        await asyncio.wait_for(operation, SEND_TIMEOUT)
+    except Exception as exc:
+        layer_health.failed(exc)
+        return False
+    layer_health.succeeded()
+    return True
+
+
+async def layer_probe(channel_name: str) -> bool:
+    """Whether the layer answers again (a harmless group discard), at most once a second."""
+    if not layer_health.down:
+        return True
+    layer = get_channel_layer()
+    now = time.monotonic()
+    if layer is None or now - layer_health.last_probe < PROBE_INTERVAL:
+        return False
+    layer_health.last_probe = now
+    return await layer_call(layer.group_discard(PROBE_GROUP, channel_name))
+
 
 # Channel-layer message type; the consumer's handler is ``loket_frame``.
 FRAME_EVENT = "loket.frame"
@@ -60,15 +160,13 @@ def _send_now(
     group: str, frame: dict[str, Any], consultation_id: int | None, audience: str
 ) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not layer_health.may_try():
+        # Skipped while the layer is down: the layer is at-most-once anyway, and consumers
+        # serve their clients from the database until it is back.
         return
     message = _layer_message(frame, consultation_id, audience)
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        # The layer is at-most-once anyway; clients recover from the database. Never fail the
-        # already-committed write because fan-out failed.
-        log.exception("channel layer send to %s failed", group.split(".", 1)[0])
+    # Never fail the already-committed write because fan-out failed (layer_call catches).
+    async_to_sync(layer_call)(layer.group_send(group, message))
 
 
 def publish(
@@ -110,4 +208,5 @@ async def publish_ephemeral(
         return
     message = {**_layer_message(frame, consultation_id, audience), "sender": sender_channel}
     for group in dict.fromkeys(groups):
-        await layer.group_send(group, message)
+        if not layer_health.may_try() or not await layer_call(layer.group_send(group, message)):
+            return

@@ -47,6 +47,7 @@ def consultation_payload(consultation: Consultation, *, for_staff: bool) -> dict
         "counselor_id": consultation.counselor_id if for_staff else None,
         "applicant_name": consultation.applicant_name if for_staff else None,
         "last_seq": consultation.last_seq,
+        "version": consultation.version,
         "in_call": consultation.in_call,
         "offer_expires_at": iso(consultation.offer_expires_at)
         if consultation.status == "offered"

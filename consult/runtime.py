@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import uuid
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -22,6 +23,20 @@ log = logging.getLogger(__name__)
 
 SERVER_ID = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _task: asyncio.Task[None] | None = None
+# The Connection rows this process's consumers hold open. Only these are renewed: a row whose
+# consumer ended without closing it (the database was unreachable at that moment) lapses and
+# is reaped, instead of being renewed as long as the process lives.
+_held: set[Any] = set()
+
+
+def connection_held(connection_id: Any) -> None:
+    """A consumer of this process opened ``connection_id``; renew it from now on."""
+    _held.add(connection_id)
+
+
+def connection_released(connection_id: Any) -> None:
+    """The consumer of ``connection_id`` ended; stop renewing it."""
+    _held.discard(connection_id)
 
 
 async def _loop() -> None:
@@ -33,7 +48,9 @@ async def _loop() -> None:
     while True:
         try:
             if loop.time() >= next_renew:
-                await database_sync_to_async(connections_renew)(server_id=SERVER_ID)
+                await database_sync_to_async(connections_renew)(
+                    server_id=SERVER_ID, connection_ids=set(_held)
+                )
                 next_renew = loop.time() + renew_every
             if settings.LOKET["RUN_SWEEPER"]:
                 await database_sync_to_async(sweep_due)()

@@ -248,3 +248,27 @@ def topic_active_get(*, code: str) -> Topic:
 def topics_active() -> list[Topic]:
     """Topics applicants may join, in display order."""
     return list(Topic.objects.filter(active=True).order_by("order", "code"))
+
+
+def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each consultation's state version and last sequence number (one query, for resync)."""
+    return {
+        pk: (version, last_seq)
+        for pk, version, last_seq in Consultation.objects.filter(
+            pk__in=consultation_ids
+        ).values_list("pk", "version", "last_seq")
+    }
+
+
+def counselor_sync_marks(
+    *, staff_id: int, followed_ids: list[int]
+) -> tuple[str, dict[int, tuple[int, int, bool]]]:
+    """A counselor's status, and for what they hold or follow: version, last seq, held now."""
+    status = StaffProfile.objects.values_list("status", flat=True).get(pk=staff_id)
+    rows = Consultation.objects.filter(
+        Q(pk__in=followed_ids) | Q(counselor_id=staff_id, status__in=HELD_STATUSES)
+    ).values_list("pk", "version", "last_seq", "counselor_id", "status")
+    return str(status), {
+        pk: (version, last_seq, counselor_id == staff_id and row_status in HELD_STATUSES)
+        for pk, version, last_seq, counselor_id, row_status in rows
+    }

@@ -283,3 +283,28 @@ def held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:
         ConsultationStatus.ACTIVE,
     )
     return held, int(row["topic_id"])
+
+
+@database_sync_to_async
+def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Version and last sequence number of each consultation (what a resync compares)."""
+    return selectors.consultation_sync_marks(consultation_ids=consultation_ids)
+
+
+@database_sync_to_async
+def counselor_sync_marks(
+    *, staff_id: int, followed_ids: list[int]
+) -> tuple[str, dict[int, tuple[int, int, bool]]]:
+    return selectors.counselor_sync_marks(staff_id=staff_id, followed_ids=followed_ids)
+
+
+@database_sync_to_async
+def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, Any]:
+    """The consultation's ``consultation.state`` frame as it is now."""
+    consultation = Consultation.objects.select_related("topic", "counselor").get(pk=consultation_id)
+    return consultation_payload(consultation, for_staff=for_staff)
+
+
+@database_sync_to_async
+def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
+    return [selectors.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]

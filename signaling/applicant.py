@@ -54,14 +54,18 @@ class ApplicantConsumer(BaseConsumer):
             await self.send_error(exc.code, exc.message, message.id)
             return
         self.auth_timer.cancel()
-        self.connection_id = opened["connection_id"]
+        self.hold_connection(opened["connection_id"])
         consultation_id = int(opened["consultation_id"])
         self.consultation_id = consultation_id
         self.topic_id = int(opened["topic_id"])
         state = opened["state"]
         # Join the groups before reading anything, so no live frame falls between read and join.
         await self.start_following(
-            consultation_id, state["consultation_id"], self.topic_id, state["status"]
+            consultation_id,
+            state["consultation_id"],
+            self.topic_id,
+            state["status"],
+            int(state["version"]),
         )
         self.authenticated = True
         await self.join(events.group_topic(self.topic_id))
@@ -78,6 +82,31 @@ class ApplicantConsumer(BaseConsumer):
         )
         await self.resume_from(consultation_id, message.last_seq or 0)
         await self.push_position(await access.queue_position(consultation_id=consultation_id))
+        # The state in ``ready`` was read before the groups were joined: a change in between
+        # was published to nobody here.
+        await self.resync()
+
+    async def resync(self, *, full: bool = False) -> None:
+        """Entries after the last one sent, the state if its version moved, and (``full``, or
+        while waiting) the queue position. One query when nothing changed."""
+        # A poll may come before ``connect`` ran, if the layer failed that early.
+        consultation_id: int | None = getattr(self, "consultation_id", None)
+        followed = self.followed.get(consultation_id) if consultation_id is not None else None
+        if consultation_id is None or followed is None or not followed.resumed:
+            return
+        marks = await access.consultation_sync_marks(consultation_ids=[consultation_id])
+        if consultation_id not in marks:
+            return
+        version, last_seq = marks[consultation_id]
+        if last_seq > followed.last_sent:
+            await self.replay(consultation_id, followed.last_sent)
+        if version > followed.version:
+            frame = await access.consultation_state(
+                consultation_id=consultation_id, for_staff=False
+            )
+            await self.on_state(consultation_id, frame)
+        elif full and followed.status == "waiting":
+            await self.push_position(await access.queue_position(consultation_id=consultation_id))
 
     async def push_position(self, frame: dict[str, Any] | None) -> None:
         if frame is None:
@@ -115,6 +144,7 @@ class ApplicantConsumer(BaseConsumer):
             return
         followed = self.followed[consultation_id]
         followed.status = frame["status"]
+        followed.version = max(followed.version, int(frame.get("version", 0)))
         new_topic = await access.consultation_topic(consultation_id=consultation_id)
         if new_topic != self.topic_id and self.topic_id is not None:
             await self.leave_group(events.group_topic(self.topic_id))

@@ -6,9 +6,12 @@ last sequence number it has sent for each. Everything else is in the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -47,31 +50,68 @@ class _Window:
 class _Followed:
     """A consultation this connection follows, and what it has delivered of it."""
 
-    __slots__ = ("last_sent", "public_id", "resumed", "status", "topic_id")
+    __slots__ = ("last_sent", "public_id", "resumed", "status", "topic_id", "version")
 
-    def __init__(self, public_id: str, topic_id: int, status: str) -> None:
+    def __init__(self, public_id: str, topic_id: int, status: str, version: int) -> None:
         self.public_id = public_id
         self.topic_id = topic_id
         self.status = status
+        # The state version this connection last sent (or was sent in ``ready``).
+        self.version = version
         self.last_sent = 0
         # Until the client says what it has (auth or resume), live entries are held back: the
         # replay will include them, and sending them twice would break exactly-once delivery.
         self.resumed = False
 
 
+_warned_at: dict[str, float] = {}
+
+
+def _warn_once_a_minute(what: str, exc: BaseException) -> None:
+    """A warning without traceback, at most once a minute per kind (never once per frame)."""
+    now = time.monotonic()
+    if now - _warned_at.get(what, -60.0) >= 60.0:
+        _warned_at[what] = now
+        log.warning("%s failed (%s); will retry", what, type(exc).__name__)
+
+
 class BaseConsumer(AsyncWebsocketConsumer):
-    """What applicant and staff connections share: parsing, limits, delivery in order."""
+    """What applicant and staff connections share: parsing, limits, delivery in order.
+
+    The channel layer is a fast path only. When it fails (Redis down), the connection stays
+    open, remembers its groups, and every few seconds re-reads from the database what its client
+    is missing (``resync``); when the layer answers again it re-joins its groups and resyncs once.
+    """
 
     role = ""
     allowed_types: frozenset[str] = protocol.CLIENT_TYPES
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set before Channels starts receiving: the layer's receive may fail before ``connect``.
+        self.connection_id: Any = None
+        self.groups_joined: set[str] = set()
+        self.followed: dict[int, _Followed] = {}
+        self.degraded = False
+        self._layer_trouble = asyncio.Event()
+        self._layer_receive: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ends (a handler raised, the server cancelled it), its
+            # Connection row goes: otherwise the counselor stays "available" and gets offers.
+            try:
+                await self.release_connection()
+            except Exception as exc:
+                # Not renewed any more (runtime), so its lease lapses and the sweeper reaps it.
+                _warn_once_a_minute("closing a connection row", exc)
+
     async def connect(self) -> None:
         if settings.LOKET["RUN_RUNTIME"]:
             runtime.ensure_started()
-        self.connection_id: Any = None
         self.authenticated = False
-        self.followed: dict[int, _Followed] = {}
-        self.groups_joined: set[str] = set()
         self.chat_window = _Window(*settings.LOKET["CHAT_RATE"])
         self.frame_window = _Window(*settings.LOKET["FRAME_RATE"])
         await self.accept()
@@ -92,25 +132,133 @@ class BaseConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        if not message["type"].startswith("loket."):
+            await handler(message)
+            return
+        try:
+            await handler(message)
+        except Exception as exc:
+            # Forwarding one event failed (the database, most likely): the frame can be
+            # recovered by a resync, the connection must not end over it.
+            _warn_once_a_minute("forwarding a channel-layer event", exc)
 
     async def disconnect(self, code: int) -> None:
-        for group in list(self.groups_joined):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined.clear()
-        if self.connection_id is not None:
-            await access.connection_close(connection_id=self.connection_id)
-            self.connection_id = None
+        # The row first: it is what routing and presence see; group memberships only cost a
+        # few wasted sends and expire with the channel layer's group expiry.
+        try:
+            await self.release_connection()
+        finally:
+            groups = list(self.groups_joined)
+            self.groups_joined.clear()
+            for group in groups:
+                if self.degraded or not await events.layer_call(
+                    self.channel_layer.group_discard(group, self.channel_name)
+                ):
+                    break
+
+    def hold_connection(self, connection_id: Any) -> None:
+        """Remember the Connection row this socket opened (renewed until it is released)."""
+        self.connection_id = connection_id
+        if connection_id is not None:
+            runtime.connection_held(connection_id)
+
+    async def release_connection(self) -> None:
+        """Close this socket's Connection row, once."""
+        connection_id, self.connection_id = self.connection_id, None
+        if connection_id is not None:
+            runtime.connection_released(connection_id)
+            await access.connection_close(connection_id=connection_id)
 
     async def join(self, group: str) -> None:
-        if group not in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.add(group)
+        """Join a group; if the layer is down, remember it (joined when the layer is back)."""
+        if group in self.groups_joined:
+            return
+        self.groups_joined.add(group)
+        # While the layer is down a new join is not even tried: it would only fail slowly.
+        skip = self.degraded or events.layer_health.down
+        if skip or not await events.layer_call(
+            self.channel_layer.group_add(group, self.channel_name)
+        ):
+            self.degrade()
 
     async def leave_group(self, group: str) -> None:
         if group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
             self.groups_joined.discard(group)
+            if not self.degraded:
+                await events.layer_call(self.channel_layer.group_discard(group, self.channel_name))
+
+    # -------------------------------------------------------------- the channel layer, resilient
+
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """What Channels' dispatch loop awaits for layer events: the layer's receive, made
+        resilient (Channels ends the whole consumer if this raises)."""
+        return self._resilient_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        # AsyncConsumer.__call__ assigns the layer's own receive here.
+        self._layer_receive = receive
+
+    def degrade(self) -> None:
+        """The layer failed this connection: serve it from the database until the layer is back."""
+        self.degraded = True
+        self._layer_trouble.set()
+
+    async def _resilient_receive(self) -> dict[str, Any]:
+        assert self._layer_receive is not None
+        while True:
+            if self.degraded:
+                # Spread the connections' polls so they do not all query at the same instant.
+                await asyncio.sleep(settings.LOKET["LAYER_POLL"] * random.uniform(0.75, 1.25))  # noqa: S311
+                if await events.layer_probe(self.channel_name):
+                    self.degraded = False
+                    return {"type": "loket.layer_back"}
+                return {"type": "loket.layer_poll"}
+            self._layer_trouble.clear()
+            receiving = asyncio.ensure_future(self._layer_receive())
+            trouble = asyncio.ensure_future(self._layer_trouble.wait())
+            try:
+                await asyncio.wait({receiving, trouble}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                trouble.cancel()
+                if not receiving.done():
+                    # channels_redis keeps a message being received in a backup queue, so
+                    # cancelling loses nothing the database could not give back anyway.
+                    receiving.cancel()
+            if not receiving.done() or receiving.cancelled():
+                continue
+            try:
+                message = receiving.result()
+            except Exception as exc:
+                events.layer_health.failed(exc)
+                self.degrade()
+                continue
+            events.layer_health.succeeded()
+            return message
+
+    async def loket_layer_poll(self, message: dict[str, Any]) -> None:
+        """While the layer is down: send the client what the database has that it lacks."""
+        try:
+            await self.resync(full=True)
+        except Exception as exc:
+            _warn_once_a_minute("resync from the database", exc)
+
+    async def loket_layer_back(self, message: dict[str, Any]) -> None:
+        """The layer answers again: re-join every group (a restarted Redis forgot them), then
+        resync once for whatever was published before the groups were joined."""
+        for group in list(self.groups_joined):
+            if not await events.layer_call(self.channel_layer.group_add(group, self.channel_name)):
+                self.degrade()
+                break
+        await self.loket_layer_poll(message)
+
+    async def resync(self, *, full: bool = False) -> None:
+        """Re-read from the database what this connection's client may have missed (entries,
+        state, offers, status) and send only what differs from what it last sent; ``full``
+        also re-sends the queue views. Called on auth/resume, a gap, ping and layer recovery."""
+        for consultation_id in list(self.followed):
+            await self.catch_up(consultation_id)
 
     async def send_frame(self, data: dict[str, Any]) -> None:
         await self.send(text_data=protocol.server_frame(data))
@@ -168,8 +316,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     async def on_ping(self, message: protocol.Ping) -> None:
         # The channel layer may drop a frame; a ping is the client's chance to get it anyway.
-        for consultation_id in list(self.followed):
-            await self.catch_up(consultation_id)
+        await self.resync()
         await self.send_frame(
             {"type": "pong", "id": message.id, "server_time": timezone.now().isoformat()}
         )
@@ -206,8 +353,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
             return
         if seq > followed.last_sent + 1:
             # A gap: an earlier entry was dropped by the layer or is still in flight from
-            # another process. The database has it (it was committed before it was published).
+            # another process. The database has it (it was committed before it was published);
+            # whatever dropped it may have dropped state frames too.
             await self.replay(consultation_id, followed.last_sent)
+            await self.resync()
             return
         await self.send_frame(frame)
         followed.last_sent = seq
@@ -228,11 +377,11 @@ class BaseConsumer(AsyncWebsocketConsumer):
         await self.ack(request_id, entry=entry, duplicate=not created)
 
     async def start_following(
-        self, consultation_id: int, public_id: str, topic_id: int, status: str
+        self, consultation_id: int, public_id: str, topic_id: int, status: str, version: int
     ) -> _Followed:
         followed = self.followed.get(consultation_id)
         if followed is None:
-            followed = _Followed(public_id, topic_id, status)
+            followed = _Followed(public_id, topic_id, status, version)
             self.followed[consultation_id] = followed
             await self.join(events.group_consultation(consultation_id))
         return followed
@@ -272,6 +421,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def on_resume(self, message: protocol.Resume) -> None:
         consultation_id = self.resolve(message.consultation_id)
         await self.resume_from(consultation_id, message.last_seq)
+        await self.resync()
         await self.ack(message.id)
 
     async def on_read(self, message: protocol.Read) -> None:
@@ -367,6 +517,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
             await self.on_queue_snapshot(frame)
             return
         if kind == "consultation.state" and consultation_id is not None:
+            followed = self.followed.get(consultation_id)
+            if followed is not None and int(frame.get("version", 0)) <= followed.version:
+                # Already sent (by a resync) or overtaken by a newer state from another process.
+                return
             await self.on_state(consultation_id, frame)
             return
         if kind == "counselor.status":

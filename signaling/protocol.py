@@ -323,6 +323,9 @@ class ConsultationState(_Frame):
     counselor_id: int | None = None
     applicant_name: str | None
     last_seq: int
+    # Goes up with every change of this consultation's state; a frame with a version not above
+    # the last one the client applied is stale (see "Recovery" in docs/PROTOCOL.md).
+    version: Annotated[int, Field(ge=0)] = 0
     in_call: bool
     offer_expires_at: str | None
     queued_at: str | None

@@ -33,13 +33,21 @@ class StaffConsumer(BaseConsumer):
         self.staff = opened["staff"]
         self.authenticated = True
         self.role = "counselor" if self.staff.is_counselor else "supervisor"
-        self.connection_id = opened["connection_id"]
+        self.hold_connection(opened["connection_id"])
         self.topic_ids: list[int] = opened["topic_ids"]
+        # What this connection last sent, so a resync sends only what changed.
+        self.status_sent: str | None = self.staff.status if self.staff.is_counselor else None
+        self.snapshots_sent: dict[str, dict[str, Any]] = {}
+        self.board_sent: dict[str, Any] | None = None
         if self.staff.is_counselor:
             await self.join(events.group_staff(self.staff.pk))
             for consultation_id, topic_id, state in opened["held"]:
                 await self.start_following(
-                    consultation_id, state["consultation_id"], topic_id, state["status"]
+                    consultation_id,
+                    state["consultation_id"],
+                    topic_id,
+                    state["status"],
+                    int(state["version"]),
                 )
         else:
             await self.join(events.GROUP_SUPERVISORS)
@@ -61,7 +69,67 @@ class StaffConsumer(BaseConsumer):
         if self.role == "supervisor":
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
-            await self.send_frame(await access.board_snapshot())
+            await self.send_board(await access.board_snapshot())
+        else:
+            # What was read above predates the joins: a change in between reached nobody here.
+            await self.resync()
+
+    async def send_board(self, board: dict[str, Any]) -> None:
+        if board != self.board_sent:
+            self.board_sent = board
+            await self.send_frame(board)
+
+    async def resync(self, *, full: bool = False) -> None:
+        """A counselor: entries, changed or new consultations (offers), their status; ``full``
+        also the topics' queues (a supervisor: the board and queues, only on ``full``)."""
+        if self.role == "supervisor":
+            if full:
+                await self.send_board(await access.board_snapshot())
+                await self.resync_queues()
+            return
+        if self.role != "counselor":
+            return
+        status, marks = await access.counselor_sync_marks(
+            staff_id=self.staff.pk, followed_ids=list(self.followed)
+        )
+        for consultation_id, (version, last_seq, held) in marks.items():
+            followed = self.followed.get(consultation_id)
+            if followed is None:
+                if held:
+                    # Offered or handed to this counselor while the frame was lost.
+                    await self.on_state(
+                        consultation_id,
+                        await access.consultation_state(
+                            consultation_id=consultation_id, for_staff=True
+                        ),
+                    )
+                continue
+            if followed.resumed and last_seq > followed.last_sent:
+                await self.replay(consultation_id, followed.last_sent)
+            if version > followed.version or not held:
+                await self.on_state(
+                    consultation_id,
+                    await access.consultation_state(
+                        consultation_id=consultation_id, for_staff=True
+                    ),
+                )
+        if status != self.status_sent:
+            self.status_sent = status
+            await self.send_frame(
+                {
+                    "type": "counselor.status",
+                    "counselor_id": self.staff.pk,
+                    "counselor_name": self.staff.display_name,
+                    "status": status,
+                    "reason": None,
+                }
+            )
+        if full:
+            await self.resync_queues()
+
+    async def resync_queues(self) -> None:
+        for snapshot in await access.queue_snapshots(topic_ids=self.topic_ids):
+            await self.on_queue_snapshot(snapshot)
 
     def _counselor_only(self) -> None:
         if self.role != "counselor":
@@ -71,7 +139,10 @@ class StaffConsumer(BaseConsumer):
 
     async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
         # Staff see who waits (no personal data); the internal order list stays on the server.
-        await self.send_frame({k: v for k, v in frame.items() if k != "order"})
+        view = {k: v for k, v in frame.items() if k != "order"}
+        if self.snapshots_sent.get(view["topic"]) != view:
+            self.snapshots_sent[view["topic"]] = view
+            await self.send_frame(view)
 
     async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
         if self.role == "supervisor":
@@ -84,7 +155,11 @@ class StaffConsumer(BaseConsumer):
             followed = self.followed.get(consultation_id)
             if followed is None:
                 followed = await self.start_following(
-                    consultation_id, frame["consultation_id"], topic_id, frame["status"]
+                    consultation_id,
+                    frame["consultation_id"],
+                    topic_id,
+                    frame["status"],
+                    int(frame.get("version", 0)),
                 )
                 await self.send_frame(frame)
                 # New to this connection: it has nothing of it yet, so everything is sent.
@@ -92,13 +167,17 @@ class StaffConsumer(BaseConsumer):
                 await self.send_notes(consultation_id)
                 return
             followed.status = frame["status"]
+            followed.version = max(followed.version, int(frame.get("version", 0)))
             await self.send_frame(frame)
         elif consultation_id in self.followed:
             await self.send_frame(frame)
             await self.stop_following(consultation_id)
 
     async def on_counselor_status(self, frame: dict[str, Any]) -> None:
-        if self.role == "supervisor" or frame.get("counselor_id") == self.staff.pk:
+        if self.role == "supervisor":
+            await self.send_frame(frame)
+        elif frame.get("counselor_id") == self.staff.pk:
+            self.status_sent = frame["status"]
             await self.send_frame(frame)
 
     async def on_status_set(self, message: protocol.StatusSet) -> None:

@@ -9,7 +9,9 @@ with their grace period).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -105,11 +107,13 @@ def connection_close(*, connection_id: UUID | str) -> None:
         )
 
 
-def connections_renew(*, server_id: str) -> int:
-    """Extend the lease of every connection this server process holds."""
-    return Connection.objects.filter(server_id=server_id).update(
-        lease_expires_at=timezone.now() + _lease()
-    )
+def connections_renew(*, server_id: str, connection_ids: Collection[Any] | None = None) -> int:
+    """Extend the lease of the connections this server process holds (only those named, if
+    ``connection_ids`` is given: a row whose consumer is gone then lapses and is reaped)."""
+    rows = Connection.objects.filter(server_id=server_id)
+    if connection_ids is not None:
+        rows = rows.filter(pk__in=list(connection_ids))
+    return rows.update(lease_expires_at=timezone.now() + _lease())
 
 
 def connections_reap() -> int:

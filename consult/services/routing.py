@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import events
@@ -141,7 +142,16 @@ def queue_dispatch() -> list[int]:
 def publish_consultation_state(
     consultation: Consultation, *, previous_counselor_id: int | None = None
 ) -> None:
-    """After commit: the consultation's state to its participants and the counselors concerned."""
+    """After commit: the consultation's state to its participants and the counselors concerned.
+
+    Bumps the consultation's ``version`` in the caller's transaction first, so the frame carries
+    the version the database has: a connection that missed the frame sees a higher version when
+    it re-reads (``BaseConsumer.resync``) and re-sends the state.
+    """
+    Consultation.objects.filter(pk=consultation.pk).update(version=F("version") + 1)
+    consultation.version = (
+        Consultation.objects.filter(pk=consultation.pk).values_list("version", flat=True).get()
+    )
     events.publish(
         [events.group_consultation(consultation.pk)],
         consultation_payload(consultation, for_staff=False),

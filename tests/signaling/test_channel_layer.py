@@ -1,0 +1,248 @@
+"""The real ASGI app on the real Redis channel layer: idle sockets, a Redis outage, recovery.
+
+The outage tests start their own redis-server on a free port (the shared one is never stopped)
+and point the channel layer at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from consult import events
+from consult.models import Connection, TranscriptEntry
+from tests.fixtures import (
+    Ws,
+    accepted,
+    applicant_ws,
+    drain,
+    join,
+    make_staff,
+    make_topic,
+    staff_ws,
+)
+from tests.services import missing, redis_url
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
+
+# channels_redis waits this long in one blocking pop (RedisChannelLayer.brpop_timeout).
+BLOCKING_POP = 5
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_fresh_health(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The layer's health is per process; every test starts with a healthy layer.
+    if hasattr(events, "LayerHealth"):
+        monkeypatch.setattr(events, "layer_health", events.LayerHealth())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of this test only, without persistence (a restart forgets everything)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            ["redis-server", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(settings: Any) -> Iterator[RedisServer]:
+    redis_url()  # the suite's Redis settings (REDIS_URL) are the ones under test
+    if shutil.which("redis-server") is None:
+        missing("redis-server is not installed")
+    server = RedisServer(_free_port())
+    server.start()
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    hosts = layers["default"]["CONFIG"]["hosts"]
+    url = f"redis://127.0.0.1:{server.port}/0"
+    hosts[0] = {**hosts[0], "address": url} if isinstance(hosts[0], dict) else url
+    settings.CHANNEL_LAYERS = layers
+    settings.LOKET = {**settings.LOKET, "LAYER_POLL": 0.5}
+    yield server
+    server.stop()
+
+
+async def _pair() -> tuple[Ws, Ws, dict[str, Any], Any]:
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic])
+    joined = await sync_to_async(join)()
+    applicant, counselor = await accepted(staff, joined)
+    return applicant, counselor, joined, staff
+
+
+async def _say(ws: Ws, text: str, cid: str | None = None) -> dict[str, Any]:
+    extra = {"consultation_id": cid} if cid else {}
+    await ws.send(id=text, type="chat.send", client_msg_id=text, text=text, **extra)
+    return await ws.recv_until("ack", id=text, timeout=10)
+
+
+@sync_to_async
+def _stored(text: str) -> int:
+    return TranscriptEntry.objects.filter(text=text).count()
+
+
+@sync_to_async
+def _connection_rows() -> int:
+    return Connection.objects.count()
+
+
+async def _eventually(check: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "not within the deadline"
+        await asyncio.sleep(0.1)
+
+
+async def _typing_reaches(sender: Ws, receiver: Ws, timeout: float = 15) -> dict[str, Any]:
+    """Send typing until ``receiver`` gets it (typing is only ever delivered by the layer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await sender.send(type="typing", active=True)
+        # receive_nothing waits without cancelling the application (a receive timeout would).
+        while not await receiver.nothing(0.5):
+            frame = await receiver.recv()
+            if frame["type"] == "typing":
+                return frame
+    raise AssertionError("typing never arrived: the receiver did not (re-)join its groups")
+
+
+async def test_an_idle_counselor_socket_outlives_the_layers_blocking_pop() -> None:
+    """redis-py 8 reads with a 5 s timeout by default, exactly channels_redis' blocking pop:
+    without Loket's socket timeout the idle receive timed out and the socket closed with 1011."""
+    redis_url()
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic])
+    counselor = await staff_ws(staff)
+    await drain(counselor)
+    # The silence is the behaviour under test: longer than one blocking pop, nothing sent.
+    await asyncio.sleep(BLOCKING_POP + 2)
+    await counselor.send(id="s", type="status.set", status="available")
+    await counselor.recv_until("ack", id="s", timeout=5)
+    # Published through the layer to this counselor's group, so the receive is still alive.
+    status = await counselor.recv_until("counselor.status", timeout=5)
+    assert status["status"] == "available"
+    await counselor.close()
+
+
+async def test_a_socket_closed_while_redis_is_down_leaves_no_connection_row(
+    own_redis: RedisServer,
+) -> None:
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic])
+    counselor = await staff_ws(staff)
+    assert await _connection_rows() == 1
+    own_redis.stop()
+    await counselor.close()
+
+    async def no_rows() -> bool:
+        return await _connection_rows() == 0
+
+    await _eventually(no_rows)
+
+
+async def test_chat_is_stored_acked_and_delivered_from_the_database_while_redis_is_down(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="consult.events")
+    applicant, counselor, joined, _ = await _pair()
+    cid = joined["consultation_id"]
+    own_redis.stop()
+
+    ack = await _say(applicant, "selama redis mati")
+    assert ack["duplicate"] is False
+    assert await _stored("selama redis mati") == 1
+    entry = await counselor.recv_until("entry", timeout=10, text="selama redis mati")
+    assert entry["seq"] == ack["entry"]["seq"]
+    await _say(counselor, "dijawab dari database", cid)
+    await applicant.recv_until("entry", timeout=10, text="dijawab dari database")
+
+    own_redis.start()
+    # Typing is never stored: it arrives only once the counselor's socket re-joined its group
+    # on the restarted (empty) Redis.
+    typing = await _typing_reaches(applicant, counselor)
+    assert typing["role"] == "applicant"
+    await _say(applicant, "redis kembali")
+    await counselor.recv_until("entry", timeout=5, text="redis kembali")
+
+    outages = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    recoveries = [r for r in caplog.records if "back after" in r.getMessage()]
+    assert (len(outages), len(recoveries)) == (1, 1), [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None for r in caplog.records)
+    await applicant.close()
+    await counselor.close()
+
+
+async def test_state_changes_and_new_sockets_work_while_redis_is_down(
+    own_redis: RedisServer,
+) -> None:
+    applicant, counselor, joined, staff = await _pair()
+    cid = joined["consultation_id"]
+    own_redis.stop()
+
+    # A new socket opens although its groups cannot be joined.
+    second = await staff_ws(staff)
+    await drain(second)
+    await counselor.send(id="end", type="consultation.end", consultation_id=cid, reason="done")
+    await counselor.recv_until("ack", id="end", timeout=10)
+    ended = await applicant.recv_until("consultation.state", timeout=10, status="ended")
+    assert ended["version"] > 0
+    await second.recv_until("consultation.state", timeout=10, status="ended")
+
+    # A new applicant waits in the queue; the counselor, available, gets its offer from the
+    # database (the offer frame was never published).
+    await counselor.send(id="avail", type="status.set", status="available")
+    await counselor.recv_until("ack", id="avail", timeout=10)
+    other = await sync_to_async(join)()
+    waiting = await applicant_ws(other)
+    offer = await counselor.recv_until(
+        "consultation.state", timeout=10, consultation_id=other["consultation_id"]
+    )
+    assert offer["status"] == "offered"
+    await counselor.send(id="acc", type="offer.accept", consultation_id=other["consultation_id"])
+    await counselor.recv_until("ack", id="acc", timeout=10)
+    await waiting.recv_until("consultation.state", timeout=10, status="active")
+
+    own_redis.start()
+    # The sockets that connected during the outage join their groups on recovery: a live-only
+    # frame (typing) reaches them.
+    await _typing_reaches(waiting, second)
+    for ws in (applicant, counselor, second, waiting):
+        await ws.close()

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 # A group send normally takes a millisecond; one that has not finished in this long is given up,
 # so a Redis that hangs (rather than refuses) does not hold up the database thread behind it.
-SEND_TIMEOUT = 2.0
+SEND_TIMEOUT = 3.0
 # After a failed send, sends are skipped this long before one is tried again.
-BREAKER_SECONDS = 3.0
+BREAKER_SECONDS = 5.0
 # Probing whether the layer is back: at most once this often per process.
 PROBE_INTERVAL = 1.0
 PROBE_GROUP = "loket.probe"
@@ -46,6 +46,9 @@ class LayerHealth:
         self.retry_at = 0.0
         self.outage = 0
         self.last_probe = 0.0
+        # Called (from any thread) when an outage opens: consumers that have not hit the failure
+        # themselves must still re-join later, since a restarted Redis forgets every group.
+        self.listeners: list[Any] = []
 
     @property
     def down(self) -> bool:
@@ -60,6 +63,8 @@ class LayerHealth:
                 return
             self.down_since = now
             self.outage += 1
+        for listener in list(self.listeners):
+            listener()
         log.warning(
             "channel layer unavailable (%s); connections stay open and are served from the "
             "database until it is back",

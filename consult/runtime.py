@@ -1,5 +1,8 @@
 """Per-process background work: renew this process's connection leases and sweep due deadlines.
 
+Runs in a thread of its own (not Channels' database thread), so consumers' queued database work
+never delays a renewal past the lease.
+
 Every server process runs one of these; all of them may sweep at once, since each due row is
 handled in its own transaction that re-checks the deadline under a row lock.
 """
@@ -8,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 from .services.presence import connections_renew, sweep_due
 
@@ -39,26 +45,45 @@ def connection_released(connection_id: Any) -> None:
     _held.discard(connection_id)
 
 
+def _renew_and_sweep(held: set[Any], sweep: bool) -> None:
+    """Renew this process's leases, then sweep: in one go, so this process never reaps a row of
+    its own live sockets (renewed a moment before), however late the sweep runs."""
+    close_old_connections()
+    try:
+        connections_renew(server_id=SERVER_ID, connection_ids=held)
+        if sweep:
+            sweep_due()
+    finally:
+        close_old_connections()
+
+
 async def _loop() -> None:
     lease = settings.LOKET["CONNECTION_LEASE"]
     sweep_every = settings.LOKET["SWEEP_INTERVAL"]
     renew_every = max(0.5, lease / 3)
-    loop = asyncio.get_running_loop()
-    next_renew = loop.time()
-    while True:
-        try:
-            if loop.time() >= next_renew:
-                await database_sync_to_async(connections_renew)(
-                    server_id=SERVER_ID, connection_ids=set(_held)
-                )
-                next_renew = loop.time() + renew_every
-            if settings.LOKET["RUN_SWEEPER"]:
-                await database_sync_to_async(sweep_due)()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background sweep failed; retrying")
-        await asyncio.sleep(min(sweep_every, renew_every))
+    # Not the database thread every consumer queues on: in a reconnect storm hundreds of opens
+    # and closes wait there, and a renewal behind them ran more than a lease late, so the
+    # sweepers (this process's among them) reaped live sockets' rows.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-runtime")
+    try:
+        while True:
+            try:
+                # Through sync_to_async (not run_in_executor) so that what the sweep publishes
+                # after commit (async_to_sync in events) runs on this loop's channel layer.
+                await sync_to_async(
+                    functools.partial(
+                        _renew_and_sweep, set(_held), bool(settings.LOKET["RUN_SWEEPER"])
+                    ),
+                    thread_sensitive=False,
+                    executor=executor,
+                )()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background sweep failed; retrying")
+            await asyncio.sleep(min(sweep_every, renew_every))
+    finally:
+        executor.shutdown(wait=False)
 
 
 def ensure_started() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from .errors import Forbidden, NotFound
@@ -263,12 +263,26 @@ def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[i
 def counselor_sync_marks(
     *, staff_id: int, followed_ids: list[int]
 ) -> tuple[str, dict[int, tuple[int, int, bool]]]:
-    """A counselor's status, and for what they hold or follow: version, last seq, held now."""
-    status = StaffProfile.objects.values_list("status", flat=True).get(pk=staff_id)
-    rows = Consultation.objects.filter(
+    """A counselor's status, and for what they hold or follow: version, last seq, held now.
+
+    One query (the status rides along as a row with id 0), since it runs before every pong.
+    """
+    consultations = Consultation.objects.filter(
         Q(pk__in=followed_ids) | Q(counselor_id=staff_id, status__in=HELD_STATUSES)
     ).values_list("pk", "version", "last_seq", "counselor_id", "status")
-    return str(status), {
-        pk: (version, last_seq, counselor_id == staff_id and row_status in HELD_STATUSES)
-        for pk, version, last_seq, counselor_id, row_status in rows
-    }
+    status_row = (
+        StaffProfile.objects.filter(pk=staff_id)
+        .annotate(row_id=Value(0), row_version=Value(0), row_seq=Value(0), row_holder=Value(0))
+        .values_list("row_id", "row_version", "row_seq", "row_holder", "status")
+    )
+    status = ""
+    marks: dict[int, tuple[int, int, bool]] = {}
+    for pk, version, last_seq, counselor_id, row_status in consultations.union(
+        status_row, all=True
+    ):
+        if pk == 0:
+            status = str(row_status)
+        else:
+            held = counselor_id == staff_id and row_status in HELD_STATUSES
+            marks[int(pk)] = (int(version), int(last_seq), held)
+    return status, marks

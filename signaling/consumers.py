@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -65,6 +67,22 @@ class _Followed:
 
 
 _warned_at: dict[str, float] = {}
+# This process's consumers, each with the event loop it runs on.
+_live: weakref.WeakKeyDictionary[BaseConsumer, asyncio.AbstractEventLoop] = (
+    weakref.WeakKeyDictionary()
+)
+# An outage may open in the database thread (a failed publish) while consumers come and go.
+_live_lock = threading.Lock()
+
+
+def _degrade_all() -> None:
+    """An outage opened: every consumer of the process serves from the database until the
+    layer is back, then re-joins (also those whose own receive has not failed yet)."""
+    with _live_lock:
+        consumers = list(_live.items())
+    for consumer, loop in consumers:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(consumer.degrade)
 
 
 def _warn_once_a_minute(what: str, exc: BaseException) -> None:
@@ -93,13 +111,22 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self.groups_joined: set[str] = set()
         self.followed: dict[int, _Followed] = {}
         self.degraded = False
+        self._polls = 0
         self._layer_trouble = asyncio.Event()
         self._layer_receive: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with _live_lock:
+            _live[self] = asyncio.get_running_loop()
+        if _degrade_all not in events.layer_health.listeners:
+            events.layer_health.listeners.append(_degrade_all)
+        if events.layer_health.down:
+            self.degrade()
         try:
             await super().__call__(scope, receive, send)
         finally:
+            with _live_lock:
+                _live.pop(self, None)
             # However the consumer ends (a handler raised, the server cancelled it), its
             # Connection row goes: otherwise the counselor stays "available" and gets offers.
             try:
@@ -174,8 +201,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if group in self.groups_joined:
             return
         self.groups_joined.add(group)
-        # While the layer is down a new join is not even tried: it would only fail slowly.
-        skip = self.degraded or events.layer_health.down
+        # While the layer is down a join is tried only when the breaker lets one through (the
+        # first socket after Redis is back then finds out at once); the others are remembered.
+        skip = self.degraded or not events.layer_health.may_try()
         if skip or not await events.layer_call(
             self.channel_layer.group_add(group, self.channel_name)
         ):
@@ -224,8 +252,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
                 trouble.cancel()
                 if not receiving.done():
                     # channels_redis keeps a message being received in a backup queue, so
-                    # cancelling loses nothing the database could not give back anyway.
+                    # cancelling loses nothing the database could not give back anyway. Waited
+                    # for, so its cleanup runs now and not after the loop has gone.
                     receiving.cancel()
+                    await asyncio.wait({receiving})
             if not receiving.done() or receiving.cancelled():
                 continue
             try:
@@ -238,9 +268,14 @@ class BaseConsumer(AsyncWebsocketConsumer):
             return message
 
     async def loket_layer_poll(self, message: dict[str, Any]) -> None:
-        """While the layer is down: send the client what the database has that it lacks."""
+        """While the layer is down: send the client what the database has that it lacks.
+
+        Entries, states and offers every poll (one or two queries when nothing changed); the
+        queue views, which take several queries, every third poll and on recovery.
+        """
+        self._polls += 1
         try:
-            await self.resync(full=True)
+            await self.resync(full=message.get("full", False) or self._polls % 3 == 1)
         except Exception as exc:
             _warn_once_a_minute("resync from the database", exc)
 
@@ -251,7 +286,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
             if not await events.layer_call(self.channel_layer.group_add(group, self.channel_name)):
                 self.degrade()
                 break
-        await self.loket_layer_poll(message)
+        await self.loket_layer_poll({**message, "full": True})
 
     async def resync(self, *, full: bool = False) -> None:
         """Re-read from the database what this connection's client may have missed (entries,

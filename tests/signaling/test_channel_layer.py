@@ -25,6 +25,7 @@ from tests.fixtures import (
     Ws,
     accepted,
     applicant_ws,
+    close_code,
     drain,
     join,
     make_staff,
@@ -160,6 +161,19 @@ async def test_an_idle_counselor_socket_outlives_the_layers_blocking_pop() -> No
     status = await counselor.recv_until("counselor.status", timeout=5)
     assert status["status"] == "available"
     await counselor.close()
+
+
+async def test_an_unauthenticated_socket_is_closed_by_the_auth_timeout_not_by_redis(
+    settings: Any,
+) -> None:
+    """It used to be closed with 1011 at ~6 s (the idle receive timing out), not 4408."""
+    redis_url()
+    settings.LOKET = {**settings.LOKET, "AUTH_TIMEOUT": BLOCKING_POP + 3}
+    ws = Ws("/ws/applicant/")
+    await ws.connect()
+    started = time.monotonic()
+    assert await close_code(ws, timeout=BLOCKING_POP + 10) == 4408
+    assert time.monotonic() - started >= BLOCKING_POP + 2
 
 
 async def test_a_socket_closed_while_redis_is_down_leaves_no_connection_row(

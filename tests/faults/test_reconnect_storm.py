@@ -28,8 +28,10 @@ STAFF_TABS = 20  # sockets per counselor
 APPLICANTS = 8
 APPLICANT_TABS = 20  # sockets per applicant: 2 x 20 + 8 x 20 = 200
 WAVES = 1
-COUNSELOR_GRACE = 8
-APPLICANT_GRACE = 6
+# Longer than this loaded test machine takes to bring a client's first tab back in the storm
+# (the whole wave of 200 took 33 s): a client back within its grace period keeps everything.
+COUNSELOR_GRACE = 30
+APPLICANT_GRACE = 30
 
 
 async def connect(office: Office, server: DaphneServer, client: Any, deadline: float) -> LiveSocket:
@@ -125,13 +127,18 @@ async def test_reconnect_storm_of_200_sockets_leaves_no_ghost_rows(
     for tab in (sockets[0], sockets[STAFF_TABS]):
         await tab.request("away", type="status.set", status="away")
 
+    storm_at = loop.time()
     for _ in range(WAVES):
         for socket in sockets:
             abort(socket)
-        sockets = await asyncio.gather(
-            *(connect(built, server, c, loop.time() + 120) for c in clients)
+        # Clients come back in no particular order, so every owner has a tab back early.
+        order = random.sample(range(len(clients)), len(clients))
+        back = await asyncio.gather(
+            *(connect(built, server, clients[i], loop.time() + 120) for i in order)
         )
+        sockets = [socket for _, socket in sorted(zip(order, back, strict=True))]
 
+    stormed_for = loop.time() - storm_at
     # The blip is over: the first counselor and the first half of the applicants stay; the
     # others' sockets drop for good.
     staying = STAFF_TABS + (APPLICANTS // 2) * APPLICANT_TABS
@@ -190,3 +197,4 @@ async def test_reconnect_storm_of_200_sockets_leaves_no_ghost_rows(
     for index, socket in enumerate(kept):
         assert (await ping(socket, f"ping-{index}"))["type"] == "pong"
     assert "MaxConnectionsError" not in server.log()
+    print(f"\nstorm: 200 sockets reconnected in {stormed_for:.1f}s")

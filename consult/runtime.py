@@ -29,28 +29,24 @@ log = logging.getLogger(__name__)
 
 SERVER_ID = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _task: asyncio.Task[None] | None = None
-# The Connection rows this process's consumers hold open. Only these are renewed: a row whose
-# consumer ended without closing it (the database was unreachable at that moment) lapses and
-# is reaped, instead of being renewed as long as the process lives.
-_held: set[Any] = set()
+# Rows of this process whose consumer ended but could not close them (the database was
+# unreachable then). Every other row of this process is renewed, including one just opened
+# whose consumer has not resumed yet; these are not, so they lapse and are reaped instead of
+# being renewed as long as the process lives.
+_abandoned: set[Any] = set()
 
 
-def connection_held(connection_id: Any) -> None:
-    """A consumer of this process opened ``connection_id``; renew it from now on."""
-    _held.add(connection_id)
+def connection_abandoned(connection_id: Any) -> None:
+    """The consumer of ``connection_id`` ended without closing its row: stop renewing it."""
+    _abandoned.add(connection_id)
 
 
-def connection_released(connection_id: Any) -> None:
-    """The consumer of ``connection_id`` ended; stop renewing it."""
-    _held.discard(connection_id)
-
-
-def _renew_and_sweep(held: set[Any], sweep: bool) -> None:
+def _renew_and_sweep(abandoned: set[Any], sweep: bool) -> None:
     """Renew this process's leases, then sweep: in one go, so this process never reaps a row of
     its own live sockets (renewed a moment before), however late the sweep runs."""
     close_old_connections()
     try:
-        connections_renew(server_id=SERVER_ID, connection_ids=held)
+        connections_renew(server_id=SERVER_ID, except_ids=abandoned)
         if sweep:
             sweep_due()
     finally:
@@ -72,7 +68,7 @@ async def _loop() -> None:
                 # after commit (async_to_sync in events) runs on this loop's channel layer.
                 await sync_to_async(
                     functools.partial(
-                        _renew_and_sweep, set(_held), bool(settings.LOKET["RUN_SWEEPER"])
+                        _renew_and_sweep, set(_abandoned), bool(settings.LOKET["RUN_SWEEPER"])
                     ),
                     thread_sensitive=False,
                     executor=executor,

@@ -184,17 +184,19 @@ class BaseConsumer(AsyncWebsocketConsumer):
                     break
 
     def hold_connection(self, connection_id: Any) -> None:
-        """Remember the Connection row this socket opened (renewed until it is released)."""
+        """Remember the Connection row this socket opened (closed when the consumer ends)."""
         self.connection_id = connection_id
-        if connection_id is not None:
-            runtime.connection_held(connection_id)
 
     async def release_connection(self) -> None:
         """Close this socket's Connection row, once."""
         connection_id, self.connection_id = self.connection_id, None
         if connection_id is not None:
-            runtime.connection_released(connection_id)
-            await access.connection_close(connection_id=connection_id)
+            try:
+                await access.connection_close(connection_id=connection_id)
+            except BaseException:
+                # Not renewed from now on: its lease lapses and a sweeper reaps it.
+                runtime.connection_abandoned(connection_id)
+                raise
 
     async def join(self, group: str) -> None:
         """Join a group; if the layer is down, remember it (joined when the layer is back)."""

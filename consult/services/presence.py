@@ -107,12 +107,12 @@ def connection_close(*, connection_id: UUID | str) -> None:
         )
 
 
-def connections_renew(*, server_id: str, connection_ids: Collection[Any] | None = None) -> int:
-    """Extend the lease of the connections this server process holds (only those named, if
-    ``connection_ids`` is given: a row whose consumer is gone then lapses and is reaped)."""
+def connections_renew(*, server_id: str, except_ids: Collection[Any] = ()) -> int:
+    """Extend the lease of every connection this server process holds, except ``except_ids``
+    (rows whose consumer ended without closing them: they lapse and are reaped)."""
     rows = Connection.objects.filter(server_id=server_id)
-    if connection_ids is not None:
-        rows = rows.filter(pk__in=list(connection_ids))
+    if except_ids:
+        rows = rows.exclude(pk__in=list(except_ids))
     return rows.update(lease_expires_at=timezone.now() + _lease())
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from consult import events, runtime
@@ -343,6 +344,12 @@ class BaseConsumer(AsyncWebsocketConsumer):
             await handler(message)
         except DomainError as exc:
             await self.send_error(exc.code, exc.message, message.id)
+        except (OperationalError, InterfaceError):
+            # The database connection was lost (a restart, a failover, a terminated backend).
+            # Django drops the broken connection and opens a new one on the next call, so the
+            # client's retry works; a traceback per refused frame would only flood the log.
+            log.warning("handling %s failed: database connection lost", message.type)
+            await self.send_error("unavailable", protocol.ERROR_CODES["unavailable"], message.id)
         except Exception:
             log.exception("handling %s failed", message.type)
             await self.send_error("internal", protocol.ERROR_CODES["internal"], message.id)

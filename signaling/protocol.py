@@ -579,6 +579,10 @@ ERROR_CODES: dict[str, str] = {
     "invalid_state": "The consultation's state does not allow this now.",
     "over_capacity": "The counselor has no free capacity for this.",
     "office_closed": "Outside office hours (or after the last entry): no new consultations.",
+    "unavailable": (
+        "The server lost its database connection; send the same frame again (a chat.send with "
+        "the same client_msg_id is stored once)."
+    ),
     "internal": "The server failed; nothing was stored. Try again.",
 }
 

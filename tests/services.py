@@ -25,7 +25,8 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _reachable(url: str, default_port: int) -> bool:
+def reachable(url: str, default_port: int) -> bool:
+    """Whether a TCP connection to the URL's host and port opens within 2 s."""
     parsed = urlparse(url)
     try:
         with socket.create_connection(
@@ -41,7 +42,7 @@ def postgres_url() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         missing("PostgreSQL: DATABASE_URL is not a postgres:// URL")
-    if not _reachable(url, 5432):
+    if not reachable(url, 5432):
         missing(f"PostgreSQL: cannot reach {urlparse(url).hostname}:{urlparse(url).port or 5432}")
     return url
 
@@ -51,7 +52,7 @@ def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")
     if not url:
         missing("Redis: REDIS_URL is not set")
-    if not _reachable(url, 6379):
+    if not reachable(url, 6379):
         missing(f"Redis: cannot reach {urlparse(url).hostname}:{urlparse(url).port or 6379}")
     return url
 
@@ -61,3 +62,11 @@ def chromium_path() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         missing(f"Chromium: {CHROMIUM} is not installed (apt-get install -y chromium)")
     return CHROMIUM
+
+
+def redis_server_path() -> str:
+    """The ``redis-server`` binary, for tests that start (and stop) a Redis of their own."""
+    path = shutil.which("redis-server")
+    if path is None:
+        missing("redis-server is not installed (apt-get install -y redis-server)")
+    return str(path)

@@ -58,9 +58,14 @@ class Database:
         self.url = _url_with_database(base_url, self.name)
         self._admin_url = _url_with_database(base_url, "postgres")
 
-    def create(self) -> None:
+    def create(self, template: str | None = None) -> None:
+        """Create it empty, or as a copy of the database named ``template`` (much faster than
+        migrating again; the template must have no open connections)."""
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self._admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
+            conn.execute(statement)
 
     def drop(self) -> None:
         with psycopg.connect(self._admin_url, autocommit=True) as conn:
@@ -147,6 +152,7 @@ class DaphneServer:
         self.port = free_port()
         self.log_path = log_dir / f"daphne-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
 
     @property
     def pid(self) -> int:
@@ -195,6 +201,25 @@ class DaphneServer:
             time.sleep(0.1)
         raise RuntimeError(f"daphne {self.name} not ready in {timeout}s:\n{self.log()}")
 
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets but does nothing, as a stalled consumer."""
+        os.kill(self.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause``."""
+        os.kill(self.pid, signal.SIGCONT)
+        self.paused = False
+
+    def resume_if_paused(self) -> None:
+        """Let a paused process run again (a stopped process cannot act on SIGTERM)."""
+        if self.paused and self.process is not None and self.process.poll() is None:
+            self.resume()
+
+    def log_since(self, offset: int) -> str:
+        """What the process logged after ``offset`` characters (``len(self.log())`` earlier)."""
+        return self.log()[offset:]
+
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to clean up, as in a crash or OOM kill."""
         assert self.process is not None
@@ -217,6 +242,65 @@ class DaphneServer:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class RedisServer:
+    """A ``redis-server`` of the test's own on a free loopback port, stopped and started by PID.
+
+    Nothing is saved to disk, so a restart forgets every key: the channel layer's groups and
+    queued messages are gone, as when a production Redis restarts without persistence.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            client = redis.Redis(port=self.port, socket_timeout=1)
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on {self.port} did not start") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        """SIGTERM this server (by PID) and wait until it has exited."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
 
 
 @contextlib.contextmanager

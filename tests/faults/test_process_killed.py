@@ -14,14 +14,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.services import redis_url
-
-from .conftest import attach_logs
-from .servers import (
+from tests.e2e.servers import (
     FAST_TIMINGS,
     DaphneServer,
     Database,
@@ -33,6 +29,10 @@ from .servers import (
     process_env,
     redis_forget,
 )
+
+from .conftest import attach_logs
+from .office import Side, contiguous_seq, converse, has_seq, received
+from .office import entry_key as key
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
@@ -46,13 +46,6 @@ APPLICANT_GRACE = int(FAST_TIMINGS["LOKET_APPLICANT_GRACE"])
 PHASE_ONE = 10
 OUTAGE = 1
 PHASE_TWO = 8
-ENTRY_KEY = ("seq", "kind", "author_role", "text", "event", "client_msg_id")
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> str:
-    """Redis for the channel layer (requested before the database, so a skip comes first)."""
-    return redis_url()
 
 
 @pytest.fixture
@@ -94,80 +87,6 @@ def cluster(
             yield started
     finally:
         redis_forget(shared_redis, prefix)
-
-
-def key(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(entry[k] for k in ENTRY_KEY)
-
-
-def received(frames: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The entries a client got, in arrival order (entry frames and acks of new messages), and
-    the entries that came back in acks of repeated messages."""
-    fresh: list[dict[str, Any]] = []
-    repeats: list[dict[str, Any]] = []
-    for frame in frames:
-        if frame["type"] == "entry":
-            fresh.append(frame)
-        elif frame["type"] == "ack" and frame.get("entry"):
-            (repeats if frame["duplicate"] else fresh).append(frame["entry"])
-    return fresh, repeats
-
-
-def contiguous_seq(frames: list[dict[str, Any]]) -> int:
-    """The highest sequence number up to which the client has every entry."""
-    seqs = {entry["seq"] for entry in received(frames)[0]}
-    last = 0
-    while last + 1 in seqs:
-        last += 1
-    return last
-
-
-def has_seq(seq: int) -> Callable[[dict[str, Any]], bool]:
-    def match(frame: dict[str, Any]) -> bool:
-        entry = frame if frame["type"] == "entry" else frame.get("entry") or {}
-        return frame["type"] in ("entry", "ack") and entry.get("seq") == seq
-
-    return match
-
-
-class Side:
-    """One participant: its socket(s) and the messages it sent, in order."""
-
-    def __init__(self, role: str, socket: LiveSocket, ref: dict[str, str]) -> None:
-        self.role = role
-        self.sockets = [socket]
-        self.ref = ref
-        self.sent: list[str] = []
-        self.texts: dict[str, str] = {}
-
-    @property
-    def socket(self) -> LiveSocket:
-        return self.sockets[-1]
-
-    @property
-    def frames(self) -> list[dict[str, Any]]:
-        return [frame for socket in self.sockets for frame in socket.frames]
-
-    def compose(self, client_msg_id: str) -> dict[str, Any]:
-        text = f"{self.role} {client_msg_id}: apakah IMB masih berlaku? ✓"
-        self.sent.append(client_msg_id)
-        self.texts[client_msg_id] = text
-        return {"type": "chat.send", "client_msg_id": client_msg_id, "text": text, **self.ref}
-
-    async def say(self, client_msg_id: str) -> dict[str, Any]:
-        ack = await self.socket.request(f"req-{client_msg_id}", **self.compose(client_msg_id))
-        assert ack["duplicate"] is False
-        return ack
-
-
-async def converse(applicant: Side, counselor: Side, count: int, tag: str) -> None:
-    """Both sides write ``count`` messages at the same time, each waiting for its acks."""
-
-    async def write(side: Side) -> None:
-        for index in range(count):
-            await side.say(f"{side.role[0]}-{tag}-{index}")
-
-    await asyncio.gather(write(applicant), write(counselor))
 
 
 def connection_rows(database: Database, pid: int) -> int:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
@@ -77,7 +78,7 @@ class ApplicantConsumer(BaseConsumer):
                 "consultations": [state],
                 "topics": [state["topic"]],
                 "status": None,
-                "server_time": state["queued_at"] or "",
+                "server_time": timezone.now().isoformat(),
             }
         )
         await self.resume_from(consultation_id, message.last_seq or 0)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, StaffRole, TranscriptEntry
-from tests.fixtures import accepted, applicant_ws, drain, join, make_staff, make_topic, staff_ws
+from tests.fixtures import (
+    Ws,
+    accepted,
+    applicant_ws,
+    drain,
+    join,
+    make_staff,
+    make_topic,
+    staff_ws,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +66,21 @@ async def test_auth_sends_ready_history_and_position() -> None:
     }
     assert await applicant.nothing()
     await applicant.close()
+
+
+async def test_the_applicants_ready_says_the_servers_time_not_when_it_queued() -> None:
+    await _setup()
+    joined = await sync_to_async(join)(name="Budi")
+    await asyncio.sleep(1.2)
+    ws = Ws("/ws/applicant/")
+    await ws.connect()
+    await ws.send(type="auth", token=joined["token"])
+    ready = await ws.recv()
+    queued_at = datetime.fromisoformat(ready["consultations"][0]["queued_at"])
+    server_time = datetime.fromisoformat(ready["server_time"])
+    assert server_time - queued_at >= timedelta(seconds=1)
+    assert abs(server_time - datetime.now(UTC)) < timedelta(seconds=30)
+    await ws.close()
 
 
 async def test_chat_send_both_ways_acks_sender_and_delivers_to_other_side() -> None:

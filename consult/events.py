@@ -219,13 +219,11 @@ def publish_session_check(*, user_id: int, revoked_session: str | None = None) -
 
     def send() -> None:
         layer = get_channel_layer()
-        if layer is None:
+        # Through the same breaker as every other send: while the layer is down a logout must
+        # not wait on it, and the connections re-check their session periodically anyway.
+        if layer is None or not layer_health.may_try():
             return
-        try:
-            async_to_sync(layer.group_send)(group_user(user_id), message)
-        except Exception:
-            # The connections re-check their session periodically anyway.
-            log.exception("channel layer send of a session check failed")
+        async_to_sync(layer_call)(layer.group_send(group_user(user_id), message))
 
     transaction.on_commit(send)
 

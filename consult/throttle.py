@@ -51,12 +51,16 @@ def _count(request: HttpRequest, *, group: str, value: str, limit: tuple[int, in
 
 def _throttle(request: HttpRequest, *, action: str, phone: str, email: str) -> None:
     limits = settings.LOKET_LIMITS
-    _count(
-        request,
-        group=f"{action}-address",
-        value=client_address(request),
-        limit=limits[f"{action.upper()}_PER_ADDRESS"],
-    )
+    address = client_address(request)
+    # No address at all (Daphne on a Unix socket gives none): counting "" would put every
+    # applicant in one bucket; the per-contact limits still apply.
+    if address:
+        _count(
+            request,
+            group=f"{action}-address",
+            value=address,
+            limit=limits[f"{action.upper()}_PER_ADDRESS"],
+        )
     for contact in contact_keys(phone=phone, email=email):
         _count(
             request,

@@ -130,6 +130,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         finally:
             with _live_lock:
                 _live.pop(self, None)
+            await self.on_end()
             # However the consumer ends (a handler raised, the server cancelled it), its
             # Connection row goes: otherwise the counselor stays "available" and gets offers.
             try:
@@ -145,10 +146,20 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self.chat_window = _Window(*settings.LOKET["CHAT_RATE"])
         self.frame_window = _Window(*settings.LOKET["FRAME_RATE"])
         await self.accept()
-        await self.on_open()
+        try:
+            await self.on_open()
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable right now: a clear, retryable refusal (the client
+            # reconnects with backoff), not a traceback and a 1011.
+            _warn_once_a_minute("opening a connection", exc)
+            await self.send_error("unavailable", protocol.ERROR_CODES["unavailable"], None)
+            await self.close(code=protocol.CLOSE_TRY_AGAIN)
 
     async def on_open(self) -> None:
         """Role-specific start of the connection."""
+
+    async def on_end(self) -> None:
+        """Role-specific clean-up, however the consumer ends (after ``disconnect`` or not)."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Run the handler of one incoming frame or channel-layer event.
@@ -177,6 +188,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
         # few wasted sends and expire with the channel layer's group expiry.
         try:
             await self.release_connection()
+        except Exception as exc:
+            # Already marked abandoned: its lease lapses and a sweeper reaps it.
+            _warn_once_a_minute("closing a connection row", exc)
         finally:
             groups = list(self.groups_joined)
             self.groups_joined.clear()

@@ -570,7 +570,7 @@ ERROR_CODES: dict[str, str] = {
     "frame_too_large": "The frame is larger than 64 KiB.",
     "text_too_long": "The message text is longer than 4000 characters.",
     "client_msg_id_reused": "The client_msg_id was already used for a different message.",
-    "rate_limited": "Too many messages: more than 20 chat messages in 10 s.",
+    "rate_limited": "Too many requests: over the chat (20 in 10 s) or frame (200 in 10 s) limit.",
     "auth_required": "The first frame on an applicant connection must be auth.",
     "token_invalid": "The token is not valid (closes the connection, code 4401).",
     "token_expired": "The token has expired (closes the connection, code 4401).",
@@ -586,6 +586,9 @@ ERROR_CODES: dict[str, str] = {
     "internal": "The server failed; nothing was stored. Try again.",
 }
 
+# The server cannot serve the connection right now (its database is unreachable): reconnect
+# with backoff (1013 is the WebSocket standard's "try again later").
+CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_AUTH_TIMEOUT = 4408

@@ -65,12 +65,12 @@ class SessionGuard:
             valid = await access.staff_session_valid(
                 session_key=self.session_key, user_id=self.user_id
             )
-        except Exception:
+        except Exception as exc:
             # The database is the one that cannot answer; every service this connection would
             # call needs it too. Keep the connection and ask again later rather than closing
-            # every counselor's socket on a database blip.
+            # every counselor's socket on a database blip. One line, no traceback.
             if not self._failing:
-                log.warning("staff session re-check failed; will retry", exc_info=True)
+                log.warning("staff session re-check failed (%s); will retry", type(exc).__name__)
             self._failing = True
             return True
         self._failing = False

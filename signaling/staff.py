@@ -148,10 +148,15 @@ class StaffConsumer(BaseConsumer):
         await super().receive(text_data, bytes_data)
 
     async def disconnect(self, code: int) -> None:
+        await self.on_end()
+        await super().disconnect(code)
+
+    async def on_end(self) -> None:
+        # Also when the consumer ends without ``disconnect``: the periodic check must not keep
+        # it alive, querying the database, for as long as the process runs.
         guard: SessionGuard | None = getattr(self, "guard", None)
         if guard is not None:
             await guard.stop()
-        await super().disconnect(code)
 
     async def loket_session_check(self, event: dict[str, Any]) -> None:
         """Logout or an account change: end this connection if its session is gone."""

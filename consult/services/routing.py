@@ -98,19 +98,25 @@ def _dispatch_pass() -> list[Consultation]:
         offered.append(consultation)
     if not offered:
         return []
+    written: list[Consultation] = []
     for consultation in offered:
-        Consultation.objects.filter(pk=consultation.pk, status=ConsultationStatus.WAITING).update(
+        # The pass read the queue without locking its rows: one may have ended meanwhile (the
+        # applicant left or was abandoned). Such an offer is not made, and nothing is published
+        # for it: an "offered" state with a newer version would replace the real end for good.
+        if Consultation.objects.filter(
+            pk=consultation.pk, status=ConsultationStatus.WAITING
+        ).update(
             status=ConsultationStatus.OFFERED,
             counselor=consultation.counselor,
             offered_at=now,
             offer_expires_at=consultation.offer_expires_at,
-        )
-    StaffProfile.objects.filter(pk__in=[s.staff.pk for s in seats if s.assigned]).update(
-        last_assigned_at=now
-    )
-    for consultation in offered:
+        ):
+            written.append(consultation)
+    counselors = {c.counselor_id for c in written}
+    StaffProfile.objects.filter(pk__in=counselors).update(last_assigned_at=now)
+    for consultation in written:
         publish_consultation_state(consultation)
-    return offered
+    return written
 
 
 def _offer(consultation: Consultation, seat: Seat, *, seats: list[Seat], now: datetime) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tests.e2e.servers import (
 TOPIC = "building-approval"
 PASSWORD = "faults-password-8d2e4a"
 ENTRY_KEY = ("seq", "kind", "author_role", "text", "event", "client_msg_id")
+_PHONES = (f"0814{n:08d}" for n in itertools.count(1))
 
 
 @dataclass
@@ -75,7 +77,8 @@ class Office:
         response = await asyncio.to_thread(
             HttpClient(server.http_url).post_json,
             "/api/consultations",
-            {"name": name, "phone": "081234567890", "topic": TOPIC, "mode": "chat"},
+            # A phone of its own: one contact may hold only one open consultation.
+            {"name": name, "phone": next(_PHONES), "topic": TOPIC, "mode": "chat"},
         )
         assert response.status == 201, response.body
         joined: dict[str, Any] = response.json()

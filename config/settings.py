@@ -482,3 +482,13 @@ if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL
         # queueing without end.
         "timeout": float(_env_int("LOKET_DB_POOL_TIMEOUT", 10, minimum=1)),
     }
+    # The lease renewal (consult/runtime.py) gets a connection of its own, outside that pool: a
+    # burst of requests holding every pooled connection must not delay renewals past the lease,
+    # or other processes' sweepers would reap this process's live sockets.
+    DATABASES["lease"] = {
+        **_db,
+        "OPTIONS": {**_db["OPTIONS"], "pool": {"min_size": 1, "max_size": 1, "timeout": 5.0}},
+        "TEST": {"MIRROR": "default"},
+    }
+# The alias the runtime renews leases through ("default" where there is no pool to stay out of).
+LOKET["LEASE_DB"] = "lease" if "lease" in DATABASES else "default"

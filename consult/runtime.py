@@ -47,7 +47,9 @@ def _renew_and_sweep(abandoned: set[Any], sweep: bool) -> None:
     its own live sockets (renewed a moment before), however late the sweep runs."""
     close_old_connections()
     try:
-        connections_renew(server_id=SERVER_ID, except_ids=abandoned)
+        connections_renew(
+            server_id=SERVER_ID, except_ids=abandoned, using=settings.LOKET["LEASE_DB"]
+        )
         if sweep:
             sweep_due()
     finally:

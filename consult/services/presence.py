@@ -112,10 +112,13 @@ def connection_close(*, connection_id: UUID | str) -> None:
         )
 
 
-def connections_renew(*, server_id: str, except_ids: Collection[Any] = ()) -> int:
+def connections_renew(
+    *, server_id: str, except_ids: Collection[Any] = (), using: str = "default"
+) -> int:
     """Extend the lease of every connection this server process holds, except ``except_ids``
-    (rows whose consumer ended without closing them: they lapse and are reaped)."""
-    rows = Connection.objects.filter(server_id=server_id)
+    (rows whose consumer ended without closing them: they lapse and are reaped), through the
+    database alias ``using``."""
+    rows = Connection.objects.using(using).filter(server_id=server_id)
     if except_ids:
         rows = rows.exclude(pk__in=list(except_ids))
     return rows.update(lease_expires_at=timezone.now() + _lease())

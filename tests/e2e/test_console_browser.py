@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.e2e.holding_proxy import HoldingProxy, holding_proxy
+from tests.e2e.phones import form_phone
 from tests.e2e.test_pages_browser import (
     COUNSELOR_PASSWORD,
     LAUNCH_ARGS,
@@ -92,7 +93,7 @@ def new_page(browser: Any, errors: PageErrors, name: str, locale: str = "id-ID")
 def join(page: Any, base: str, name: str = "Ani Wijaya", topic: str = "building-approval") -> None:
     page.goto(base + "/")
     page.locator("#f-name").fill(name)
-    page.locator("#f-phone").fill("0812 3456 7890")
+    page.locator("#f-phone").fill(form_phone())
     page.locator("#f-topic").select_option(topic)
     page.locator("#join-submit").click()
     page.wait_for_selector("#consultation:not([hidden])")
@@ -191,7 +192,7 @@ def test_offline_and_online_events_are_said_at_once_and_reconnect(
         applicant.get_by_role("button", name="English").click()
         expect(applicant.locator("html")).to_have_attribute("lang", "en")
         applicant.locator("#f-name").fill("Ani Wijaya")
-        applicant.locator("#f-phone").fill("0812 3456 7890")
+        applicant.locator("#f-phone").fill(form_phone())
         applicant.locator("#f-topic").select_option("building-approval")
         applicant.locator("#join-submit").click()
         expect(applicant.locator("#position")).to_contain_text("1")

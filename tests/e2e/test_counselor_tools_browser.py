@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.e2e.test_pages_browser import (
     DOC_SHOTS,
     LAUNCH_ARGS,
@@ -110,7 +111,7 @@ def watch_errors(page: Any, name: str, errors: list[str]) -> Any:
 def join(page: Any, base: str, name: str, topic: str) -> None:
     page.goto(base + "/")
     page.get_by_label("Nama Anda").fill(name)
-    page.get_by_label("Nomor telepon").fill("0812 3456 7890")
+    page.get_by_label("Nomor telepon").fill(form_phone())
     page.get_by_label("Topik").select_option(topic)
     page.get_by_role("button", name="Masuk antrean").click()
 

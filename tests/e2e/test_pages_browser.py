@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.services import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
@@ -234,7 +235,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(
             applicant = errors.watch(applicant_ctx.new_page(), "applicant")
             applicant.goto(base + "/")
             applicant.get_by_label("Nama Anda").fill("Ani Wijaya")
-            applicant.get_by_label("Nomor telepon").fill("0812 3456 7890")
+            applicant.get_by_label("Nomor telepon").fill(form_phone())
             applicant.get_by_label("Topik").select_option("building-approval")
             applicant.get_by_role("button", name="Masuk antrean").click()
             position = applicant.locator("#position")

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.services import chromium_path
 
 from .test_pages_browser import DOC_SHOTS, LAUNCH_ARGS, UPDATE_SHOTS, WAIT_MS, PageErrors, Server
@@ -198,7 +199,7 @@ def _log_in(page: Any, base: str, path: str, username: str) -> None:
 def _join(page: Any, base: str, name: str, topic: str) -> None:
     page.goto(base + "/")
     page.locator("#f-name").fill(name)
-    page.locator("#f-phone").fill("0812 3456 7890")
+    page.locator("#f-phone").fill(form_phone())
     page.locator("#f-topic").select_option(topic)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.services import chromium_path
 
 from .test_pages_browser import (
@@ -86,7 +87,7 @@ def test_supervisor_watches_the_board_and_finds_a_transcript(
             applicant = errors.watch(applicant_ctx.new_page(), "applicant")
             applicant.goto(base + "/")
             applicant.get_by_label("Nama Anda").fill("Ani Wijaya")
-            applicant.get_by_label("Nomor telepon").fill("0812 3456 7890")
+            applicant.get_by_label("Nomor telepon").fill(form_phone())
             applicant.get_by_label("Topik").select_option(TOPIC)
             applicant.get_by_role("button", name="Masuk antrean").click()
             expect(applicant.locator("#position")).to_have_attribute("data-position", "1")

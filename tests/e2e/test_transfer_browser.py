@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.e2e.test_pages_browser import (
     COUNSELOR_PASSWORD,
     LAUNCH_ARGS,
@@ -124,7 +125,7 @@ def test_a_consultation_transferred_to_a_colleague_with_a_note(server: Server) -
             ani = errors.watch(ani_ctx.new_page(), "ani")
             ani.goto(base + "/")
             ani.get_by_label("Nama Anda").fill("Ani Wijaya")
-            ani.get_by_label("Nomor telepon").fill("0812 3456 7890")
+            ani.get_by_label("Nomor telepon").fill(form_phone())
             ani.get_by_label("Topik").select_option("building-approval")
             ani.get_by_role("button", name="Masuk antrean").click()
             offer = sari.locator(".offer", has_text="Ani Wijaya")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.phones import form_phone
 from tests.e2e.test_pages_browser import (
     DOC_SHOTS,
     LAUNCH_ARGS,
@@ -62,7 +63,7 @@ def test_the_waiting_applicant_sees_what_to_prepare_for_their_topic(
             page.goto(seeded_server.url + "/")
             expect(page.locator("#requirements")).to_be_hidden()
             page.get_by_label("Nama Anda").fill("Ani Wijaya")
-            page.get_by_label("Nomor telepon").fill("0812 3456 7890")
+            page.get_by_label("Nomor telepon").fill(form_phone())
             page.get_by_label("Topik").select_option("building-approval")
             page.get_by_role("button", name="Masuk antrean").click()
             expect(page.locator("#position")).to_have_text("Anda nomor 1 dalam antrean.")

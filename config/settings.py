@@ -482,12 +482,20 @@ if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL
         # queueing without end.
         "timeout": float(_env_int("LOKET_DB_POOL_TIMEOUT", 10, minimum=1)),
     }
+    # A pooled connection is checked (one empty round trip) before it is handed out (Django
+    # passes psycopg-pool's check_connection for this): after PostgreSQL terminated the backends
+    # (a restart, a failover, pg_terminate_backend) every idle pooled connection is dead, and
+    # without the check each retry of a refused frame would draw the next dead one.
+    _db["CONN_HEALTH_CHECKS"] = True
     # The lease renewal (consult/runtime.py) gets a connection of its own, outside that pool: a
     # burst of requests holding every pooled connection must not delay renewals past the lease,
     # or other processes' sweepers would reap this process's live sockets.
     DATABASES["lease"] = {
         **_db,
-        "OPTIONS": {**_db["OPTIONS"], "pool": {"min_size": 1, "max_size": 1, "timeout": 5.0}},
+        "OPTIONS": {
+            **_db["OPTIONS"],
+            "pool": {**_db["OPTIONS"]["pool"], "min_size": 1, "max_size": 1},
+        },
         "TEST": {"MIRROR": "default"},
     }
 # The alias the runtime renews leases through ("default" where there is no pool to stay out of).

@@ -155,7 +155,7 @@ def test_a_consultation_transferred_to_a_colleague_with_a_note(server: Server) -
             offer = budi.locator(".offer", has_text="Ani Wijaya")
             expect(offer).to_contain_text("Jawab dalam")
             expect(budi).to_have_title(re.compile(r"^\(1\) Konsol konselor"))
-            budi.wait_for_function("window.__tones > 0", timeout=WAIT_MS)
+            budi.wait_for_function("() => window.__tones > 0", timeout=WAIT_MS)
             offer.get_by_role("button", name="Terima").click()
             expect(budi).to_have_title(plain_title)
             budi_panel = budi.get_by_role("tabpanel")

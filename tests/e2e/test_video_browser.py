@@ -242,7 +242,9 @@ def test_precheck_then_video_consultation_starts_the_call(loket: LoketNetns, pag
     page.locator("#precheck:visible").wait_for()
     page.locator("#precheck-start").click()
     # The picture that comes back through the server's own peer: it has a size, and it moves.
-    page.wait_for_function("document.getElementById('precheck-video').videoWidth > 0")
+    # Functions, not bare expressions: Playwright runs an expression with eval(), which the
+    # pages' Content-Security-Policy (script-src 'self') refuses.
+    page.wait_for_function("() => document.getElementById('precheck-video').videoWidth > 0")
     frames = page.evaluate(
         "document.getElementById('precheck-video').getVideoPlaybackQuality().totalVideoFrames"
     )
@@ -251,8 +253,10 @@ def test_precheck_then_video_consultation_starts_the_call(loket: LoketNetns, pag
              .getVideoPlaybackQuality().totalVideoFrames > n + 10""",
         arg=frames,
     )
-    page.wait_for_function("document.getElementById('precheck-level').value > 0")
-    page.wait_for_function("/\\d+ ms/.test(document.getElementById('precheck-rtt').textContent)")
+    page.wait_for_function("() => document.getElementById('precheck-level').value > 0")
+    page.wait_for_function(
+        "() => /\\d+ ms/.test(document.getElementById('precheck-rtt').textContent)"
+    )
     page.locator('#precheck-verdict-title[data-verdict="ready"]').wait_for(timeout=WAIT_MS)
     assert page.locator("#precheck-verdict-title").inner_text().startswith("Siap")
     assert page.locator("#precheck").get_attribute("data-state") == "done"

@@ -1,7 +1,7 @@
 """Settings: every environment variable is read and validated once, in config/settings.py.
 
 A wrong value stops start-up with a message naming the variable; code reads ``settings.LOKET``
-with plain lookups.
+with plain lookups; the README's settings table lists exactly what config/settings.py reads.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def _start_up(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         ("LOKET_JOIN_LIMIT_ADDRESS", "20/0.5"),
         ("LOKET_ALLOWED_ORIGINS", "portal.example.go.id"),
         ("LOKET_DB_CONN_MAX_AGE", "-5"),
+        ("LOKET_LOG_LEVEL", "loud"),
     ],
 )
 def test_an_invalid_value_stops_start_up_naming_the_variable(
@@ -98,6 +99,29 @@ def test_valid_values_land_in_the_loket_dict(monkeypatch: pytest.MonkeyPatch) ->
     assert loket["STUN_URLS"] == ["stun:a.example.test", "stuns:b.example.test"]
     assert loket["TLS"] is True
     assert loket["READY_MESSAGE"] == "ready"
+
+
+def _variables_settings_reads() -> set[str]:
+    source = SETTINGS_FILE.read_text()
+    return set(re.findall(r'(?:_env_\w+|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"', source))
+
+
+def _variables_readme_documents() -> set[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_column = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_column))
+    return names
+
+
+def test_the_readme_table_lists_every_variable_settings_reads_and_no_other() -> None:
+    read, documented = _variables_settings_reads(), _variables_readme_documents()
+    assert "LOKET_OFFER_TIMEOUT" in read and "LOKET_OFFER_TIMEOUT" in documented
+    assert read - documented == set(), "read by config/settings.py, missing in the README table"
+    assert documented - read == set(), "in the README table, not read by config/settings.py"
 
 
 def test_no_module_but_the_settings_reads_the_environment_or_a_setting_with_a_default() -> None:

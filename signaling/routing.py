@@ -8,9 +8,9 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
 
-from .applicant import ApplicantConsumer
+from .consumers.applicant import ApplicantConsumer
+from .consumers.staff import StaffConsumer
 from .origin import SiteOriginValidator
-from .staff import StaffConsumer
 
 websocket_urlpatterns = [
     path("ws/applicant/", ApplicantConsumer.as_asgi()),

@@ -62,8 +62,6 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
                 warn_once_a_minute("closing a connection row", exc)
 
     async def connect(self) -> None:
-        if settings.LOKET["RUN_RUNTIME"]:
-            runtime.ensure_started()
         self.authenticated = False
         self.limits = FrameLimits.from_settings()
         await self.accept()
@@ -118,6 +116,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
     def hold_connection(self, connection_id: Any) -> None:
         """Remember the Connection row this socket opened (closed when the consumer ends)."""
         self.connection_id = connection_id
+        runtime.connection_held()
 
     async def release_connection(self) -> None:
         """Close this socket's Connection row, once."""

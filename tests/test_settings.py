@@ -101,6 +101,33 @@ def test_valid_values_land_in_the_loket_dict(monkeypatch: pytest.MonkeyPatch) ->
     assert loket["READY_MESSAGE"] == "ready"
 
 
+def test_the_chat_text_on_message_length_takes_its_limit_from_settings(settings: Settings) -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from consult.errors import TextTooLong
+
+    settings.LOKET = {**settings.LOKET, "MAX_TEXT": 500}
+    for language, text in (("id", "paling banyak 500 karakter"), ("en", "at most 500 characters")):
+        with translation.override(language):
+            assert text in render_to_string("consult/_i18n_chat.html")
+    assert "500" in TextTooLong().message
+
+
+def test_the_rate_limited_text_takes_its_limits_from_settings(settings: Settings) -> None:
+    from signaling.consumers.ratelimit import FrameLimits
+
+    # With the defaults, the text the protocol has always sent.
+    settings.LOKET = {**settings.LOKET, "CHAT_RATE": (20, 10.0), "FRAME_RATE": (200, 10.0)}
+    assert FrameLimits.from_settings().refusal_text() == (
+        "Too many requests: over the chat (20 in 10 s) or frame (200 in 10 s) limit."
+    )
+    settings.LOKET = {**settings.LOKET, "CHAT_RATE": (5, 2.5), "FRAME_RATE": (50, 60.0)}
+    assert FrameLimits.from_settings().refusal_text() == (
+        "Too many requests: over the chat (5 in 2.5 s) or frame (50 in 60 s) limit."
+    )
+
+
 def _variables_settings_reads() -> set[str]:
     source = SETTINGS_FILE.read_text()
     return set(re.findall(r'(?:_env_\w+|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"', source))

@@ -137,7 +137,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         client is told ``rate_limited``."""
         if self.limits.allow_message():
             return True
-        await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], request_id)
+        await self.send_error("rate_limited", self.limits.refusal_text(), request_id)
         return False
 
     # -------------------------------------------------------------- inbound

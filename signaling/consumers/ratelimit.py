@@ -50,6 +50,14 @@ class FrameLimits:
     def allow_message(self) -> bool:
         return self.messages.allow()
 
+    def refusal_text(self) -> str:
+        """The ``rate_limited`` message, with this connection's limits (from the settings)."""
+        chat, frames = self.messages, self.frames
+        return (
+            f"Too many requests: over the chat ({chat.limit} in {chat.seconds:g} s) "
+            f"or frame ({frames.limit} in {frames.seconds:g} s) limit."
+        )
+
 
 _warned_at: dict[str, float] = {}
 

@@ -1,14 +1,20 @@
 // The applicant's page: join form -> waiting room -> chat -> ended. The consultation id and token
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
-import { AfterConsultation } from "./after.js";
-import { attachCall, dispatchCallFrame } from "./call.js";
-import { ChatView, errorText, isBackgroundRequest } from "./chat.js";
-import { EntryLog } from "./entrylog.js";
-import { t } from "./i18n.js";
-import { attachPrecheck } from "./precheck.js";
-import { RequirementsView } from "./requirements.js";
-import { LoketSocket, connectionStatusView } from "./socket.js";
+import { AfterConsultation } from "./applicant/after.js";
+import { attachOfflineForm } from "./applicant/offline-form.js";
+import { RequirementsView } from "./applicant/requirements.js";
+import { attachCall } from "./call/call.js";
+import { attachPrecheck } from "./call/precheck.js";
+import "./call/testhook.js";
+import { errorText } from "./chat/describe.js";
+import { EntryLog } from "./chat/entrylog.js";
+import { ChatView, isBackgroundRequest } from "./chat/view.js";
+import { dispatchFrame } from "./lib/bus.js";
+import { byId } from "./lib/dom.js";
+import { errorCode, request } from "./lib/http.js";
+import { t } from "./lib/i18n.js";
+import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const SESSION_KEY = "loket.applicant";
 const LOG_PREFIX = "loket.applicant.log.";
@@ -16,7 +22,7 @@ const PHONE = /^\+?[0-9]{8,15}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const root = document.getElementById("applicant");
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 
 const ui = {
   status: $("conn-status"),
@@ -46,8 +52,8 @@ let session = null; // {consultation_id, token}
 let socket = null;
 let chat = null;
 let status = null;
-let call = null; // the video call (call.js)
-let precheck = null; // the pre-call check (precheck.js)
+let call = null; // the video call (call/call.js)
+let precheck = null; // the pre-call check (call/precheck.js)
 const after = new AfterConsultation({
   ratingForm: $("rating-form"),
   ratingDone: $("rating-done"),
@@ -130,14 +136,13 @@ async function join(event) {
   ui.submit.disabled = true;
   ui.submit.textContent = t("joining");
   try {
-    const response = await fetch(root.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(data),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (response.status !== 201) {
-      const code = body.error ? body.error.code : "";
+    const answer = await request(root.dataset.api, { method: "POST", body: data });
+    if (answer.status === 0) {
+      showJoinError(t("err_network"));
+      return;
+    }
+    if (answer.status !== 201) {
+      const code = errorCode(answer.body);
       if (code === "office_closed") {
         // The office closed while the form was open: the page then says when it opens again
         // and takes an offline question instead.
@@ -146,11 +151,11 @@ async function join(event) {
       }
       // Too many joins, or this contact is already in the queue: the server's message says
       // what to do and when, in the page's language.
-      const explained = ["rate_limited", "already_queued"].includes(code) && body.error.message;
+      const explained = ["rate_limited", "already_queued"].includes(code) && answer.body.error.message;
       showJoinError(explained || (code === "not_found" ? t("err_topic") : t("err_join")));
       return;
     }
-    session = { consultation_id: body.consultation_id, token: body.token };
+    session = { consultation_id: answer.body.consultation_id, token: answer.body.token };
     window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
     start();
   } catch {
@@ -214,7 +219,7 @@ function showPosition(frame) {
 
 function onFrame(frame) {
   // Call signaling and the replies to call requests are the call view's alone.
-  if (dispatchCallFrame(frame)) return;
+  if (dispatchFrame(frame)) return;
   switch (frame.type) {
     case "ready":
       if (frame.consultations[0]) applyState(frame.consultations[0]);
@@ -383,3 +388,4 @@ window.addEventListener("focus", () => {
 
 session = readSession();
 if (session) start();
+attachOfflineForm();

@@ -4,8 +4,8 @@
 // its counselor) and counselor.status. Nothing is polled; the longest wait ticks here, from the
 // waiting_since of the queue and the server's clock.
 
-import { lang, t } from "./i18n.js";
-import { LoketSocket, connectionStatusView } from "./socket.js";
+import { lang, t } from "./lib/i18n.js";
+import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const HELD = new Set(["offered", "active"]);
 const root = document.getElementById("board");

@@ -1,13 +1,15 @@
 // The applicant page outside office hours: the offline question form. The answer comes by e-mail;
 // the applicant gets a reference number (LKT-2026-000123) to quote.
 
-import { t } from "./i18n.js";
+import { byId } from "../lib/dom.js";
+import { errorCode, request } from "../lib/http.js";
+import { t } from "../lib/i18n.js";
 
 const PHONE = /^\+?[0-9]{8,15}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_QUESTION = 4000;
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const form = $("offline-form");
 const submit = $("offline-submit");
 const errorBox = $("offline-error");
@@ -71,30 +73,27 @@ async function send(event) {
   const label = submit.textContent;
   submit.disabled = true;
   submit.textContent = t("q_sending");
-  try {
-    const response = await fetch(form.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(data),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (response.status !== 201) {
-      const code = body.error ? body.error.code : "";
-      // Too many questions: the server's message says when to try again, in the page's language.
-      showError(code === "rate_limited" ? body.error.message : codeText(code));
-      return;
-    }
-    $("offline-reference").textContent = body.reference;
-    form.hidden = true;
-    const done = $("offline-done");
-    done.hidden = false;
-    done.focus();
-  } catch {
+  const answer = await request(form.dataset.api, { method: "POST", body: data });
+  submit.disabled = false;
+  submit.textContent = label;
+  if (answer.status === 0) {
     showError(t("err_network"));
-  } finally {
-    submit.disabled = false;
-    submit.textContent = label;
+    return;
   }
+  if (answer.status !== 201) {
+    const code = errorCode(answer.body);
+    // Too many questions: the server's message says when to try again, in the page's language.
+    showError(code === "rate_limited" ? answer.body.error.message : codeText(code));
+    return;
+  }
+  $("offline-reference").textContent = answer.body.reference;
+  form.hidden = true;
+  const done = $("offline-done");
+  done.hidden = false;
+  done.focus();
 }
 
-if (form) form.addEventListener("submit", send);
+/** The offline question form, when the page has one (the office is closed). */
+export function attachOfflineForm() {
+  if (form) form.addEventListener("submit", send);
+}

@@ -2,6 +2,7 @@
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
 import { AfterConsultation } from "./applicant/after.js";
+import { isEmail, isPhone } from "./applicant/contact.js";
 import { attachOfflineForm } from "./applicant/offline-form.js";
 import { RequirementsView } from "./applicant/requirements.js";
 import { attachCall } from "./call/call.js";
@@ -18,29 +19,26 @@ import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const SESSION_KEY = "loket.applicant";
 const LOG_PREFIX = "loket.applicant.log.";
-const PHONE = /^\+?[0-9]{8,15}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const root = document.getElementById("applicant");
-const $ = byId;
 
 const ui = {
-  status: $("conn-status"),
-  join: $("join"),
-  form: $("join-form"),
-  joinError: $("join-error"),
-  submit: $("join-submit"),
-  consultation: $("consultation"),
-  waiting: $("waiting"),
-  position: $("position"),
-  estimate: $("estimate"),
-  offered: $("offered"),
-  chat: $("chat"),
-  chatWith: $("chat-with"),
-  endButton: $("end-button"),
-  ended: $("ended"),
-  endedTitle: $("ended-title"),
-  endedText: $("ended-text"),
+  status: byId("conn-status"),
+  join: byId("join"),
+  form: byId("join-form"),
+  joinError: byId("join-error"),
+  submit: byId("join-submit"),
+  consultation: byId("consultation"),
+  waiting: byId("waiting"),
+  position: byId("position"),
+  estimate: byId("estimate"),
+  offered: byId("offered"),
+  chat: byId("chat"),
+  chatWith: byId("chat-with"),
+  endButton: byId("end-button"),
+  ended: byId("ended"),
+  endedTitle: byId("ended-title"),
+  endedText: byId("ended-text"),
 };
 
 const topicNames = new Map(
@@ -55,14 +53,14 @@ let status = null;
 let call = null; // the video call (call/call.js)
 let precheck = null; // the pre-call check (call/precheck.js)
 const after = new AfterConsultation({
-  ratingForm: $("rating-form"),
-  ratingDone: $("rating-done"),
-  transcriptForm: $("transcript-form"),
+  ratingForm: byId("rating-form"),
+  ratingDone: byId("rating-done"),
+  transcriptForm: byId("transcript-form"),
   session: () => session,
 });
 const requirements = new RequirementsView({
-  section: $("requirements"),
-  lists: $("requirements-lists"),
+  section: byId("requirements"),
+  lists: byId("requirements-lists"),
 });
 
 function readSession() {
@@ -83,7 +81,7 @@ function forget() {
 // ---------------------------------------------------------------------- join form
 
 function fieldError(id, message) {
-  const node = $(id);
+  const node = byId(id);
   node.textContent = message || "";
   node.hidden = !message;
 }
@@ -98,17 +96,17 @@ function validate(data) {
   let ok = true;
   fieldError("f-name-error", "");
   fieldError("f-contact-error", "");
-  $("f-name").removeAttribute("aria-invalid");
+  byId("f-name").removeAttribute("aria-invalid");
   if (!data.name) {
     fieldError("f-name-error", t("err_name"));
-    $("f-name").setAttribute("aria-invalid", "true");
+    byId("f-name").setAttribute("aria-invalid", "true");
     ok = false;
   }
   const phone = data.phone.replace(/[\s().-]/g, "");
   let contact = "";
   if (!phone && !data.email) contact = t("err_contact");
-  else if (phone && !PHONE.test(phone)) contact = t("err_phone");
-  else if (data.email && !EMAIL.test(data.email)) contact = t("err_email");
+  else if (phone && !isPhone(phone)) contact = t("err_phone");
+  else if (data.email && !isEmail(data.email)) contact = t("err_email");
   if (contact) {
     fieldError("f-contact-error", contact);
     ok = false;
@@ -191,7 +189,7 @@ function applyState(state) {
     ui.chatWith.textContent = t("chat_with", {
       counselor: state.counselor_name || t("role_counselor"),
     });
-    if (previous !== "active") $("message").focus();
+    if (previous !== "active") byId("message").focus();
   } else {
     show("ended");
     const abandoned = status === "abandoned";
@@ -210,7 +208,7 @@ function applyState(state) {
 function showPosition(frame) {
   ui.position.textContent = t("position", { position: frame.position });
   ui.position.dataset.position = String(frame.position);
-  $("position-number").textContent = String(frame.position);
+  byId("position-number").textContent = String(frame.position);
   const wait = frame.estimated_wait_seconds;
   if (wait === null || wait === undefined) ui.estimate.textContent = t("estimate_unknown");
   else if (wait < 60) ui.estimate.textContent = t("estimate_soon");
@@ -273,7 +271,7 @@ function onError(frame) {
 }
 
 function notify(message) {
-  const alert = $("chat-alert");
+  const alert = byId("chat-alert");
   alert.textContent = message;
   alert.hidden = !message;
 }
@@ -303,9 +301,9 @@ function start() {
   ui.consultation.hidden = false;
   const log = new EntryLog(LOG_PREFIX + session.consultation_id);
   chat = new ChatView({
-    logEl: $("log"),
-    typingEl: $("typing"),
-    form: $("composer"),
+    logEl: byId("log"),
+    typingEl: byId("typing"),
+    form: byId("composer"),
     log,
     peerRole: "counselor",
     isOwn: (entry) => entry.author_role === "applicant",
@@ -337,7 +335,7 @@ function start() {
     onStatus,
   });
   socket.start();
-  $("consultation-title").focus();
+  byId("consultation-title").focus();
 }
 
 function reset() {
@@ -355,7 +353,7 @@ function reset() {
   show(null);
   ui.chat.hidden = true;
   ui.status.hidden = true;
-  $("log").replaceChildren();
+  byId("log").replaceChildren();
   notify("");
 }
 
@@ -371,14 +369,14 @@ function restart() {
   forget();
   reset();
   ui.form.reset();
-  $("f-name").focus();
+  byId("f-name").focus();
 }
 
 ui.submit.dataset.label = ui.submit.textContent;
 ui.form.addEventListener("submit", join);
-$("leave-button").addEventListener("click", leave);
+byId("leave-button").addEventListener("click", leave);
 ui.endButton.addEventListener("click", leave);
-$("restart-button").addEventListener("click", restart);
+byId("restart-button").addEventListener("click", restart);
 document.addEventListener("visibilitychange", () => {
   if (chat) chat.markRead();
 });

@@ -4,19 +4,17 @@
 import { byId } from "../lib/dom.js";
 import { errorCode, request } from "../lib/http.js";
 import { t } from "../lib/i18n.js";
+import { isEmail, isPhone } from "./contact.js";
 
-const PHONE = /^\+?[0-9]{8,15}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_QUESTION = 4000;
 
-const $ = byId;
-const form = $("offline-form");
-const submit = $("offline-submit");
-const errorBox = $("offline-error");
+const form = byId("offline-form");
+const submit = byId("offline-submit");
+const errorBox = byId("offline-error");
 
 function fieldError(name, message) {
-  const input = $(`q-${name}`);
-  const node = $(`q-${name}-error`);
+  const input = byId(`q-${name}`);
+  const node = byId(`q-${name}-error`);
   node.textContent = message || "";
   node.hidden = !message;
   if (message) input.setAttribute("aria-invalid", "true");
@@ -34,14 +32,14 @@ function validate(data) {
   const phone = data.phone.replace(/[\s().-]/g, "");
   let email = "";
   if (!data.email) email = t("q_err_email_required");
-  else if (!EMAIL.test(data.email)) email = t("err_email");
+  else if (!isEmail(data.email)) email = t("err_email");
   let question = "";
   if (!data.question.trim()) question = t("q_err_question");
   else if (data.question.length > MAX_QUESTION) question = t("q_err_too_long");
   const results = [
     fieldError("name", data.name ? "" : t("err_name")),
     fieldError("email", email),
-    fieldError("phone", phone && !PHONE.test(phone) ? t("err_phone") : ""),
+    fieldError("phone", phone && !isPhone(phone) ? t("err_phone") : ""),
     fieldError("question", question),
   ];
   return results.every(Boolean);
@@ -86,9 +84,9 @@ async function send(event) {
     showError(code === "rate_limited" ? answer.body.error.message : codeText(code));
     return;
   }
-  $("offline-reference").textContent = answer.body.reference;
+  byId("offline-reference").textContent = answer.body.reference;
   form.hidden = true;
-  const done = $("offline-done");
+  const done = byId("offline-done");
   done.hidden = false;
   done.focus();
 }

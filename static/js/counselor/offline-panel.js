@@ -7,28 +7,27 @@ import { byId, el } from "../lib/dom.js";
 import { errorCode, request } from "../lib/http.js";
 import { formatDateTime, readJson, t } from "../lib/i18n.js";
 
-const $ = byId;
-const panel = $("offline-panel");
+const panel = byId("offline-panel");
 const topicNames = readJson("topic-names");
 const topicName = (code) => topicNames[code] || code;
 
 const ui = {
-  count: $("offline-count"),
-  filter: $("offline-filter"),
-  alert: $("offline-alert"),
-  notice: $("offline-notice"),
-  empty: $("offline-empty"),
-  list: $("offline-list"),
-  detail: $("offline-detail"),
-  title: $("offline-detail-title"),
-  meta: $("offline-detail-meta"),
-  question: $("offline-detail-question"),
-  answered: $("offline-detail-answered"),
-  answeredBy: $("offline-detail-answered-by"),
-  answer: $("offline-detail-answer"),
-  form: $("offline-answer-form"),
-  text: $("offline-answer"),
-  send: $("offline-send"),
+  count: byId("offline-count"),
+  filter: byId("offline-filter"),
+  alert: byId("offline-alert"),
+  notice: byId("offline-notice"),
+  empty: byId("offline-empty"),
+  list: byId("offline-list"),
+  detail: byId("offline-detail"),
+  title: byId("offline-detail-title"),
+  meta: byId("offline-detail-meta"),
+  question: byId("offline-detail-question"),
+  answered: byId("offline-detail-answered"),
+  answeredBy: byId("offline-detail-answered-by"),
+  answer: byId("offline-detail-answer"),
+  form: byId("offline-answer-form"),
+  text: byId("offline-answer"),
+  send: byId("offline-send"),
 };
 
 let openReference = null;
@@ -186,8 +185,8 @@ export function attachOfflinePanel() {
     close();
     refresh();
   });
-  $("offline-refresh").addEventListener("click", refresh);
-  $("offline-close").addEventListener("click", close);
+  byId("offline-refresh").addEventListener("click", refresh);
+  byId("offline-close").addEventListener("click", close);
   ui.form.addEventListener("submit", answer);
   refresh();
 }

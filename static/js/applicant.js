@@ -2,7 +2,7 @@
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
 import { AfterConsultation } from "./applicant/after.js";
-import { isEmail, isPhone } from "./applicant/contact.js";
+import { attachJoinForm, resetJoinForm, showJoinError } from "./applicant/join.js";
 import { attachOfflineForm } from "./applicant/offline-form.js";
 import { RequirementsView } from "./applicant/requirements.js";
 import { attachCall } from "./call/call.js";
@@ -13,21 +13,17 @@ import { EntryLog } from "./chat/entrylog.js";
 import { ChatView, isBackgroundRequest } from "./chat/view.js";
 import { dispatchFrame } from "./lib/bus.js";
 import { byId } from "./lib/dom.js";
-import { errorCode, request } from "./lib/http.js";
 import { t } from "./lib/i18n.js";
 import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const SESSION_KEY = "loket.applicant";
 const LOG_PREFIX = "loket.applicant.log.";
 
-const root = document.getElementById("applicant");
+const root = byId("applicant");
 
 const ui = {
   status: byId("conn-status"),
   join: byId("join"),
-  form: byId("join-form"),
-  joinError: byId("join-error"),
-  submit: byId("join-submit"),
   consultation: byId("consultation"),
   waiting: byId("waiting"),
   position: byId("position"),
@@ -76,92 +72,6 @@ function forget() {
   if (session) new EntryLog(LOG_PREFIX + session.consultation_id).clear();
   window.sessionStorage.removeItem(SESSION_KEY);
   session = null;
-}
-
-// ---------------------------------------------------------------------- join form
-
-function fieldError(id, message) {
-  const node = byId(id);
-  node.textContent = message || "";
-  node.hidden = !message;
-}
-
-function showJoinError(message) {
-  ui.joinError.textContent = message;
-  ui.joinError.hidden = !message;
-  if (message) ui.joinError.focus();
-}
-
-function validate(data) {
-  let ok = true;
-  fieldError("f-name-error", "");
-  fieldError("f-contact-error", "");
-  byId("f-name").removeAttribute("aria-invalid");
-  if (!data.name) {
-    fieldError("f-name-error", t("err_name"));
-    byId("f-name").setAttribute("aria-invalid", "true");
-    ok = false;
-  }
-  const phone = data.phone.replace(/[\s().-]/g, "");
-  let contact = "";
-  if (!phone && !data.email) contact = t("err_contact");
-  else if (phone && !isPhone(phone)) contact = t("err_phone");
-  else if (data.email && !isEmail(data.email)) contact = t("err_email");
-  if (contact) {
-    fieldError("f-contact-error", contact);
-    ok = false;
-  }
-  return ok;
-}
-
-async function join(event) {
-  event.preventDefault();
-  showJoinError("");
-  const form = new FormData(ui.form);
-  const data = {
-    name: String(form.get("name") || "").trim(),
-    phone: String(form.get("phone") || "").trim(),
-    email: String(form.get("email") || "").trim(),
-    topic: String(form.get("topic") || ""),
-    mode: String(form.get("mode") || "chat"),
-    language: String(form.get("language") || "id"),
-  };
-  if (!validate(data)) {
-    const firstError = ui.form.querySelector(".field__error:not([hidden])");
-    if (firstError) showJoinError(firstError.textContent);
-    return;
-  }
-  ui.submit.disabled = true;
-  ui.submit.textContent = t("joining");
-  try {
-    const answer = await request(root.dataset.api, { method: "POST", body: data });
-    if (answer.status === 0) {
-      showJoinError(t("err_network"));
-      return;
-    }
-    if (answer.status !== 201) {
-      const code = errorCode(answer.body);
-      if (code === "office_closed") {
-        // The office closed while the form was open: the page then says when it opens again
-        // and takes an offline question instead.
-        window.location.reload();
-        return;
-      }
-      // Too many joins, or this contact is already in the queue: the server's message says
-      // what to do and when, in the page's language.
-      const explained = ["rate_limited", "already_queued"].includes(code) && answer.body.error.message;
-      showJoinError(explained || (code === "not_found" ? t("err_topic") : t("err_join")));
-      return;
-    }
-    session = { consultation_id: answer.body.consultation_id, token: answer.body.token };
-    window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    start();
-  } catch {
-    showJoinError(t("err_network"));
-  } finally {
-    ui.submit.disabled = false;
-    ui.submit.textContent = ui.submit.dataset.label;
-  }
 }
 
 // ---------------------------------------------------------------------- consultation
@@ -368,12 +278,14 @@ function restart() {
   socket = null;
   forget();
   reset();
-  ui.form.reset();
-  byId("f-name").focus();
+  resetJoinForm();
 }
 
-ui.submit.dataset.label = ui.submit.textContent;
-ui.form.addEventListener("submit", join);
+attachJoinForm(root.dataset.api, (joined) => {
+  session = joined;
+  window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  start();
+});
 byId("leave-button").addEventListener("click", leave);
 ui.endButton.addEventListener("click", leave);
 byId("restart-button").addEventListener("click", restart);

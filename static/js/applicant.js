@@ -194,7 +194,7 @@ function expired() {
   showJoinError(t("session_expired"));
 }
 
-const showStatus = connectionStatusView(ui.status, t);
+const showStatus = connectionStatusView(ui.status);
 
 function onStatus(state, detail) {
   if (state === "closed") {

@@ -232,7 +232,7 @@ const socket = new LoketSocket({
   path: root.dataset.wsPath,
   onOpen: () => {},
   onFrame,
-  onStatus: connectionStatusView(byId("conn-status"), t),
+  onStatus: connectionStatusView(byId("conn-status")),
 });
 socket.start();
 setInterval(tick, 1000);

@@ -161,7 +161,7 @@ function onError(frame) {
   alertUser(errorText(frame.code));
 }
 
-const showConnection = connectionStatusView(ui.status, t);
+const showConnection = connectionStatusView(ui.status);
 
 function onStatus(status, detail) {
   showConnection(status, detail);

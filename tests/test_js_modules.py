@@ -1,5 +1,6 @@
 """The browser code's layout (static/js/, docs/ARCHITECTURE.md): which folder may import which, that
-every imported name is exported by its module, and that every script a template loads exists.
+every imported name is exported by its module, that every script a template loads exists, and that
+every string key the scripts name is in a catalogue the templates render.
 
 static/js/<page>.js are the entry points, one per page; nothing imports them. lib/ imports nothing
 outside lib/; chat/, call/ and applicant/ import only lib/ (and their own folder); counselor/
@@ -26,6 +27,14 @@ MAY_IMPORT = {
 
 IMPORT = re.compile(r'^import\s+(?:\{([^}]*)\}\s+from\s+)?"([^"]+)";', re.M)
 EXPORT = re.compile(r"^export\s+(?:async\s+)?(?:function|class|const|let)\s+(\w+)", re.M)
+# t("key") and t(cond ? "key" : "other"): the keys a script names literally.
+T_KEY = re.compile(r'(?<![\w.])t\(\s*"([a-z0-9_]+)"')
+T_CHOICE = re.compile(r'(?<![\w.])t\(\s*[^()"]*\?\s*"([a-z0-9_]+)"\s*:\s*"([a-z0-9_]+)"')
+# The catalogue blocks of the templates (lib/i18n.js reads these) and the keys in them.
+CATALOGUE = re.compile(
+    r'<script type="application/json" (?:data-i18n|id="i18n-video")>(.*?)</script>', re.S
+)
+CATALOGUE_KEY = re.compile(r'^\s*"([a-z0-9_]+)":', re.M)
 SCRIPT = re.compile(r"<script type=\"module\" src=\"\{% static '([^']+)' %\}\"></script>")
 
 
@@ -90,3 +99,18 @@ def test_every_page_script_exists() -> None:
         path = ROOT / "static" / src
         assert path.is_file(), src
         assert folder(path) == "", f"{src}: a page loads an entry point (static/js/<page>.js)"
+
+
+def test_every_string_key_is_in_a_catalogue() -> None:
+    rendered: set[str] = set()
+    for path in TEMPLATES.rglob("*.html"):
+        for block in CATALOGUE.findall(path.read_text(encoding="utf-8")):
+            rendered.update(CATALOGUE_KEY.findall(block))
+    problems = []
+    for path, text in modules().items():
+        named = set(T_KEY.findall(text))
+        for pair in T_CHOICE.findall(text):
+            named.update(pair)
+        problems += [f"{path.relative_to(JS)}: {key}" for key in sorted(named - rendered)]
+    assert rendered, "no catalogue blocks found in the templates"
+    assert not problems, "keys no template renders:\n" + "\n".join(problems)

@@ -5,8 +5,8 @@
 // perfect negotiation, recovery), media.js (camera, microphone, ICE servers) and view.js (what
 // the page shows). testhook.js adds what the browser tests drive.
 
-import { wallClock } from "../lib/clock.js";
 import { listenFrames } from "../lib/bus.js";
+import { wallClock } from "../lib/clock.js";
 import { media } from "./media.js";
 import { negotiation } from "./negotiation.js";
 import { rendering } from "./view.js";

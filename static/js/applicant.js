@@ -1,40 +1,40 @@
 // The applicant's page: join form -> waiting room -> chat -> ended. The consultation id and token
 // live in sessionStorage, so a reload (or a dropped connection) picks up where it was.
 
-import { AfterConsultation } from "./after.js";
-import { attachCall, dispatchCallFrame } from "./call.js";
-import { ChatView, errorText, isBackgroundRequest } from "./chat.js";
-import { EntryLog } from "./entrylog.js";
-import { t } from "./i18n.js";
-import { attachPrecheck } from "./precheck.js";
-import { RequirementsView } from "./requirements.js";
-import { LoketSocket, connectionStatusView } from "./socket.js";
+import { AfterConsultation } from "./applicant/after.js";
+import { attachJoinForm, resetJoinForm, showJoinError } from "./applicant/join.js";
+import { attachOfflineForm } from "./applicant/offline-form.js";
+import { RequirementsView } from "./applicant/requirements.js";
+import { attachCall } from "./call/call.js";
+import { attachPrecheck } from "./call/precheck.js";
+import "./call/testhook.js";
+import { errorText } from "./chat/describe.js";
+import { EntryLog } from "./chat/entrylog.js";
+import { ChatView, isBackgroundRequest } from "./chat/view.js";
+import { dispatchFrame } from "./lib/bus.js";
+import { byId } from "./lib/dom.js";
+import { t } from "./lib/i18n.js";
+import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const SESSION_KEY = "loket.applicant";
 const LOG_PREFIX = "loket.applicant.log.";
-const PHONE = /^\+?[0-9]{8,15}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-const root = document.getElementById("applicant");
-const $ = (id) => document.getElementById(id);
+const root = byId("applicant");
 
 const ui = {
-  status: $("conn-status"),
-  join: $("join"),
-  form: $("join-form"),
-  joinError: $("join-error"),
-  submit: $("join-submit"),
-  consultation: $("consultation"),
-  waiting: $("waiting"),
-  position: $("position"),
-  estimate: $("estimate"),
-  offered: $("offered"),
-  chat: $("chat"),
-  chatWith: $("chat-with"),
-  endButton: $("end-button"),
-  ended: $("ended"),
-  endedTitle: $("ended-title"),
-  endedText: $("ended-text"),
+  status: byId("conn-status"),
+  join: byId("join"),
+  consultation: byId("consultation"),
+  waiting: byId("waiting"),
+  position: byId("position"),
+  estimate: byId("estimate"),
+  offered: byId("offered"),
+  chat: byId("chat"),
+  chatWith: byId("chat-with"),
+  endButton: byId("end-button"),
+  ended: byId("ended"),
+  endedTitle: byId("ended-title"),
+  endedText: byId("ended-text"),
 };
 
 const topicNames = new Map(
@@ -46,17 +46,17 @@ let session = null; // {consultation_id, token}
 let socket = null;
 let chat = null;
 let status = null;
-let call = null; // the video call (call.js)
-let precheck = null; // the pre-call check (precheck.js)
+let call = null; // the video call (call/call.js)
+let precheck = null; // the pre-call check (call/precheck.js)
 const after = new AfterConsultation({
-  ratingForm: $("rating-form"),
-  ratingDone: $("rating-done"),
-  transcriptForm: $("transcript-form"),
+  ratingForm: byId("rating-form"),
+  ratingDone: byId("rating-done"),
+  transcriptForm: byId("transcript-form"),
   session: () => session,
 });
 const requirements = new RequirementsView({
-  section: $("requirements"),
-  lists: $("requirements-lists"),
+  section: byId("requirements"),
+  lists: byId("requirements-lists"),
 });
 
 function readSession() {
@@ -72,93 +72,6 @@ function forget() {
   if (session) new EntryLog(LOG_PREFIX + session.consultation_id).clear();
   window.sessionStorage.removeItem(SESSION_KEY);
   session = null;
-}
-
-// ---------------------------------------------------------------------- join form
-
-function fieldError(id, message) {
-  const node = $(id);
-  node.textContent = message || "";
-  node.hidden = !message;
-}
-
-function showJoinError(message) {
-  ui.joinError.textContent = message;
-  ui.joinError.hidden = !message;
-  if (message) ui.joinError.focus();
-}
-
-function validate(data) {
-  let ok = true;
-  fieldError("f-name-error", "");
-  fieldError("f-contact-error", "");
-  $("f-name").removeAttribute("aria-invalid");
-  if (!data.name) {
-    fieldError("f-name-error", t("err_name"));
-    $("f-name").setAttribute("aria-invalid", "true");
-    ok = false;
-  }
-  const phone = data.phone.replace(/[\s().-]/g, "");
-  let contact = "";
-  if (!phone && !data.email) contact = t("err_contact");
-  else if (phone && !PHONE.test(phone)) contact = t("err_phone");
-  else if (data.email && !EMAIL.test(data.email)) contact = t("err_email");
-  if (contact) {
-    fieldError("f-contact-error", contact);
-    ok = false;
-  }
-  return ok;
-}
-
-async function join(event) {
-  event.preventDefault();
-  showJoinError("");
-  const form = new FormData(ui.form);
-  const data = {
-    name: String(form.get("name") || "").trim(),
-    phone: String(form.get("phone") || "").trim(),
-    email: String(form.get("email") || "").trim(),
-    topic: String(form.get("topic") || ""),
-    mode: String(form.get("mode") || "chat"),
-    language: String(form.get("language") || "id"),
-  };
-  if (!validate(data)) {
-    const firstError = ui.form.querySelector(".field__error:not([hidden])");
-    if (firstError) showJoinError(firstError.textContent);
-    return;
-  }
-  ui.submit.disabled = true;
-  ui.submit.textContent = t("joining");
-  try {
-    const response = await fetch(root.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(data),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (response.status !== 201) {
-      const code = body.error ? body.error.code : "";
-      if (code === "office_closed") {
-        // The office closed while the form was open: the page then says when it opens again
-        // and takes an offline question instead.
-        window.location.reload();
-        return;
-      }
-      // Too many joins, or this contact is already in the queue: the server's message says
-      // what to do and when, in the page's language.
-      const explained = ["rate_limited", "already_queued"].includes(code) && body.error.message;
-      showJoinError(explained || (code === "not_found" ? t("err_topic") : t("err_join")));
-      return;
-    }
-    session = { consultation_id: body.consultation_id, token: body.token };
-    window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    start();
-  } catch {
-    showJoinError(t("err_network"));
-  } finally {
-    ui.submit.disabled = false;
-    ui.submit.textContent = ui.submit.dataset.label;
-  }
 }
 
 // ---------------------------------------------------------------------- consultation
@@ -186,7 +99,7 @@ function applyState(state) {
     ui.chatWith.textContent = t("chat_with", {
       counselor: state.counselor_name || t("role_counselor"),
     });
-    if (previous !== "active") $("message").focus();
+    if (previous !== "active") byId("message").focus();
   } else {
     show("ended");
     const abandoned = status === "abandoned";
@@ -205,7 +118,7 @@ function applyState(state) {
 function showPosition(frame) {
   ui.position.textContent = t("position", { position: frame.position });
   ui.position.dataset.position = String(frame.position);
-  $("position-number").textContent = String(frame.position);
+  byId("position-number").textContent = String(frame.position);
   const wait = frame.estimated_wait_seconds;
   if (wait === null || wait === undefined) ui.estimate.textContent = t("estimate_unknown");
   else if (wait < 60) ui.estimate.textContent = t("estimate_soon");
@@ -214,7 +127,7 @@ function showPosition(frame) {
 
 function onFrame(frame) {
   // Call signaling and the replies to call requests are the call view's alone.
-  if (dispatchCallFrame(frame)) return;
+  if (dispatchFrame(frame)) return;
   switch (frame.type) {
     case "ready":
       if (frame.consultations[0]) applyState(frame.consultations[0]);
@@ -268,7 +181,7 @@ function onError(frame) {
 }
 
 function notify(message) {
-  const alert = $("chat-alert");
+  const alert = byId("chat-alert");
   alert.textContent = message;
   alert.hidden = !message;
 }
@@ -281,7 +194,7 @@ function expired() {
   showJoinError(t("session_expired"));
 }
 
-const showStatus = connectionStatusView(ui.status, t);
+const showStatus = connectionStatusView(ui.status);
 
 function onStatus(state, detail) {
   if (state === "closed") {
@@ -298,9 +211,9 @@ function start() {
   ui.consultation.hidden = false;
   const log = new EntryLog(LOG_PREFIX + session.consultation_id);
   chat = new ChatView({
-    logEl: $("log"),
-    typingEl: $("typing"),
-    form: $("composer"),
+    logEl: byId("log"),
+    typingEl: byId("typing"),
+    form: byId("composer"),
     log,
     peerRole: "counselor",
     isOwn: (entry) => entry.author_role === "applicant",
@@ -332,7 +245,7 @@ function start() {
     onStatus,
   });
   socket.start();
-  $("consultation-title").focus();
+  byId("consultation-title").focus();
 }
 
 function reset() {
@@ -350,7 +263,7 @@ function reset() {
   show(null);
   ui.chat.hidden = true;
   ui.status.hidden = true;
-  $("log").replaceChildren();
+  byId("log").replaceChildren();
   notify("");
 }
 
@@ -365,15 +278,17 @@ function restart() {
   socket = null;
   forget();
   reset();
-  ui.form.reset();
-  $("f-name").focus();
+  resetJoinForm();
 }
 
-ui.submit.dataset.label = ui.submit.textContent;
-ui.form.addEventListener("submit", join);
-$("leave-button").addEventListener("click", leave);
+attachJoinForm(root.dataset.api, (joined) => {
+  session = joined;
+  window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  start();
+});
+byId("leave-button").addEventListener("click", leave);
 ui.endButton.addEventListener("click", leave);
-$("restart-button").addEventListener("click", restart);
+byId("restart-button").addEventListener("click", restart);
 document.addEventListener("visibilitychange", () => {
   if (chat) chat.markRead();
 });
@@ -383,3 +298,4 @@ window.addEventListener("focus", () => {
 
 session = readSession();
 if (session) start();
+attachOfflineForm();

@@ -4,12 +4,12 @@
 // its counselor) and counselor.status. Nothing is polled; the longest wait ticks here, from the
 // waiting_since of the queue and the server's clock.
 
-import { lang, t } from "./i18n.js";
-import { LoketSocket, connectionStatusView } from "./socket.js";
+import { byId, el } from "./lib/dom.js";
+import { lang, t } from "./lib/i18n.js";
+import { LoketSocket, connectionStatusView } from "./lib/socket.js";
 
 const HELD = new Set(["offered", "active"]);
-const root = document.getElementById("board");
-const $ = (id) => document.getElementById(id);
+const root = byId("board");
 
 const state = {
   topics: [], // [{code, name_id, name_en}] in display order
@@ -63,7 +63,7 @@ function clock(seconds) {
 }
 
 function cell(row, text, { numeric = false, key = null } = {}) {
-  const td = document.createElement(row.children.length ? "td" : "th");
+  const td = el(row.children.length ? "td" : "th");
   if (!row.children.length) td.scope = "row";
   if (numeric) td.className = "num";
   if (key) td.dataset.col = key;
@@ -82,10 +82,10 @@ function render() {
   const totals = { waiting: 0, chats: 0, calls: 0, available: 0, busy: 0, away: 0, offline: 0 };
   let oldestOverall = null;
 
-  const topicRows = $("topic-rows");
+  const topicRows = byId("topic-rows");
   topicRows.replaceChildren();
   for (const topic of state.topics) {
-    const row = document.createElement("tr");
+    const row = el("tr");
     row.dataset.topic = topic.code;
     const counts = { available: 0, busy: 0, away: 0, offline: 0 };
     for (const counselor of state.counselors.values()) {
@@ -117,20 +117,17 @@ function render() {
     topicRows.append(row);
   }
 
-  const counselorRows = $("counselor-rows");
+  const counselorRows = byId("counselor-rows");
   counselorRows.replaceChildren();
   const counselors = [...state.counselors.values()].sort((a, b) => a.name.localeCompare(b.name));
   for (const counselor of counselors) {
     const kind = presence(counselor);
     totals[kind] += 1;
-    const row = document.createElement("tr");
+    const row = el("tr");
     row.dataset.counselor = String(counselor.counselor_id);
     cell(row, counselor.name);
     const status = cell(row, "", { key: "presence" });
-    const badge = document.createElement("span");
-    badge.className = `presence presence--${kind}`;
-    badge.textContent = t(`presence_${kind}`);
-    status.append(badge);
+    status.append(el("span", `presence presence--${kind}`, t(`presence_${kind}`)));
     let calls = 0;
     for (const item of state.held.values()) {
       if (item.counselor_id === counselor.counselor_id && item.in_call) calls += 1;
@@ -140,7 +137,7 @@ function render() {
     cell(row, counselor.topics.map(topicName).join(", "));
     counselorRows.append(row);
   }
-  $("counselors-empty").hidden = counselors.length > 0;
+  byId("counselors-empty").hidden = counselors.length > 0;
 
   for (const [key, value] of Object.entries(totals)) {
     const element = root.querySelector(`[data-total="${key}"]`);
@@ -235,7 +232,7 @@ const socket = new LoketSocket({
   path: root.dataset.wsPath,
   onOpen: () => {},
   onFrame,
-  onStatus: connectionStatusView($("conn-status"), t),
+  onStatus: connectionStatusView(byId("conn-status")),
 });
 socket.start();
 setInterval(tick, 1000);

@@ -3,7 +3,7 @@
 // or message. The beep is generated with WebAudio, so there is no audio file to fetch; the mute
 // switch is remembered in localStorage.
 
-import { t } from "./i18n.js";
+import { t } from "../lib/i18n.js";
 
 const MUTE_KEY = "loket.counselor.muted";
 const MIN_GAP_MS = 700; // a burst of messages (a replay) beeps once

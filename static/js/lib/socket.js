@@ -9,6 +9,8 @@
 // both: offline drops the link at once (attempts go on with backoff), online reconnects at once.
 // Documented in docs/PROTOCOL.md ("Reconnecting and a dead link"): every client does the same.
 
+import { t } from "./i18n.js";
+
 const PING_QUIET_MS = 5_000;
 const PING_EVERY_MS = 20_000;
 const REPLY_DEADLINE_MS = 6_000;
@@ -221,7 +223,7 @@ export class LoketSocket {
 }
 
 /** Show the connection state in a status line (role="status"), in the page's language. */
-export function connectionStatusView(element, t) {
+export function connectionStatusView(element) {
   let hideTimer = null;
   return (status, detail) => {
     clearTimeout(hideTimer);

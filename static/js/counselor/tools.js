@@ -4,45 +4,12 @@
 // applicant). Knowledge-base inserts and notes go over the staff socket; the search and the
 // canned replies are plain HTTP requests with the session (and the CSRF token for writes).
 
-import { newClientMsgId } from "./entrylog.js";
-import { t } from "./i18n.js";
+import { newClientMsgId } from "../chat/entrylog.js";
+import { el, ref } from "../lib/dom.js";
+import { request } from "../lib/http.js";
+import { t } from "../lib/i18n.js";
 
 const SECTIONS = ["requirements", "procedure", "legal_basis", "fees"];
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function ref(node, name) {
-  return node.querySelector(`[data-ref="${name}"]`);
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-/** A JSON request to the staff API: {ok, status, body}; a network failure is status 0. */
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  try {
-    const response = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    return { ok: response.ok, status: response.status, body: data };
-  } catch {
-    return { ok: false, status: 0, body: {} };
-  }
-}
 
 /** The console's canned replies (own and shared), loaded once and shared by every chat. */
 export class CannedReplies {
@@ -61,7 +28,7 @@ export class CannedReplies {
   }
 
   async load() {
-    const answer = await api("/api/canned-replies");
+    const answer = await request("/api/canned-replies");
     if (answer.ok) {
       this.replies = answer.body.replies || [];
       this.changed();
@@ -70,7 +37,7 @@ export class CannedReplies {
   }
 
   async create(title, text) {
-    const answer = await api("/api/canned-replies", { method: "POST", body: { title, text } });
+    const answer = await request("/api/canned-replies", { method: "POST", body: { title, text } });
     if (answer.ok) {
       this.replies = [...this.replies, answer.body];
       this.changed();
@@ -79,7 +46,7 @@ export class CannedReplies {
   }
 
   async remove(id) {
-    const answer = await api(`/api/canned-replies/${id}`, { method: "DELETE" });
+    const answer = await request(`/api/canned-replies/${id}`, { method: "DELETE" });
     if (answer.ok) {
       this.replies = this.replies.filter((r) => r.id !== id);
       this.changed();
@@ -160,7 +127,7 @@ export class ConsultationTools {
     });
     const seq = ++this.searchSeq;
     this.status("kb-status", t("kb_searching"));
-    const answer = await api(`/api/kb/search?${params}`);
+    const answer = await request(`/api/kb/search?${params}`);
     if (seq !== this.searchSeq) return; // a newer search was started meanwhile
     if (!answer.ok) {
       this.status("kb-status", t("kb_failed"));

@@ -3,50 +3,34 @@
 // Plain HTTP with the staff session (and its CSRF token); the list is read when the console
 // opens and on Refresh.
 
-import { lang, readJson, t } from "./i18n.js";
+import { byId, el } from "../lib/dom.js";
+import { errorCode, request } from "../lib/http.js";
+import { formatDateTime, readJson, t } from "../lib/i18n.js";
 
-const $ = (id) => document.getElementById(id);
-const panel = $("offline-panel");
+const panel = byId("offline-panel");
 const topicNames = readJson("topic-names");
 const topicName = (code) => topicNames[code] || code;
-const timeZone = document.documentElement.dataset.tz || undefined;
 
 const ui = {
-  count: $("offline-count"),
-  filter: $("offline-filter"),
-  alert: $("offline-alert"),
-  notice: $("offline-notice"),
-  empty: $("offline-empty"),
-  list: $("offline-list"),
-  detail: $("offline-detail"),
-  title: $("offline-detail-title"),
-  meta: $("offline-detail-meta"),
-  question: $("offline-detail-question"),
-  answered: $("offline-detail-answered"),
-  answeredBy: $("offline-detail-answered-by"),
-  answer: $("offline-detail-answer"),
-  form: $("offline-answer-form"),
-  text: $("offline-answer"),
-  send: $("offline-send"),
+  count: byId("offline-count"),
+  filter: byId("offline-filter"),
+  alert: byId("offline-alert"),
+  notice: byId("offline-notice"),
+  empty: byId("offline-empty"),
+  list: byId("offline-list"),
+  detail: byId("offline-detail"),
+  title: byId("offline-detail-title"),
+  meta: byId("offline-detail-meta"),
+  question: byId("offline-detail-question"),
+  answered: byId("offline-detail-answered"),
+  answeredBy: byId("offline-detail-answered-by"),
+  answer: byId("offline-detail-answer"),
+  form: byId("offline-answer-form"),
+  text: byId("offline-answer"),
+  send: byId("offline-send"),
 };
 
 let openReference = null;
-
-function formatWhen(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  const options = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
-  try {
-    return new Intl.DateTimeFormat(lang, { ...options, hourCycle: "h23", timeZone }).format(date);
-  } catch {
-    return new Intl.DateTimeFormat(lang, options).format(date);
-  }
-}
-
-function csrfToken() {
-  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-  return input ? input.value : "";
-}
 
 function showAlert(message) {
   ui.alert.textContent = message;
@@ -67,38 +51,32 @@ function errorText(code) {
   return t("err_generic");
 }
 
-async function request(url, options = {}) {
-  const response = await fetch(url, { credentials: "same-origin", ...options });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
+/** A request to the offline questions' API: its body, or an error carrying the refusal's code. */
+async function call(url, options = {}) {
+  const answer = await request(url, options);
+  if (!answer.ok) {
     const error = new Error("request failed");
-    error.code = body.error ? body.error.code : "";
+    error.code = errorCode(answer.body);
     throw error;
   }
-  return body;
+  return answer.body;
 }
 
 function renderList(questions) {
   ui.list.replaceChildren();
   for (const question of questions) {
-    const item = document.createElement("li");
-    const button = document.createElement("button");
+    const item = el("li");
+    const button = el("button", "offline-item");
     button.type = "button";
-    button.className = "offline-item";
     button.dataset.reference = question.reference;
     if (question.reference === openReference) button.setAttribute("aria-current", "true");
-    const reference = document.createElement("strong");
-    reference.textContent = question.reference;
-    const excerpt = document.createElement("span");
-    excerpt.className = "offline-item__excerpt";
-    excerpt.textContent = question.excerpt;
-    const meta = document.createElement("span");
-    meta.className = "offline-item__meta";
-    meta.textContent = t("offline_item_meta", {
+    const reference = el("strong", "", question.reference);
+    const excerpt = el("span", "offline-item__excerpt", question.excerpt);
+    const meta = el("span", "offline-item__meta", t("offline_item_meta", {
       topic: topicName(question.topic),
       name: question.applicant_name,
-      time: formatWhen(question.created_at),
-    });
+      time: formatDateTime(question.created_at),
+    }));
     button.append(reference, excerpt, meta);
     button.addEventListener("click", () => open(question.reference));
     item.append(button);
@@ -110,7 +88,7 @@ function renderList(questions) {
 async function refresh() {
   const status = ui.filter.value;
   try {
-    const body = await request(`${panel.dataset.api}?status=${encodeURIComponent(status)}`);
+    const body = await call(`${panel.dataset.api}?status=${encodeURIComponent(status)}`);
     renderList(body.questions);
     if (status === "open") {
       ui.count.textContent = t("offline_count", { n: body.questions.length });
@@ -128,7 +106,7 @@ function showQuestion(question) {
     t("offline_detail_meta", {
       name: question.applicant_name,
       topic: topicName(question.topic),
-      time: formatWhen(question.created_at),
+      time: formatDateTime(question.created_at),
       language: t(question.language === "en" ? "lang_en" : "lang_id"),
     }),
   ];
@@ -141,7 +119,7 @@ function showQuestion(question) {
   if (answered) {
     ui.answeredBy.textContent = t("offline_answered_by", {
       name: question.answered_by || "",
-      time: formatWhen(question.answered_at),
+      time: formatDateTime(question.answered_at),
     });
     ui.answer.textContent = question.answer || "";
   }
@@ -156,7 +134,7 @@ async function open(reference) {
   showAlert("");
   showNotice("");
   try {
-    const body = await request(`${panel.dataset.api}/${encodeURIComponent(reference)}`);
+    const body = await call(`${panel.dataset.api}/${encodeURIComponent(reference)}`);
     ui.text.value = "";
     showQuestion(body.question);
     ui.title.focus();
@@ -184,10 +162,9 @@ async function answer(event) {
   const reference = openReference;
   ui.send.disabled = true;
   try {
-    const body = await request(`${panel.dataset.api}/${encodeURIComponent(reference)}/answer`, {
+    const body = await call(`${panel.dataset.api}/${encodeURIComponent(reference)}/answer`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ text }),
+      body: { text },
     });
     showQuestion(body.question);
     showNotice(t("offline_sent", { reference }));
@@ -201,13 +178,15 @@ async function answer(event) {
   }
 }
 
-if (panel) {
+/** The console's offline questions panel, when the page has one. */
+export function attachOfflinePanel() {
+  if (!panel) return;
   ui.filter.addEventListener("change", () => {
     close();
     refresh();
   });
-  $("offline-refresh").addEventListener("click", refresh);
-  $("offline-close").addEventListener("click", close);
+  byId("offline-refresh").addEventListener("click", refresh);
+  byId("offline-close").addEventListener("click", close);
   ui.form.addEventListener("submit", answer);
   refresh();
 }

@@ -2,6 +2,9 @@
 // knowledge base, as checklists. Fetched once per consultation with the token in the Authorization
 // header (never in the address); with nothing to show, or on any failure, the section stays hidden.
 
+import { el } from "../lib/dom.js";
+import { request } from "../lib/http.js";
+
 export class RequirementsView {
   /**
    * @param {object} o
@@ -17,16 +20,11 @@ export class RequirementsView {
   async load(session) {
     if (!session || this.loadedFor === session.consultation_id) return;
     this.loadedFor = session.consultation_id;
-    let body = null;
-    try {
-      const response = await fetch(
-        `/api/consultations/${encodeURIComponent(session.consultation_id)}/requirements`,
-        { headers: { Authorization: `Bearer ${session.token}` }, cache: "no-store" },
-      );
-      if (response.ok) body = await response.json();
-    } catch {
-      body = null;
-    }
+    const answer = await request(
+      `/api/consultations/${encodeURIComponent(session.consultation_id)}/requirements`,
+      { token: session.token },
+    );
+    const body = answer.ok ? answer.body : null;
     if (this.loadedFor !== session.consultation_id) return; // reset meanwhile
     if (!body || !Array.isArray(body.articles) || body.articles.length === 0) {
       if (!body) this.loadedFor = null; // try again on the next `ready`
@@ -38,17 +36,9 @@ export class RequirementsView {
   render(body) {
     const nodes = [];
     for (const article of body.articles) {
-      const title = document.createElement("h4");
-      title.className = "requirements__title";
-      title.textContent = article.title;
-      const list = document.createElement("ul");
-      list.className = "requirements__list";
-      for (const item of article.items) {
-        const li = document.createElement("li");
-        li.textContent = item;
-        list.append(li);
-      }
-      nodes.push(title, list);
+      const list = el("ul", "requirements__list");
+      for (const item of article.items) list.append(el("li", "", item));
+      nodes.push(el("h4", "requirements__title", article.title), list);
     }
     // The items are in the consultation's language, which may differ from the page's.
     this.lists.lang = body.language || "";

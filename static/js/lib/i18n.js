@@ -1,12 +1,15 @@
 // Translated strings and formatting. The page's template renders the strings (with Django's
-// {% translate %}) into <script type="application/json" data-i18n> blocks, so there is no JS
-// catalogue to build and no string shown by the scripts escapes translation.
+// {% translate %}) into <script type="application/json" data-i18n> blocks (and the video
+// strings, templates/consult/_i18n_video.html, into <script id="i18n-video">), so there is no JS
+// catalogue to build and no string shown by the scripts escapes translation. The blocks' keys do
+// not overlap: one catalogue, one t().
 
-function readJson(id) {
-  const el = document.getElementById(id);
-  if (!el) return {};
+/** The JSON of the page's <script type="application/json" id=...> block ({} if none). */
+export function readJson(id) {
+  const node = document.getElementById(id);
+  if (!node) return {};
   try {
-    return JSON.parse(el.textContent);
+    return JSON.parse(node.textContent);
   } catch {
     return {};
   }
@@ -14,9 +17,9 @@ function readJson(id) {
 
 function readCatalogue() {
   const catalogue = {};
-  for (const el of document.querySelectorAll("script[data-i18n]")) {
+  for (const node of document.querySelectorAll("script[data-i18n], script#i18n-video")) {
     try {
-      Object.assign(catalogue, JSON.parse(el.textContent));
+      Object.assign(catalogue, JSON.parse(node.textContent));
     } catch {
       // A broken block only loses its own strings; keys are shown instead.
     }
@@ -37,8 +40,6 @@ export function t(key, params = {}) {
   );
 }
 
-export { readJson };
-
 function formatter(options) {
   try {
     return new Intl.DateTimeFormat(lang, { timeZone, ...options });
@@ -54,6 +55,20 @@ const timeFormat = formatter({ hour: "2-digit", minute: "2-digit", hourCycle: "h
 export function formatTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : timeFormat.format(date);
+}
+
+const dateTimeFormat = formatter({
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+});
+
+/** "6 Mar 14.05": a day and a time in the office's time zone ("" for no date). */
+export function formatDateTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : dateTimeFormat.format(date);
 }
 
 /** A short duration: "45 s" under a minute, otherwise whole minutes ("3 min"). */

@@ -2,9 +2,10 @@
 // composer, delivered and read marks, the typing indicator. Used by the applicant's page and by
 // each open chat in the counselor's console.
 
-import { describeCallEvent } from "./call.js";
+import { el } from "../lib/dom.js";
+import { formatTime, t } from "../lib/i18n.js";
+import { citationText, describeEvent, errorText } from "./describe.js";
 import { newClientMsgId } from "./entrylog.js";
-import { formatDuration, formatTime, t } from "./i18n.js";
 
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
@@ -21,71 +22,9 @@ const BACKGROUND_PREFIXES = ["read:", "typing:", "resume:", "ping:"];
 // Refusals that a retry cannot change: the message is dropped and the reason shown.
 const FINAL_ERRORS = new Set(["text_too_long", "invalid_input", "invalid_state", "forbidden", "not_found"]);
 
-/** A system event as a sentence in the page's language. */
-export function describeEvent(entry, topicName = (code) => code) {
-  const data = entry.data || {};
-  switch (entry.event) {
-    case "joined":
-      return t("ev_joined", {
-        topic: topicName(data.topic || ""),
-        mode: t(data.mode === "video" ? "mode_video" : "mode_chat"),
-      });
-    case "counselor_joined":
-      return t("ev_counselor_joined", { counselor: data.counselor || t("role_counselor") });
-    case "transferred":
-      if (data.counselor) {
-        return t("ev_transferred_counselor", {
-          from: data.from || t("role_counselor"),
-          counselor: data.counselor,
-        });
-      }
-      return t("ev_transferred_topic", {
-        from: data.from || t("role_counselor"),
-        topic: topicName(data.topic || ""),
-      });
-    case "requeued":
-      return t("ev_requeued");
-    case "call_started":
-      return t(data.audio_only ? "ev_call_started_audio" : "ev_call_started");
-    case "call_ended":
-      return t("ev_call_ended", { duration: formatDuration(data.duration_seconds) });
-    case "ended":
-      if (data.by === "applicant") return t("ev_ended_applicant");
-      if (data.by === "counselor") return t("ev_ended_counselor");
-      return t("ev_ended_system");
-    case "abandoned":
-      return data.by === "applicant" ? t("ev_abandoned_applicant") : t("ev_abandoned_system");
-    default:
-      return describeCallEvent(entry) || t("ev_other", { event: entry.event || "" });
-  }
-}
-
-/** The "source" line of a message that cites a knowledge-base article ("" if none). */
-export function citationText(entry) {
-  const citation = entry.data && entry.data.citation;
-  if (!citation || !citation.title) return "";
-  const section = citation.section ? t(`section_${citation.section}`) : "";
-  const label = section && !section.startsWith("section_") ? `${citation.title} · ${section}` : citation.title;
-  return t("source", { source: label });
-}
-
-/** A refusal's code as a sentence for the user (the server's own message is English only). */
-export function errorText(code) {
-  const key = `err_${code}`;
-  const text = t(key);
-  return text === key ? t("err_generic") : text;
-}
-
 /** Whether an error frame answers a request the page sent without the user asking. */
 export function isBackgroundRequest(id) {
   return typeof id === "string" && BACKGROUND_PREFIXES.some((prefix) => id.startsWith(prefix));
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 export class ChatView {

@@ -1,20 +1,20 @@
 // The applicant page outside office hours: the offline question form. The answer comes by e-mail;
 // the applicant gets a reference number (LKT-2026-000123) to quote.
 
-import { t } from "./i18n.js";
+import { byId } from "../lib/dom.js";
+import { errorCode, request } from "../lib/http.js";
+import { t } from "../lib/i18n.js";
+import { isEmail, isPhone } from "./contact.js";
 
-const PHONE = /^\+?[0-9]{8,15}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_QUESTION = 4000;
 
-const $ = (id) => document.getElementById(id);
-const form = $("offline-form");
-const submit = $("offline-submit");
-const errorBox = $("offline-error");
+const form = byId("offline-form");
+const submit = byId("offline-submit");
+const errorBox = byId("offline-error");
 
 function fieldError(name, message) {
-  const input = $(`q-${name}`);
-  const node = $(`q-${name}-error`);
+  const input = byId(`q-${name}`);
+  const node = byId(`q-${name}-error`);
   node.textContent = message || "";
   node.hidden = !message;
   if (message) input.setAttribute("aria-invalid", "true");
@@ -32,14 +32,14 @@ function validate(data) {
   const phone = data.phone.replace(/[\s().-]/g, "");
   let email = "";
   if (!data.email) email = t("q_err_email_required");
-  else if (!EMAIL.test(data.email)) email = t("err_email");
+  else if (!isEmail(data.email)) email = t("err_email");
   let question = "";
   if (!data.question.trim()) question = t("q_err_question");
   else if (data.question.length > MAX_QUESTION) question = t("q_err_too_long");
   const results = [
     fieldError("name", data.name ? "" : t("err_name")),
     fieldError("email", email),
-    fieldError("phone", phone && !PHONE.test(phone) ? t("err_phone") : ""),
+    fieldError("phone", phone && !isPhone(phone) ? t("err_phone") : ""),
     fieldError("question", question),
   ];
   return results.every(Boolean);
@@ -71,30 +71,27 @@ async function send(event) {
   const label = submit.textContent;
   submit.disabled = true;
   submit.textContent = t("q_sending");
-  try {
-    const response = await fetch(form.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(data),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (response.status !== 201) {
-      const code = body.error ? body.error.code : "";
-      // Too many questions: the server's message says when to try again, in the page's language.
-      showError(code === "rate_limited" ? body.error.message : codeText(code));
-      return;
-    }
-    $("offline-reference").textContent = body.reference;
-    form.hidden = true;
-    const done = $("offline-done");
-    done.hidden = false;
-    done.focus();
-  } catch {
+  const answer = await request(form.dataset.api, { method: "POST", body: data });
+  submit.disabled = false;
+  submit.textContent = label;
+  if (answer.status === 0) {
     showError(t("err_network"));
-  } finally {
-    submit.disabled = false;
-    submit.textContent = label;
+    return;
   }
+  if (answer.status !== 201) {
+    const code = errorCode(answer.body);
+    // Too many questions: the server's message says when to try again, in the page's language.
+    showError(code === "rate_limited" ? answer.body.error.message : codeText(code));
+    return;
+  }
+  byId("offline-reference").textContent = answer.body.reference;
+  form.hidden = true;
+  const done = byId("offline-done");
+  done.hidden = false;
+  done.focus();
 }
 
-if (form) form.addEventListener("submit", send);
+/** The offline question form, when the page has one (the office is closed). */
+export function attachOfflineForm() {
+  if (form) form.addEventListener("submit", send);
+}

@@ -7,19 +7,17 @@
 // The offer is complete (non-trickle): ICE gathering finishes before it is POSTed, and the
 // server's answer carries all of its candidates. No ICE servers: host candidates only.
 
-import { listenFrames, vt } from "./call.js";
+import { listenFrames } from "../lib/bus.js";
+import { wallClock } from "../lib/clock.js";
+import { byId } from "../lib/dom.js";
+import { request } from "../lib/http.js";
+import { t } from "../lib/i18n.js";
 
 const MEASURE_MS = 6000;
 const REPORT_EVERY_MS = 1000;
 const GATHER_TIMEOUT_MS = 5000;
 const LEVEL_EVERY_MS = 100;
 const OPEN = new Set(["waiting", "offered"]);
-
-const wallClock = () => performance.timeOrigin + performance.now();
-
-function el(id) {
-  return document.getElementById(id);
-}
 
 /** Resolve when ICE gathering is complete, or after `timeoutMs` with what there is. */
 function gatheringComplete(pc, timeoutMs) {
@@ -39,6 +37,9 @@ function gatheringComplete(pc, timeoutMs) {
 }
 
 export class PrecheckView {
+  /** The page's running view (window.loketPrecheck, see testhook.js). */
+  static current = null;
+
   /**
    * @param {object} o
    * @param {string} o.consultationId  public id
@@ -55,19 +56,19 @@ export class PrecheckView {
     this.lastVerdict = null;
     this.metrics = { startedAt: null, firstFrame: null, verdictAt: null };
     this.ui = {
-      root: el("precheck"),
-      start: el("precheck-start"),
-      stop: el("precheck-stop"),
-      panel: el("precheck-panel"),
-      video: el("precheck-video"),
-      noPicture: el("precheck-no-picture"),
-      level: el("precheck-level"),
-      rtt: el("precheck-rtt"),
-      loss: el("precheck-loss"),
-      verdict: el("precheck-verdict"),
-      verdictTitle: el("precheck-verdict-title"),
-      advice: el("precheck-advice"),
-      audioOnly: el("precheck-audio-only"),
+      root: byId("precheck"),
+      start: byId("precheck-start"),
+      stop: byId("precheck-stop"),
+      panel: byId("precheck-panel"),
+      video: byId("precheck-video"),
+      noPicture: byId("precheck-no-picture"),
+      level: byId("precheck-level"),
+      rtt: byId("precheck-rtt"),
+      loss: byId("precheck-loss"),
+      verdict: byId("precheck-verdict"),
+      verdictTitle: byId("precheck-verdict-title"),
+      advice: byId("precheck-advice"),
+      audioOnly: byId("precheck-audio-only"),
     };
     this.listeners = new AbortController();
     const { signal } = this.listeners;
@@ -76,7 +77,7 @@ export class PrecheckView {
     this.ui.audioOnly.addEventListener("change", () => this.choose(), { signal });
     window.addEventListener("pagehide", () => this.stop({ leaving: true }), { signal });
     this.stopListening = listenFrames((frame) => this.onFrame(frame));
-    window.loketPrecheck = this;
+    PrecheckView.current = this;
     this.ui.audioOnly.checked = false;
     this.render();
   }
@@ -88,7 +89,7 @@ export class PrecheckView {
     this.ui.root.hidden = true;
     this.ui.verdict.hidden = true;
     this.ui.panel.hidden = true;
-    if (window.loketPrecheck === this) window.loketPrecheck = null;
+    if (PrecheckView.current === this) PrecheckView.current = null;
   }
 
   onFrame(frame) {
@@ -125,7 +126,7 @@ export class PrecheckView {
     this.metrics = { startedAt: wallClock(), firstFrame: null, verdictAt: null };
     this.lastVerdict = null;
     this.ui.verdict.hidden = false;
-    this.ui.verdictTitle.textContent = vt("precheck_running");
+    this.ui.verdictTitle.textContent = t("precheck_running");
     this.ui.verdictTitle.dataset.verdict = "";
     this.ui.advice.textContent = "";
     this.ui.rtt.textContent = "–";
@@ -142,7 +143,7 @@ export class PrecheckView {
       }
       run.stream = stream;
       if (!run.stream) {
-        this.finishWith(null, vt("precheck_err_media"));
+        this.finishWith(null, t("precheck_err_media"));
         return;
       }
       this.meter(run);
@@ -169,7 +170,7 @@ export class PrecheckView {
       if (!response.ok) {
         const code = response.body.error ? response.body.error.code : "";
         const problem = code === "precheck_busy" ? "precheck_err_busy" : "precheck_err_failed";
-        this.finishWith(null, vt(problem));
+        this.finishWith(null, t(problem));
         return;
       }
       run.checkId = response.body.check_id;
@@ -178,7 +179,7 @@ export class PrecheckView {
       run.timers.push(setTimeout(() => this.finish(run), MEASURE_MS));
     } catch (error) {
       console.warn("precheck:", error);
-      if (this.run === run) this.finishWith(null, vt("precheck_err_failed"));
+      if (this.run === run) this.finishWith(null, t("precheck_err_failed"));
     }
   }
 
@@ -253,7 +254,7 @@ export class PrecheckView {
       }
     }
     if (rtt !== null && rtt !== undefined) {
-      this.ui.rtt.textContent = vt("precheck_rtt", { ms: Math.round(rtt) });
+      this.ui.rtt.textContent = t("precheck_rtt", { ms: Math.round(rtt) });
     }
     if (loss !== null && loss !== undefined) {
       this.ui.loss.textContent = `${(loss * 100).toFixed(1)} %`;
@@ -268,7 +269,7 @@ export class PrecheckView {
       await this.showFigures(run, response.body);
       this.finishWith(response.body, "");
     } else {
-      this.finishWith(null, vt("precheck_err_failed"));
+      this.finishWith(null, t("precheck_err_failed"));
     }
   }
 
@@ -280,11 +281,11 @@ export class PrecheckView {
     this.metrics.verdictAt = wallClock();
     this.ui.verdict.hidden = false;
     this.ui.verdictTitle.dataset.verdict = verdict;
-    this.ui.verdictTitle.textContent = vt(`precheck_verdict_${verdict}`);
-    const advice = [problem || vt(`precheck_advice_${verdict}`)];
+    this.ui.verdictTitle.textContent = t(`precheck_verdict_${verdict}`);
+    const advice = [problem || t(`precheck_advice_${verdict}`)];
     for (const reason of (report && report.reasons) || []) {
       const hint = HINTS[reason];
-      if (hint && !advice.includes(vt(hint))) advice.push(vt(hint));
+      if (hint && !advice.includes(t(hint))) advice.push(t(hint));
     }
     this.ui.advice.textContent = advice.join(" ");
     if (verdict === "audio_only" && this.call && !this.ui.audioOnly.checked) {
@@ -321,27 +322,13 @@ export class PrecheckView {
     this.ui.level.value = 0;
   }
 
-  async api(method, suffix, body = null, keepalive = false) {
-    const init = {
+  api(method, suffix, body = null, keepalive = false) {
+    return request(`/api/consultations/${encodeURIComponent(this.cid)}/precheck${suffix}`, {
       method,
-      headers: { Authorization: `Bearer ${this.token}` },
-      cache: "no-store",
+      body: body || undefined,
+      token: this.token,
       keepalive,
-    };
-    if (body) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    try {
-      const response = await fetch(
-        `/api/consultations/${encodeURIComponent(this.cid)}/precheck${suffix}`,
-        init,
-      );
-      const data = await response.json().catch(() => ({}));
-      return { ok: response.ok, status: response.status, body: data };
-    } catch {
-      return { ok: false, status: 0, body: {} };
-    }
+    });
   }
 
   render() {
@@ -349,7 +336,7 @@ export class PrecheckView {
     this.ui.root.hidden = !visible;
     this.ui.root.dataset.state = this.run ? "running" : this.lastVerdict ? "done" : "idle";
     this.ui.start.hidden = Boolean(this.run);
-    this.ui.start.textContent = vt(this.lastVerdict ? "precheck_again" : "precheck_start");
+    this.ui.start.textContent = t(this.lastVerdict ? "precheck_again" : "precheck_start");
     this.ui.stop.hidden = !this.run;
     this.ui.panel.hidden = !this.run;
   }

@@ -2,7 +2,8 @@
 // with the consultation's token in the Authorization header) and the transcript, opened in a new
 // tab by a form that POSTs the token, so that the token never appears in an address.
 
-import { t } from "./i18n.js";
+import { errorCode, request } from "../lib/http.js";
+import { t } from "../lib/i18n.js";
 
 export class AfterConsultation {
   /**
@@ -59,31 +60,26 @@ export class AfterConsultation {
     const button = this.ratingForm.querySelector("button[type='submit']");
     button.disabled = true;
     this.status.textContent = t("rating_sending");
-    try {
-      const response = await fetch(
-        `/api/consultations/${encodeURIComponent(session.consultation_id)}/rating`,
-        {
-          method: "POST",
-          headers: {
-            "Content-Type": "application/json",
-            Authorization: `Bearer ${session.token}`,
-          },
-          body: JSON.stringify({ stars, comment: String(data.get("comment") || "").trim() }),
-        },
-      );
-      const body = await response.json().catch(() => ({}));
-      const code = body.error ? body.error.code : "";
-      if (response.status === 201 || code === "already_rated") {
-        this.ratingForm.hidden = true;
-        this.ratingDone.hidden = false;
-        this.ratingDone.focus();
-        return;
-      }
-      this.status.textContent = t("rating_failed");
-    } catch {
+    const answer = await request(
+      `/api/consultations/${encodeURIComponent(session.consultation_id)}/rating`,
+      {
+        method: "POST",
+        token: session.token,
+        body: { stars, comment: String(data.get("comment") || "").trim() },
+      },
+    );
+    button.disabled = false;
+    if (answer.status === 0) {
       this.status.textContent = t("err_network");
-    } finally {
-      button.disabled = false;
+      return;
     }
+    const code = errorCode(answer.body);
+    if (answer.status === 201 || code === "already_rated") {
+      this.ratingForm.hidden = true;
+      this.ratingDone.hidden = false;
+      this.ratingDone.focus();
+      return;
+    }
+    this.status.textContent = t("rating_failed");
   }
 }

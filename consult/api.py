@@ -10,10 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 from .errors import DomainError
 from .http import error_response, json_body, staff_of, text_fields
 from .payloads import consultation_payload, entry_payload, note_payload
-from .selectors import topics_active, transcript_read
-from .services.lifecycle import consultation_join
+from .selectors.knowledge import notes_of
+from .selectors.queue import topics_active
+from .selectors.transcript import transcript_read
+from .services.consultations import consultation_join
 from .throttle import throttle_join
-from .tools_selectors import notes_of
 
 MAX_BODY = 8192
 

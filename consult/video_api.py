@@ -30,7 +30,7 @@ from .http import (
 )
 from .models import OPEN_STATUSES, Consultation, ConsultationStatus, Mode
 from .precheck import PrecheckService, get_precheck_service
-from .services.video import precheck_result_record
+from .services.calls import precheck_result_record
 from .turn import ice_servers_for
 
 log = logging.getLogger(__name__)

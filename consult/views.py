@@ -15,10 +15,9 @@ from .errors import DomainError, NotFound
 from .forms import TranscriptSearchForm
 from .http import staff_of
 from .models import Consultation, Topic
-from .office_selectors import office_closed_status
-from .selectors import transcript_read
-from .tools_selectors import citation_label, notes_of
-from .transcript_search import transcript_counselor_name, transcript_search
+from .selectors.knowledge import citation_label, notes_of
+from .selectors.office import office_closed_status
+from .selectors.transcript import transcript_counselor_name, transcript_read, transcript_search
 
 TRANSCRIPTS_PER_PAGE = 25
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from consult import board, selectors, staff_sessions, tools_selectors
 from consult.errors import Forbidden, InvalidState
 from consult.models import (
     AuthorRole,
@@ -21,7 +20,19 @@ from consult.models import (
 )
 from consult.payloads import consultation_payload, entry_payload, note_payload
 from consult.runtime import SERVER_ID
-from consult.services import knowledge, lifecycle, notes, presence, transcript, video
+from consult.selectors import board, consultations, queue
+from consult.selectors import knowledge as tools_selectors
+from consult.selectors import transcript as transcript_selectors
+from consult.services import (
+    calls,
+    knowledge,
+    notes,
+    offers,
+    presence,
+    sessions,
+    transcript,
+)
+from consult.services import consultations as lifecycle
 from consult.services.tokens import applicant_token_verify
 
 REPLAY_PAGE = 500
@@ -33,7 +44,7 @@ def entries_after(*, consultation_id: int, after_seq: int) -> list[dict[str, Any
     public_id = str(consultation.public_id)
     return [
         entry_payload(entry, public_id=public_id)
-        for entry in selectors.entries_after(
+        for entry in transcript_selectors.entries_after(
             consultation_id=consultation_id, after_seq=after_seq, limit=REPLAY_PAGE
         )
     ]
@@ -62,7 +73,7 @@ def applicant_open(*, token: str, channel_name: str) -> dict[str, Any]:
 @database_sync_to_async
 def queue_position(*, consultation_id: int) -> dict[str, Any] | None:
     consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
-    return selectors.queue_position(consultation=consultation)
+    return queue.queue_position(consultation=consultation)
 
 
 @database_sync_to_async
@@ -85,11 +96,11 @@ def staff_open(*, user: Any, channel_name: str) -> dict[str, Any] | None:
             channel_name=channel_name,
             staff=staff,
         ).pk
-        held = selectors.staff_consultations(staff=staff)
+        held = consultations.staff_consultations(staff=staff)
         topic_ids = list(staff.topics.values_list("pk", flat=True))
     else:
-        topic_ids = [t.pk for t in selectors.topics_active()]
-    snapshots = [selectors.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
+        topic_ids = [t.pk for t in queue.topics_active()]
+    snapshots = [queue.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
     return {
         "staff": staff,
         "connection_id": connection_id,
@@ -144,12 +155,12 @@ def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfil
 
 
 _CALL_SERVICES: dict[str, Callable[..., Any]] = {
-    "call.start": video.call_start,
-    "call.request": video.call_request,
-    "call.accept": video.call_accept,
-    "call.decline": video.call_decline,
-    "call.state": video.call_state_report,
-    "call.end": video.call_end,
+    "call.start": calls.call_start,
+    "call.request": calls.call_request,
+    "call.accept": calls.call_accept,
+    "call.decline": calls.call_decline,
+    "call.state": calls.call_state_report,
+    "call.end": calls.call_end,
 }
 
 
@@ -175,7 +186,7 @@ def applicant_leave(*, consultation_id: int) -> None:
 
 @database_sync_to_async
 def status_set(*, staff: StaffProfile, status: str) -> None:
-    lifecycle.counselor_status_set(staff=staff, status=status)
+    presence.counselor_status_set(staff=staff, status=status)
 
 
 @database_sync_to_async
@@ -197,7 +208,7 @@ def offer_accept(
         )
         if consultation_id is None:
             raise Forbidden()
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation_id)
+    offers.offer_accept(staff=staff, consultation_id=consultation_id)
 
 
 def _is_uuid(value: str) -> bool:
@@ -210,7 +221,7 @@ def _is_uuid(value: str) -> bool:
 
 @database_sync_to_async
 def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
-    lifecycle.offer_decline(staff=staff, consultation_id=consultation_id)
+    offers.offer_decline(staff=staff, consultation_id=consultation_id)
 
 
 @database_sync_to_async
@@ -309,14 +320,14 @@ def held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:
 @database_sync_to_async
 def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
     """Version and last sequence number of each consultation (what a resync compares)."""
-    return selectors.consultation_sync_marks(consultation_ids=consultation_ids)
+    return consultations.consultation_sync_marks(consultation_ids=consultation_ids)
 
 
 @database_sync_to_async
 def counselor_sync_marks(
     *, staff_id: int, followed_ids: list[int]
 ) -> tuple[str, dict[int, tuple[int, int, bool]]]:
-    return selectors.counselor_sync_marks(staff_id=staff_id, followed_ids=followed_ids)
+    return consultations.counselor_sync_marks(staff_id=staff_id, followed_ids=followed_ids)
 
 
 @database_sync_to_async
@@ -328,9 +339,9 @@ def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, An
 
 @database_sync_to_async
 def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
-    return [selectors.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
+    return [queue.queue_snapshot(topic_id=topic_id) for topic_id in topic_ids]
 
 
 @database_sync_to_async
 def staff_session_valid(*, session_key: str | None, user_id: int) -> bool:
-    return staff_sessions.staff_session_valid(session_key=session_key, user_id=user_id)
+    return sessions.staff_session_valid(session_key=session_key, user_id=user_id)

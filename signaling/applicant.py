@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
-from consult.selectors import queue_position_from_snapshot
+from consult.selectors.queue import queue_position_from_snapshot
 
 from . import access, protocol
 from .consumers import BaseConsumer

@@ -16,7 +16,8 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from .transcript import consultation_lock, entry_add
+from .locking import consultation_lock
+from .transcript import entry_add
 
 
 def knowledge_text(article: KnowledgeArticle, *, section: str | None, language: str) -> str:

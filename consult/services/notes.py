@@ -14,7 +14,7 @@ from .. import events
 from ..errors import Forbidden, InvalidInput, InvalidState, TextTooLong
 from ..models import Consultation, ConsultationStatus, InternalNote, NoteKind, StaffProfile
 from ..payloads import note_payload
-from .transcript import consultation_lock
+from .locking import consultation_lock
 
 MAX_NOTE = 2000
 

@@ -20,19 +20,7 @@ from ..models import (
     TranscriptEntry,
 )
 from ..payloads import entry_payload
-
-
-def consultation_lock(*, consultation_id: int) -> Consultation:
-    """Lock one consultation row for the rest of the transaction (no-op lock on SQLite)."""
-    consultation = (
-        Consultation.objects.select_for_update(of=("self",))
-        .select_related("topic", "counselor")
-        .filter(pk=consultation_id)
-        .first()
-    )
-    if consultation is None:
-        raise NotFound()
-    return consultation
+from .locking import consultation_lock
 
 
 def entry_add(

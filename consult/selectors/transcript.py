@@ -1,4 +1,5 @@
-"""Transcript search for the transcripts page. Reads only."""
+"""Transcript reads: entries after a sequence number (replay), a whole transcript for staff, and
+the transcripts page's search."""
 
 from __future__ import annotations
 
@@ -10,14 +11,42 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subque
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
-from .figures import office_today, period_bounds
-from .models import (
+from ..models import (
     Consultation,
     ConsultationStatus,
     EntryKind,
     StaffProfile,
+    TranscriptAccess,
     TranscriptEntry,
 )
+from .consultations import consultation_for_staff
+from .figures import office_today, period_bounds
+
+
+def entries_after(
+    *, consultation_id: int, after_seq: int, limit: int = 500
+) -> list[TranscriptEntry]:
+    """Transcript entries with seq > after_seq, in order (at most ``limit``)."""
+    return list(
+        TranscriptEntry.objects.filter(consultation_id=consultation_id, seq__gt=after_seq)
+        .select_related("author")
+        .order_by("seq")[:limit]
+    )
+
+
+def transcript_read(
+    *, staff: StaffProfile, public_id: str, via: str
+) -> tuple[Consultation, list[TranscriptEntry]]:
+    """The whole transcript, for a staff member allowed to read it; the read is recorded."""
+    consultation = consultation_for_staff(staff=staff, public_id=public_id)
+    TranscriptAccess.objects.create(consultation=consultation, reader=staff.user, via=via)
+    entries = list(
+        TranscriptEntry.objects.filter(consultation=consultation)
+        .select_related("author")
+        .order_by("seq")
+    )
+    return consultation, entries
+
 
 CLOSED = (ConsultationStatus.ENDED, ConsultationStatus.ABANDONED)
 # Without dates the list shows the last 30 office days.

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import translation
 
-from .models import (
+from ..models import (
     CannedReply,
     Consultation,
     InternalNote,

@@ -18,6 +18,7 @@ from .models import Consultation, Topic
 from .selectors.knowledge import citation_label, notes_of
 from .selectors.office import office_closed_status
 from .selectors.transcript import transcript_counselor_name, transcript_read, transcript_search
+from .services.transcript import transcript_access_record
 
 TRANSCRIPTS_PER_PAGE = 25
 
@@ -82,7 +83,8 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     """One transcript; the read is recorded."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id, via="page")
+        consultation, entries = transcript_read(staff=staff, public_id=public_id)
+        transcript_access_record(consultation=consultation, reader=staff.user, via="page")
     except NotFound:
         raise Http404() from None
     except DomainError:

@@ -361,8 +361,14 @@ def queue_position_from_snapshot(
     }
 
 
-def queue_position(*, consultation: Consultation) -> dict[str, Any] | None:
-    """The waiting consultation's position and estimate, as the ``queue.position`` frame."""
+def queue_position(
+    *, consultation: Consultation | None = None, consultation_id: int | None = None
+) -> dict[str, Any] | None:
+    """The waiting consultation's position and estimate, as the ``queue.position`` frame (None
+    when it is not waiting). Give the consultation, or its id."""
+    if consultation is None:
+        assert consultation_id is not None
+        consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
     if consultation.status != ConsultationStatus.WAITING:
         return None
     return queue_position_from_snapshot(

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, OverCapacity
 from ..models import AuthorRole, Consultation, ConsultationStatus, Mode, StaffProfile
+from ..selectors.consultations import call_participant_check
 from .locking import consultation_lock
 from .routing import publish_consultation_state, queue_dispatch, queues_publish
 from .transcript import system_event_add
@@ -52,13 +53,7 @@ def _call_lock(*, consultation_id: int, by_role: str, staff: StaffProfile | None
         consultation = consultation_lock(consultation_id=consultation_id, counselor_first=True)
     except NotFound:
         raise Forbidden() from None
-    if by_role == AuthorRole.COUNSELOR:
-        if staff is None or consultation.counselor_id != staff.pk:
-            raise Forbidden()
-    elif by_role != AuthorRole.APPLICANT:
-        raise Forbidden()
-    if consultation.status != ConsultationStatus.ACTIVE:
-        raise InvalidState()
+    call_participant_check(consultation, role=by_role, staff_id=staff.pk if staff else None)
     return consultation
 
 

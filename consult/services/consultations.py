@@ -36,6 +36,7 @@ from ..models import (
     StaffProfile,
     StaffRole,
 )
+from ..selectors.consultations import consultation_holder_check
 from ..selectors.queue import topic_active_get
 from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock
@@ -160,11 +161,6 @@ def consultation_release(
     publish_consultation_state(consultation, previous_counselor_id=previous)
 
 
-def _held_by(consultation: Consultation, staff: StaffProfile) -> None:
-    if consultation.counselor_id != staff.pk:
-        raise Forbidden()
-
-
 def consultation_end(
     *,
     consultation_id: int,
@@ -182,9 +178,9 @@ def consultation_end(
         if ended_by == EndedBy.COUNSELOR:
             if staff is None:
                 raise Forbidden()
-            _held_by(consultation, staff)
-            if consultation.status != ConsultationStatus.ACTIVE:
-                raise InvalidState()
+            consultation_holder_check(
+                consultation, staff_id=staff.pk, statuses=(ConsultationStatus.ACTIVE,)
+            )
         elif consultation.status not in OPEN_STATUSES:
             raise InvalidState()
         was_waiting = consultation.status == ConsultationStatus.WAITING
@@ -244,9 +240,9 @@ def consultation_transfer(
         raise InvalidInput("Give a topic or a counselor to transfer to.")
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation, staff_id=staff.pk, statuses=(ConsultationStatus.ACTIVE,)
+        )
         data: dict[str, object] = {"from": staff.display_name}
         old_topic = consultation.topic_id
         if topic_code:

@@ -17,27 +17,40 @@ from ..models import (
     DeclinedOffer,
     StaffProfile,
 )
-from .consultations import _held_by, consultation_release
+from ..selectors.consultations import consultation_holder_check, consultation_id_by_public
+from .consultations import consultation_release
 from .locking import consultation_lock
 from .presence import counselor_status_store
 from .routing import publish_consultation_state, queue_dispatch
 from .transcript import system_event_add
 
 
-def offer_accept(*, staff: StaffProfile, consultation_id: int) -> Consultation:
-    """The counselor takes the consultation offered to them."""
+def offer_accept(
+    *, staff: StaffProfile, consultation_id: int | None = None, public_id: str | None = None
+) -> Consultation:
+    """The counselor takes the consultation offered to them.
+
+    A counselor's connection no longer following the consultation names it by ``public_id``
+    instead; an unknown one is Forbidden, like one never offered.
+    """
+    if consultation_id is None:
+        consultation_id = consultation_id_by_public(public_id=public_id)
+        if consultation_id is None:
+            raise Forbidden()
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
         now = timezone.now()
-        if consultation.counselor_id != staff.pk:
+        try:
+            consultation_holder_check(
+                consultation, staff_id=staff.pk, statuses=(ConsultationStatus.OFFERED,)
+            )
+        except Forbidden:
             # An offer that lapsed (or that this counselor declined or handed on) has gone back to
             # the queue or to a colleague: they had it, so they may learn it is no longer theirs.
             # Anyone else learns nothing about the consultation.
             if DeclinedOffer.objects.filter(consultation=consultation, counselor=staff).exists():
-                raise InvalidState("The offer has expired.")
-            raise Forbidden()
-        if consultation.status != ConsultationStatus.OFFERED:
-            raise InvalidState()
+                raise InvalidState("The offer has expired.") from None
+            raise
         if consultation.offer_expires_at is not None and consultation.offer_expires_at <= now:
             # Past its deadline, even if the sweeper has not re-offered it yet.
             raise InvalidState("The offer has expired.")
@@ -66,9 +79,9 @@ def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
     """The counselor passes; the consultation keeps its place and goes to someone else."""
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
-        if consultation.status != ConsultationStatus.OFFERED:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation, staff_id=staff.pk, statuses=(ConsultationStatus.OFFERED,)
+        )
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
         consultation_release(consultation, front=False, event=None, reason="declined")
     queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])

@@ -31,9 +31,13 @@ from ..models import (
     CounselorStatus,
     StaffProfile,
 )
+from ..payloads import consultation_payload
+from ..selectors.consultations import consultation_is_held, staff_consultations
+from ..selectors.queue import queue_snapshots, topics_active
 from .consultations import consultation_release
 from .locking import consultation_lock, staff_lock
-from .routing import queue_dispatch, queues_publish
+from .routing import counselor_topic_ids, queue_dispatch, queues_publish
+from .tokens import applicant_token_verify
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,55 @@ def connection_open(
         # An available counselor who reconnects is routable again: their places count once more.
         queue_dispatch(counselor_ids=[staff.pk])
     return connection
+
+
+def applicant_connection_open(*, token: str, server_id: str, channel_name: str) -> dict[str, Any]:
+    """An applicant's socket: verify the token and, while the consultation is open, record the
+    connection; returns it with the applicant's view of the consultation."""
+    consultation = applicant_token_verify(token=token)
+    connection_id = None
+    if consultation.is_open:
+        connection_id = connection_open(
+            role=ConnectionRole.APPLICANT,
+            server_id=server_id,
+            channel_name=channel_name,
+            consultation=consultation,
+        ).pk
+    return {
+        "connection_id": connection_id,
+        "consultation_id": consultation.pk,
+        "topic_id": consultation.topic_id,
+        "state": consultation_payload(consultation, for_staff=False),
+    }
+
+
+def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> dict[str, Any] | None:
+    """A staff socket of an authenticated session: the active staff member behind it (None if
+    there is none), with what they hold and the queues they watch. A counselor's connection is
+    recorded (a supervisor's is not: they take no consultations)."""
+    staff = StaffProfile.objects.filter(user=user, user__is_active=True).first()
+    if staff is None:
+        return None
+    connection_id = None
+    held: list[Consultation] = []
+    if staff.is_counselor:
+        connection_id = connection_open(
+            role=ConnectionRole.COUNSELOR,
+            server_id=server_id,
+            channel_name=channel_name,
+            staff=staff,
+        ).pk
+        held = staff_consultations(staff=staff)
+        topic_ids = counselor_topic_ids(staff)
+    else:
+        topic_ids = [t.pk for t in topics_active()]
+    return {
+        "staff": staff,
+        "connection_id": connection_id,
+        "held": [(c.pk, c.topic_id, consultation_payload(c, for_staff=True)) for c in held],
+        "topic_ids": topic_ids,
+        "snapshots": queue_snapshots(topic_ids=topic_ids),
+    }
 
 
 def grace_start(
@@ -169,7 +222,12 @@ def counselor_lose(*, staff_id: int) -> int:
         requeued_topics: list[int] = []
         for consultation_id in held:
             consultation = consultation_lock(consultation_id=consultation_id)
-            if consultation.counselor_id != staff.pk:
+            if not consultation_is_held(
+                counselor_id=consultation.counselor_id,
+                status=consultation.status,
+                staff_id=staff.pk,
+            ):
+                # It ended or moved on since the list was read.
                 continue
             requeued_topics.append(consultation.topic_id)
             if consultation.status == ConsultationStatus.ACTIVE:

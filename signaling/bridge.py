@@ -109,10 +109,8 @@ def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, A
 
 
 @database_sync_to_async
-def rtc_participant_check(*, consultation_id: int, role: str, staff_id: int | None) -> None:
-    consultations.rtc_participant_check(
-        consultation_id=consultation_id, role=role, staff_id=staff_id
-    )
+def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfile | None) -> None:
+    consultations.rtc_participant_check(consultation_id=consultation_id, role=role, staff=staff)
 
 
 # ---------------------------------------------------------------- the transcript

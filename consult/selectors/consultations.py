@@ -76,13 +76,15 @@ def call_participant_check(
         raise InvalidState(inactive)
 
 
-def rtc_participant_check(*, consultation_id: int, role: str, staff_id: int | None) -> None:
+def rtc_participant_check(
+    *, consultation_id: int, role: str, staff: StaffProfile | None = None
+) -> None:
     """``call_participant_check`` for a WebRTC signaling frame (unknown: Forbidden)."""
     consultation = Consultation.objects.filter(pk=consultation_id).only("status", "counselor_id")
     row = consultation.first()
     if row is None:
         raise Forbidden()
-    call_participant_check(row, role=role, staff_id=staff_id)
+    call_participant_check(row, role=role, staff_id=staff.pk if staff else None)
 
 
 def consultation_held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:

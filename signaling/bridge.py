@@ -20,7 +20,7 @@ from consult.services import knowledge as knowledge_services
 from consult.services import transcript as transcript_services
 
 if TYPE_CHECKING:
-    from consult.models import StaffProfile
+    from consult.models import StaffProfile, TranscriptEntry
 
 # How many entries one replay read returns at most (the consumer reads on while pages are full).
 REPLAY_PAGE = 500
@@ -116,6 +116,12 @@ def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfil
 # ---------------------------------------------------------------- the transcript
 
 
+def _appended(stored: tuple[TranscriptEntry, bool]) -> tuple[dict[str, Any], bool]:
+    """An appended entry as its frame (its consultation is loaded), and whether it is new."""
+    entry, created = stored
+    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
+
+
 @database_sync_to_async
 def transcript_append(
     *,
@@ -125,14 +131,15 @@ def transcript_append(
     text: str,
     client_msg_id: str,
 ) -> tuple[dict[str, Any], bool]:
-    entry, created = transcript_services.transcript_append(
-        consultation_id=consultation_id,
-        author_role=author_role,
-        author=author,
-        text=text,
-        client_msg_id=client_msg_id,
+    return _appended(
+        transcript_services.transcript_append(
+            consultation_id=consultation_id,
+            author_role=author_role,
+            author=author,
+            text=text,
+            client_msg_id=client_msg_id,
+        )
     )
-    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
 
 
 @database_sync_to_async
@@ -151,14 +158,15 @@ def knowledge_insert(
     section: str | None,
     client_msg_id: str,
 ) -> tuple[dict[str, Any], bool]:
-    entry, created = knowledge_services.knowledge_insert(
-        staff=staff,
-        consultation_id=consultation_id,
-        article_id=article_id,
-        section=section,
-        client_msg_id=client_msg_id,
+    return _appended(
+        knowledge_services.knowledge_insert(
+            staff=staff,
+            consultation_id=consultation_id,
+            article_id=article_id,
+            section=section,
+            client_msg_id=client_msg_id,
+        )
     )
-    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
 
 
 @database_sync_to_async

@@ -16,19 +16,9 @@ from consult.services.notes import note_add
 from consult.services.tokens import applicant_token_issue
 from consult.services.transcript import transcript_append
 from tests.support.applicants import reload, waiting_consultation
-from tests.support.staff import counselor_online, make_staff, make_topic
+from tests.support.staff import counselor_online, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def topic() -> Topic:
-    return make_topic()
-
-
-@pytest.fixture
-def sari(topic: Topic) -> StaffProfile:
-    return make_staff("sari", topics=[topic])
 
 
 def _active(staff: StaffProfile, name: str = "Ani") -> tuple[Consultation, str]:

@@ -13,11 +13,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from .errors import DomainError, InvalidInput
-from .figures import figures_csv, figures_report, office_today
-from .forms import FiguresForm
-from .http import staff_of
-from .models import StaffProfile
+from ..api.http import staff_of
+from ..errors import DomainError, InvalidInput
+from ..figures import figures_csv, figures_report, office_today
+from ..forms import FiguresForm
+from ..models import StaffProfile
 
 View = Callable[..., HttpResponse]
 

@@ -1,9 +1,9 @@
-"""HTTP API for video: ICE servers for a call, and the applicant's pre-call check.
+"""The applicant's pre-call check: ``POST /api/consultations/<id>/precheck`` starts one,
+``GET``/``DELETE /api/consultations/<id>/precheck/<check_id>`` reads or stops it.
 
-Applicants authenticate with their consultation token (``Authorization: Bearer <token>``), the
-counselor with their session. The pre-call check views are async: the aiortc peers live on the
-event loop of the server process (``consult.precheck``), and every ORM call goes through
-``sync_to_async``.
+The applicant authenticates with the consultation's token (``Authorization: Bearer <token>``).
+The views are async: the aiortc peers live on the event loop of the server process
+(``consult.rtc.precheck``), and every ORM call goes through ``sync_to_async``.
 """
 
 from __future__ import annotations
@@ -11,73 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import uuid
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .errors import DomainError, Forbidden, InvalidInput, InvalidState, NotFound
-from .http import (
-    applicant_consultation,
-    applicant_from_bearer,
-    bearer_token,
-    error_response,
-    json_body,
-    staff_of,
-)
-from .models import OPEN_STATUSES, Consultation, ConsultationStatus, Mode
-from .precheck import PrecheckService, get_precheck_service
-from .services.video import precheck_result_record
-from .turn import ice_servers_for
+from ..errors import DomainError, InvalidInput, InvalidState
+from ..models import OPEN_STATUSES, Consultation, Mode
+from ..precheck import PrecheckService, get_precheck_service
+from ..services.video import precheck_result_record
+from .http import applicant_from_bearer, error_response, json_body
 
 log = logging.getLogger(__name__)
 
 MAX_PRECHECK_BODY = 80 * 1024
 
-
-def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, str]:
-    """The consultation and the caller's role in it: its applicant (token) or the counselor
-    holding it (session). Anyone else is refused."""
-    try:
-        uuid.UUID(public_id)
-    except ValueError:
-        raise NotFound() from None
-    token = bearer_token(request)
-    if token is not None:
-        return applicant_consultation(token=token, public_id=public_id), "applicant"
-    staff = staff_of(request)
-    consultation = Consultation.objects.filter(public_id=public_id).first()
-    if consultation is None:
-        raise NotFound()
-    if not staff.is_counselor or consultation.counselor_id != staff.pk:
-        raise Forbidden()
-    return consultation, "counselor"
-
-
-@require_GET
-def ice_servers(request: HttpRequest) -> JsonResponse:
-    """GET /api/ice-servers?consultation=<id>: the iceServers for one participant's call.
-
-    ``[]`` when no STUN/TURN server is configured: the client must then use ``iceServers: []``
-    (host candidates only) and contact no public STUN server.
-    """
-    try:
-        consultation, role = _participant(request, request.GET.get("consultation", ""))
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState("ICE servers are given for active consultations only.")
-    except DomainError as exc:
-        return error_response(exc)
-    servers = ice_servers_for(participant_id=f"{role}-{consultation.public_id}")
-    response = JsonResponse({"iceServers": servers})
-    # The TURN credential is personal and short-lived: no cache may keep it.
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-# ---------------------------------------------------------------- pre-call check
 
 _hooked: PrecheckService | None = None
 

@@ -1,0 +1,8 @@
+"""The HTML pages: ``applicant`` (join, wait, chat), ``counselor`` (the console), ``supervisor``
+(live board, figures) and ``transcripts`` (staff transcript search and reading, the applicant's
+own transcript after the end).
+
+A page reads what it shows through selectors and renders a template; it may import
+``consult.selectors``, ``consult.forms``, ``consult.errors``, ``consult.api.http`` (who is asking)
+and django, never a service that writes, except through a selector that records a read.
+"""

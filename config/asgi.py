@@ -17,8 +17,10 @@ except ImproperlyConfigured as exc:
     sys.stderr.write(f"Loket configuration error: {exc}\n")
     sys.exit(2)
 
+from django.conf import settings
+
 from consult.runtime import announce_when_serving
 from signaling.routing import build_application
 
 application = build_application(django_asgi_app)
-announce_when_serving(os.environ.get("LOKET_READY_MESSAGE", ""))
+announce_when_serving(settings.LOKET["READY_MESSAGE"])

@@ -31,7 +31,7 @@ MAX_BODY = 8192
 def _ws_url(request: HttpRequest, path: str) -> str:
     # A site declared to be served over TLS is reached over wss:// even when the request the
     # proxy forwarded arrived in plain HTTP.
-    scheme = "wss" if request.is_secure() or settings.LOKET_TLS else "ws"
+    scheme = "wss" if request.is_secure() or settings.LOKET["TLS"] else "ws"
     return f"{scheme}://{request.get_host()}{path}"
 
 

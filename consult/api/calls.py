@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from ..errors import DomainError, Forbidden, InvalidState, NotFound
 from ..models import Consultation, ConsultationStatus
-from ..turn import ice_servers_for
+from ..rtc.turn import ice_servers_for
 from .http import applicant_consultation, bearer_token, error_response, staff_of
 
 

@@ -20,7 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ..errors import DomainError, InvalidInput, InvalidState
 from ..models import OPEN_STATUSES, Consultation, Mode
-from ..precheck import PrecheckService, get_precheck_service
+from ..rtc.precheck import PrecheckService, get_precheck_service
+from ..rtc.verdict import verdict_settled
 from ..services.video import precheck_result_record
 from .http import applicant_from_bearer, error_response, json_body
 
@@ -67,7 +68,7 @@ def _precheck_owner(request: HttpRequest, public_id: str, *, starting: bool) -> 
 
 async def _record_verdict(consultation: Consultation, report: dict[str, Any]) -> None:
     """Store a settled verdict: the final one, or one measured for long enough."""
-    if report["state"] != "ended" and "short_measurement" in report["reasons"]:
+    if not verdict_settled(report):
         return
     await sync_to_async(precheck_result_record)(
         consultation_id=consultation.pk, verdict=report["verdict"], reasons=report["reasons"]

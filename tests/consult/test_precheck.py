@@ -25,15 +25,14 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 from pytest_django import Settings
 
-from consult.precheck import (
-    MIN_MEASUREMENT_S,
+from consult.rtc.precheck import (
     PrecheckBusy,
     PrecheckInvalid,
     PrecheckNotFound,
     PrecheckService,
     get_precheck_service,
-    precheck_verdict,
 )
+from consult.rtc.verdict import MIN_MEASUREMENT_S, precheck_verdict
 
 WIDTH, HEIGHT = 320, 240
 TOP_Y, BOTTOM_Y = 210, 40  # luma of the upper and lower half of the synthetic picture

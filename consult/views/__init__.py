@@ -1,6 +1,6 @@
 """The HTML pages: ``applicant`` (join, wait, chat), ``counselor`` (the console), ``supervisor``
 (live board, figures) and ``transcripts`` (staff transcript search and reading, the applicant's
-own transcript after the end).
+own transcript after the end); ``decorators`` says who may open a staff page.
 
 A page reads what it shows through selectors and renders a template; it may import
 ``consult.selectors``, ``consult.forms``, ``consult.errors``, ``consult.api.http`` (who is asking)

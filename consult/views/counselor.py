@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
-from ..api.http import staff_of
-from ..errors import DomainError
+from ..models import StaffProfile
 from ..selectors import topics_active
+from .decorators import staff_required
 
 
-@login_required
-def counselor_page(request: HttpRequest) -> HttpResponse:
+@staff_required
+def counselor_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
     """The counselor's console."""
-    try:
-        staff = staff_of(request)
-    except DomainError:
-        return HttpResponseForbidden(_("Staff only."))
     topics = topics_active()
     return render(request, "consult/counselor.html", {"staff": staff, "topics": topics})

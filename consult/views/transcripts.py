@@ -27,10 +27,11 @@ from django.views.decorators.http import require_http_methods
 from ..api.http import applicant_consultation, response_private, staff_of
 from ..errors import DomainError, NotFound
 from ..forms import TranscriptSearchForm
-from ..models import Consultation, Topic
+from ..models import Consultation, StaffProfile, Topic
 from ..selectors import transcript_read
 from ..tools_selectors import applicant_transcript, citation_label, notes_of
 from ..transcript_search import transcript_counselor_name, transcript_search
+from .decorators import staff_required
 
 TRANSCRIPTS_PER_PAGE = 25
 VIEW_COOKIE = "loket_transcript"
@@ -44,13 +45,9 @@ def _topic_names(language: str) -> dict[str, str]:
     return {topic.code: topic.name_for(language) for topic in Topic.objects.all()}
 
 
-@login_required
-def transcripts_page(request: HttpRequest) -> HttpResponse:
+@staff_required
+def transcripts_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
     """Closed consultations a staff member may read (supervisors: all), searched and paged."""
-    try:
-        staff = staff_of(request)
-    except DomainError:
-        return HttpResponseForbidden(_("Staff only."))
     form = TranscriptSearchForm(request.GET or None, staff=staff, language=get_language() or "id")
     problem = None
     results = Consultation.objects.none()

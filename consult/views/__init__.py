@@ -2,7 +2,7 @@
 (live board, figures) and ``transcripts`` (staff transcript search and reading, the applicant's
 own transcript after the end); ``decorators`` says who may open a staff page.
 
-A page reads what it shows through selectors and renders a template; it may import
-``consult.selectors``, ``consult.forms``, ``consult.errors``, ``consult.api.http`` (who is asking)
-and django, never a service that writes, except through a selector that records a read.
+A page reads what it shows through selectors and renders a template (a transcript read is also
+recorded). It may import ``consult.selectors``, ``consult.forms``, ``consult.errors``,
+``consult.api.http`` (who is asking) and django; nothing imports it but ``config.urls``.
 """

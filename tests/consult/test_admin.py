@@ -3,8 +3,6 @@ one recorded as a transcript read."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -13,14 +11,10 @@ from django.test import Client
 from consult import models
 from consult.models import StaffProfile, TranscriptAccess
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, waiting_consultation
+from tests.support.applicants import waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ from django.test import Client
 from consult.models import Consultation, ConsultationStatus, OfflineQuestion
 from consult.services.lifecycle import applicant_abandon
 from consult.services.presence import sweep_due
-from tests.fixtures import make_staff, make_topic, new_phone
-from tests.services import postgres_url, redis_url
+from tests.support.needs import postgres_url, redis_url
+from tests.support.phones import new_phone
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -265,7 +266,7 @@ def test_with_the_cache_down_the_limits_fail_open_and_say_so_once(
     }
     limits(JOIN_PER_ADDRESS=(1, 600))
     address = new_address()
-    with caplog.at_level(logging.WARNING, logger="consult.throttle"):
+    with caplog.at_level(logging.WARNING, logger="consult.guard.throttle"):
         for _ in range(3):
             assert _join(address=address).status_code == 201
     outage = [r for r in caplog.records if "unavailable" in r.getMessage()]
@@ -284,8 +285,7 @@ def _login(password: str, *, address: str, username: str = "sari") -> Any:
 
 
 @pytest.fixture
-def sari(settings: Any) -> Any:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def sari() -> Any:
     return make_staff("sari")
 
 

@@ -20,18 +20,15 @@ from consult.models import Consultation, StaffProfile, StaffRole
 from consult.rtc.precheck import PrecheckService, get_precheck_service
 from consult.rtc.verdict import MIN_MEASUREMENT_S
 from consult.services import lifecycle
-from tests.consult.test_precheck import Client as RtcClient
-from tests.consult.test_precheck import _make_client as make_rtc_client
-from tests.fixtures import Ws, counselor_online, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.rtc import RtcClient
+from tests.support.rtc import rtc_client_open as make_rtc_client
+from tests.support.sockets import Ws, staff_ws
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
 TURN_SECRET = "coturn-static-auth-secret-for-tests"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -13,18 +13,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consult.models import Consultation, ConsultationStatus, StaffProfile, StaffRole, Topic
-from tests.fixtures import make_staff, make_topic
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 DAY = date(2026, 3, 10)
 PAGES = ["/supervisor/", "/supervisor/figures/", "/supervisor/figures.csv"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def logged_in(staff: StaffProfile | None = None, user: Any = None) -> Client:

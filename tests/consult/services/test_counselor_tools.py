@@ -27,14 +27,10 @@ from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.replies import canned_reply_create, canned_reply_delete
 from consult.tools_selectors import canned_replies_for, knowledge_search, notes_of
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

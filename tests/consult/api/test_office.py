@@ -25,7 +25,8 @@ from consult.models import (
     StaffRole,
 )
 from consult.services import office
-from tests.fixtures import make_staff, make_topic, waiting_consultation
+from tests.support.applicants import waiting_consultation
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +34,6 @@ WIB = ZoneInfo("Asia/Jakarta")
 FRIDAY_EVENING = datetime(2026, 3, 6, 18, 0, tzinfo=WIB)
 MONDAY_MORNING = datetime(2026, 3, 9, 10, 0, tzinfo=WIB)
 MONDAY_CUT_OFF = datetime(2026, 3, 9, 15, 50, tzinfo=WIB)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

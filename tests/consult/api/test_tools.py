@@ -14,14 +14,10 @@ from consult.services import lifecycle
 from consult.services.feedback import consultation_rate
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

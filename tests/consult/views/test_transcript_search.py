@@ -23,16 +23,11 @@ from consult.models import (
     TranscriptEntry,
 )
 from consult.transcript_search import TranscriptQuery, transcript_search
-from tests.fixtures import make_staff, make_topic
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

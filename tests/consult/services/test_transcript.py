@@ -14,13 +14,9 @@ from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidSt
 from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import lifecycle
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
-from tests.services import postgres_url
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.needs import postgres_url
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 
 @pytest.fixture

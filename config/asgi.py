@@ -19,8 +19,9 @@ except ImproperlyConfigured as exc:
 
 from django.conf import settings
 
-from consult.runtime import announce_when_serving
+from consult import runtime
 from signaling.routing import build_application
 
 application = build_application(django_asgi_app)
-announce_when_serving(settings.LOKET["READY_MESSAGE"])
+# Process start-up (sweeper, pre-call shutdown hook), once the server runs: consult/runtime.py.
+runtime.serve(ready_message=settings.LOKET["READY_MESSAGE"])

@@ -97,11 +97,12 @@ def _env_fake_now(name: str) -> datetime | None:
 DEBUG = _env_bool("LOKET_DEBUG", False)
 
 SECRET_KEY = os.environ.get("LOKET_SECRET_KEY", "")
+_dev_secret_file = os.environ.get("LOKET_DEV_SECRET_FILE", "")
 if not SECRET_KEY:
-    if DEBUG or os.environ.get("LOKET_DEV_SECRET_FILE"):
+    if DEBUG or _dev_secret_file:
         # Local development: a random key kept in a file outside version control, so sessions and
         # applicant tokens survive a restart of `make run`.
-        key_file = Path(os.environ.get("LOKET_DEV_SECRET_FILE", str(BASE_DIR / "var" / "secret")))
+        key_file = Path(_dev_secret_file or str(BASE_DIR / "var" / "secret"))
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_urlsafe(50))
@@ -258,6 +259,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Secure cookies, HSTS and TLS: see the guard block at the end.
 
+_log_level = os.environ.get("LOKET_LOG_LEVEL", "") or "INFO"
+if _log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOKET_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {_log_level!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -267,7 +273,7 @@ LOGGING = {
         # channels_redis logs every group send into a full channel; once a minute is enough.
         "once_a_minute": {"()": "consult.channel_layer.OncePerPeriod", "period": 60},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOKET_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _log_level},
     "loggers": {
         "channels_redis.core": {"filters": ["once_a_minute"]},
         # Daphne's access log would carry request paths; Loket keeps no personal data in paths,

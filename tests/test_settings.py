@@ -1,7 +1,7 @@
 """Settings: every environment variable is read and validated once, in config/settings.py.
 
 A wrong value stops start-up with a message naming the variable; code reads ``settings.LOKET``
-with plain lookups.
+with plain lookups; the README's settings table lists exactly what config/settings.py reads.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def _start_up(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         ("LOKET_JOIN_LIMIT_ADDRESS", "20/0.5"),
         ("LOKET_ALLOWED_ORIGINS", "portal.example.go.id"),
         ("LOKET_DB_CONN_MAX_AGE", "-5"),
+        ("LOKET_LOG_LEVEL", "loud"),
     ],
 )
 def test_an_invalid_value_stops_start_up_naming_the_variable(
@@ -98,6 +99,56 @@ def test_valid_values_land_in_the_loket_dict(monkeypatch: pytest.MonkeyPatch) ->
     assert loket["STUN_URLS"] == ["stun:a.example.test", "stuns:b.example.test"]
     assert loket["TLS"] is True
     assert loket["READY_MESSAGE"] == "ready"
+
+
+def test_the_chat_text_on_message_length_takes_its_limit_from_settings(settings: Settings) -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from consult.errors import TextTooLong
+
+    settings.LOKET = {**settings.LOKET, "MAX_TEXT": 500}
+    for language, text in (("id", "paling banyak 500 karakter"), ("en", "at most 500 characters")):
+        with translation.override(language):
+            assert text in render_to_string("consult/_i18n_chat.html")
+    assert "500" in TextTooLong().message
+
+
+def test_the_rate_limited_text_takes_its_limits_from_settings(settings: Settings) -> None:
+    from signaling.consumers.ratelimit import FrameLimits
+
+    # With the defaults, the text the protocol has always sent.
+    settings.LOKET = {**settings.LOKET, "CHAT_RATE": (20, 10.0), "FRAME_RATE": (200, 10.0)}
+    assert FrameLimits.from_settings().refusal_text() == (
+        "Too many requests: over the chat (20 in 10 s) or frame (200 in 10 s) limit."
+    )
+    settings.LOKET = {**settings.LOKET, "CHAT_RATE": (5, 2.5), "FRAME_RATE": (50, 60.0)}
+    assert FrameLimits.from_settings().refusal_text() == (
+        "Too many requests: over the chat (5 in 2.5 s) or frame (50 in 60 s) limit."
+    )
+
+
+def _variables_settings_reads() -> set[str]:
+    source = SETTINGS_FILE.read_text()
+    return set(re.findall(r'(?:_env_\w+|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"', source))
+
+
+def _variables_readme_documents() -> set[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_column = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_column))
+    return names
+
+
+def test_the_readme_table_lists_every_variable_settings_reads_and_no_other() -> None:
+    read, documented = _variables_settings_reads(), _variables_readme_documents()
+    assert "LOKET_OFFER_TIMEOUT" in read and "LOKET_OFFER_TIMEOUT" in documented
+    assert read - documented == set(), "read by config/settings.py, missing in the README table"
+    assert documented - read == set(), "in the README table, not read by config/settings.py"
 
 
 def test_no_module_but_the_settings_reads_the_environment_or_a_setting_with_a_default() -> None:

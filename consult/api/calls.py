@@ -11,29 +11,38 @@ import uuid
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from ..errors import DomainError, Forbidden, InvalidState, NotFound
-from ..models import Consultation, ConsultationStatus
+from ..errors import DomainError, NotFound
+from ..models import Consultation
 from ..rtc.turn import ice_servers_for
+from ..selectors.consultations import call_participant_check
 from .http import applicant_consultation, bearer_token, error_response, staff_of
 
 
 def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, str]:
-    """The consultation and the caller's role in it: its applicant (token) or the counselor
-    holding it (session). Anyone else is refused."""
+    """The active consultation and the caller's role in its call: its applicant (token) or the
+    counselor holding it (session). Anyone else is refused (``call_participant_check``)."""
     try:
         uuid.UUID(public_id)
     except ValueError:
         raise NotFound() from None
     token = bearer_token(request)
     if token is not None:
-        return applicant_consultation(token=token, public_id=public_id), "applicant"
-    staff = staff_of(request)
-    consultation = Consultation.objects.filter(public_id=public_id).first()
-    if consultation is None:
-        raise NotFound()
-    if not staff.is_counselor or consultation.counselor_id != staff.pk:
-        raise Forbidden()
-    return consultation, "counselor"
+        consultation = applicant_consultation(token=token, public_id=public_id)
+        role, staff_id = "applicant", None
+    else:
+        staff = staff_of(request)
+        found = Consultation.objects.filter(public_id=public_id).first()
+        if found is None:
+            raise NotFound()
+        consultation = found
+        role, staff_id = "counselor", staff.pk if staff.is_counselor else None
+    call_participant_check(
+        consultation,
+        role=role,
+        staff_id=staff_id,
+        inactive="ICE servers are given for active consultations only.",
+    )
+    return consultation, role
 
 
 @require_GET
@@ -45,8 +54,6 @@ def ice_servers(request: HttpRequest) -> JsonResponse:
     """
     try:
         consultation, role = _participant(request, request.GET.get("consultation", ""))
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState("ICE servers are given for active consultations only.")
     except DomainError as exc:
         return error_response(exc)
     servers = ice_servers_for(participant_id=f"{role}-{consultation.public_id}")

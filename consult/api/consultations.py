@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ..errors import DomainError, InvalidInput
 from ..guard.throttle import throttle_join
-from ..requirements_selectors import topic_requirements
+from ..selectors.requirements import topic_requirements
+from ..services.consultations import consultation_join
 from ..services.feedback import consultation_rate
-from ..services.lifecycle import consultation_join
 from .http import (
     applicant_from_bearer,
     error_response,

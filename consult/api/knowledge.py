@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from ..errors import DomainError, InvalidInput
 from ..models import Language
-from ..tools_selectors import knowledge_search
+from ..selectors.knowledge import knowledge_search
 from .http import error_response, query_text, staff_of
 
 

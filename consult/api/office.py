@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from ..hours import OFFICE_TZ
-from ..office_selectors import office_status_now
+from ..selectors.office import office_status_now
 
 
 def _local(value: Any) -> str | None:

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from ..errors import DomainError, InvalidInput
 from ..guard.throttle import throttle_offline_question
 from ..models import OfflineQuestion, OfflineQuestionStatus
-from ..office_selectors import offline_question_get, offline_questions_list
 from ..payloads import iso
+from ..selectors.office import offline_question_get, offline_questions_list
 from ..services.office import offline_question_answer, offline_question_submit
 from ..text_input import text_check
 from .http import error_response, json_body, query_text, staff_of, text_fields

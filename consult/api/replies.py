@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from ..errors import DomainError
+from ..selectors.knowledge import canned_replies_for, canned_reply_payload
 from ..services.replies import canned_reply_create, canned_reply_delete
-from ..tools_selectors import canned_replies_for, canned_reply_payload
 from .http import error_response, json_body, staff_of, text_fields
 
 MAX_BODY = 16 * 1024

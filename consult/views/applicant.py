@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ..office_selectors import office_closed_status
-from ..selectors import topics_active
+from ..selectors.office import office_closed_status
+from ..selectors.queue import topics_active
 
 
 def applicant_page(request: HttpRequest) -> HttpResponse:

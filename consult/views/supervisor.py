@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from ..errors import InvalidInput
-from ..figures import figures_csv, figures_report, office_today
 from ..forms import FiguresForm
 from ..models import StaffProfile
+from ..selectors.figures import figures_csv, figures_report, office_today
 from .decorators import supervisor_required
 
 

@@ -28,9 +28,9 @@ from ..api.http import applicant_consultation, response_private, staff_of
 from ..errors import DomainError, NotFound
 from ..forms import TranscriptSearchForm
 from ..models import Consultation, StaffProfile, Topic
-from ..selectors import transcript_read
-from ..tools_selectors import applicant_transcript, citation_label, notes_of
-from ..transcript_search import transcript_counselor_name, transcript_search
+from ..selectors.knowledge import applicant_transcript, citation_label, notes_of
+from ..selectors.transcript import transcript_counselor_name, transcript_read, transcript_search
+from ..services.transcript import transcript_access_record
 from .decorators import staff_required
 
 TRANSCRIPTS_PER_PAGE = 25
@@ -82,7 +82,8 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     """One transcript; the read is recorded."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id, via="page")
+        consultation, entries = transcript_read(staff=staff, public_id=public_id)
+        transcript_access_record(consultation=consultation, reader=staff.user, via="page")
     except NotFound:
         raise Http404() from None
     except DomainError:

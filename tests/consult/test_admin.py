@@ -12,17 +12,16 @@ from consult import models
 from consult.models import StaffProfile, TranscriptAccess
 from consult.services.transcript import transcript_append
 from tests.support.applicants import waiting_consultation
-from tests.support.staff import counselor_online, make_staff, make_topic
+from tests.support.staff import counselor_online, make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client() -> Client:
-    user = get_user_model().objects.create_superuser("root", "root@example.org", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
+    return staff_client(
+        user=get_user_model().objects.create_superuser("root", "root@example.org", "pw")
+    )
 
 
 def test_every_consult_model_is_registered_or_shown_with_its_consultation() -> None:

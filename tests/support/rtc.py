@@ -10,6 +10,7 @@ import fractions
 import math
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiortc import (
@@ -140,3 +141,6 @@ async def rtc_client_open(*, video: bool = True, audio: bool = True) -> RtcClien
         pc.addTrack(ToneAudioTrack())
     await pc.setLocalDescription(await pc.createOffer())  # waits for ICE gathering
     return client
+
+
+RtcClientFactory = Callable[..., Awaitable[RtcClient]]

@@ -17,7 +17,7 @@ from consult.models import (
     StaffRole,
     Topic,
 )
-from consult.services import lifecycle, presence
+from consult.services import presence
 
 
 @pytest.fixture(autouse=True)
@@ -66,5 +66,17 @@ def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connecti
         staff=staff,
     )
     if available:
-        lifecycle.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
+        presence.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
     return connection
+
+
+def staff_client(
+    staff: StaffProfile | None = None, *, user: Any = None, csrf: bool = False
+) -> Client:
+    """A test client logged in as ``staff`` (or as ``user``, any account); anonymous without
+    either. ``csrf`` makes it check CSRF tokens as a browser's requests are checked."""
+    client = Client(enforce_csrf_checks=csrf)
+    account = user or (staff.user if staff is not None else None)
+    if account is not None:
+        client.force_login(account)
+    return client

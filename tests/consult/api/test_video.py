@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,10 +19,9 @@ from django.test import AsyncClient, Client
 from consult.models import Consultation, StaffProfile, StaffRole
 from consult.rtc.precheck import PrecheckService, get_precheck_service
 from consult.rtc.verdict import MIN_MEASUREMENT_S
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from tests.support.applicants import join
-from tests.support.rtc import RtcClient
-from tests.support.rtc import rtc_client_open as make_rtc_client
+from tests.support.rtc import RtcClientFactory
 from tests.support.sockets import Ws, staff_ws
 from tests.support.staff import counselor_online, make_staff, make_topic
 
@@ -62,7 +61,7 @@ def _active(staff: StaffProfile, **join_fields: Any) -> dict[str, Any]:
     counselor_online(staff)
     joined = join(**join_fields)
     consultation = Consultation.objects.get(public_id=joined["consultation_id"])
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     return joined
 
 
@@ -143,7 +142,7 @@ def test_only_the_participants_of_an_active_consultation(sari: StaffProfile, tur
 
     # Not active: waiting or offered, and ended.
     assert _code(_as_applicant(waiting)) == (409, "invalid_state")
-    lifecycle.consultation_end(
+    consultations.consultation_end(
         consultation_id=Consultation.objects.get(public_id=cid).pk,
         ended_by="counselor",
         staff=sari,
@@ -162,19 +161,6 @@ async def precheck_service() -> AsyncIterator[PrecheckService]:
     yield service
     await asyncio.wait_for(service.shutdown(), 10)
     assert service.peer_count == 0
-
-
-@pytest.fixture
-async def rtc_client() -> AsyncIterator[Callable[..., Awaitable[RtcClient]]]:
-    made: list[RtcClient] = []
-
-    async def factory(**kwargs: Any) -> RtcClient:
-        client = await asyncio.wait_for(make_rtc_client(**kwargs), 10)
-        made.append(client)
-        return client
-
-    yield factory
-    await asyncio.wait_for(asyncio.gather(*(c.close() for c in made)), 10)
 
 
 def _bearer(joined: dict[str, Any]) -> dict[str, str]:
@@ -198,7 +184,7 @@ def _verdict(public_id: str) -> tuple[str, list[str], bool]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
-    precheck_service: PrecheckService, rtc_client: Callable[..., Awaitable[RtcClient]]
+    precheck_service: PrecheckService, rtc_client: RtcClientFactory
 ) -> None:
     topic = await sync_to_async(make_topic)()
     sari = await sync_to_async(make_staff)("sari", topics=[topic])
@@ -261,7 +247,7 @@ async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
 @pytest.mark.django_db(transaction=True)
 async def test_precheck_errors(
     precheck_service: PrecheckService,
-    rtc_client: Callable[..., Awaitable[RtcClient]],
+    rtc_client: RtcClientFactory,
     settings: Any,
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -22,9 +22,7 @@ from consult.rtc.precheck import (
     get_precheck_service,
 )
 from consult.rtc.verdict import MIN_MEASUREMENT_S, precheck_verdict
-from tests.support.rtc import BOTTOM_Y, HEIGHT, TOP_Y, WIDTH, RtcClient, rtc_client_open
-
-ClientFactory = Callable[..., Awaitable[RtcClient]]
+from tests.support.rtc import BOTTOM_Y, HEIGHT, TOP_Y, WIDTH, RtcClient, RtcClientFactory
 
 
 @pytest.fixture
@@ -32,19 +30,6 @@ async def service() -> AsyncIterator[PrecheckService]:
     svc = PrecheckService()
     yield svc
     await asyncio.wait_for(svc.shutdown(), 10)
-
-
-@pytest.fixture
-async def make_client() -> AsyncIterator[ClientFactory]:
-    made: list[RtcClient] = []
-
-    async def factory(**kwargs: Any) -> RtcClient:
-        client = await asyncio.wait_for(rtc_client_open(**kwargs), 10)
-        made.append(client)
-        return client
-
-    yield factory
-    await asyncio.wait_for(asyncio.gather(*(c.close() for c in made)), 10)
 
 
 async def _start(service: PrecheckService, client: RtcClient, session_key: str) -> dict[str, str]:
@@ -73,10 +58,10 @@ def _mean_luma(frame: VideoFrame, y0: int, y1: int) -> float:
 
 
 async def test_client_receives_its_own_picture_and_verdict_ready(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 30}
-    client = await make_client()
+    client = await rtc_client()
     t0 = time.monotonic()
     result = await _start(service, client, "session-a")
     assert set(result) == {"check_id", "sdp", "type"}
@@ -134,9 +119,9 @@ async def test_client_receives_its_own_picture_and_verdict_ready(
 
 
 async def test_audio_only_client(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
-    client = await make_client(video=False)
+    client = await rtc_client(video=False)
     result = await _start(service, client, "s")
     await client.accept(result)
     await _wait_until(lambda: client.audio_frames > 50, 10)
@@ -146,10 +131,10 @@ async def test_audio_only_client(
 
 
 async def test_concurrency_limit(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 2}
-    clients = [await make_client() for _ in range(3)]
+    clients = [await rtc_client() for _ in range(3)]
     outcomes = await asyncio.gather(
         *(_start(service, c, f"s{i}") for i, c in enumerate(clients)), return_exceptions=True
     )
@@ -159,7 +144,7 @@ async def test_concurrency_limit(
     assert busy[0].code == "precheck_busy"
     assert service.running_count == 2
 
-    fourth = await make_client()
+    fourth = await rtc_client()
     with pytest.raises(PrecheckBusy):
         await _start(service, fourth, "s3")
     await service.stop(started[0]["check_id"])
@@ -169,11 +154,11 @@ async def test_concurrency_limit(
 
 
 async def test_same_session_replaces_previous_check(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}
-    first = await _start(service, await make_client(), "same")
-    second = await _start(service, await make_client(), "same")
+    first = await _start(service, await rtc_client(), "same")
+    second = await _start(service, await rtc_client(), "same")
     assert service.running_count == 1
     old = await service.report(first["check_id"])
     assert (old["state"], old["end_reason"]) == ("ended", "replaced")
@@ -182,10 +167,10 @@ async def test_same_session_replaces_previous_check(
 
 @pytest.mark.parametrize("how", ["max_duration", "stop", "shutdown"])
 async def test_peer_connection_is_closed(
-    how: str, service: PrecheckService, make_client: ClientFactory, settings: Settings
+    how: str, service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 2 if how == "max_duration" else 30}
-    client = await make_client()
+    client = await rtc_client()
     result = await _start(service, client, "s")
     server_pc = service._checks[result["check_id"]].pc  # white-box: the server-side peer
     await client.accept(result)
@@ -197,7 +182,7 @@ async def test_peer_connection_is_closed(
     elif how == "shutdown":
         await asyncio.wait_for(service.shutdown(), 10)
         with pytest.raises(PrecheckBusy):
-            await _start(service, await make_client(), "t")
+            await _start(service, await rtc_client(), "t")
     else:
         await _wait_until(lambda: service.peer_count == 0, 8)
 
@@ -244,9 +229,9 @@ def _strip_lines(sdp: str, prefix: str) -> str:
     ],
 )
 async def test_invalid_offer(
-    mangle: Callable[[str], str], service: PrecheckService, make_client: ClientFactory
+    mangle: Callable[[str], str], service: PrecheckService, rtc_client: RtcClientFactory
 ) -> None:
-    client = await make_client()
+    client = await rtc_client()
     with pytest.raises(PrecheckInvalid) as info:
         await asyncio.wait_for(
             service.start(session_key="s", offer_sdp=mangle(client.offer.sdp), offer_type="offer"),
@@ -256,8 +241,10 @@ async def test_invalid_offer(
     assert service.peer_count == 0
 
 
-async def test_wrong_type_is_invalid(service: PrecheckService, make_client: ClientFactory) -> None:
-    client = await make_client()
+async def test_wrong_type_is_invalid(
+    service: PrecheckService, rtc_client: RtcClientFactory
+) -> None:
+    client = await rtc_client()
     with pytest.raises(PrecheckInvalid):
         await service.start(session_key="s", offer_sdp=client.offer.sdp, offer_type="answer")
 

@@ -42,6 +42,12 @@ def now_iso() -> str:
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def __getitem__(self, name: str) -> Any:
+        """A field by name, as the frame's JSON reads (``frame["position"]``)."""
+        if name not in type(self).model_fields:
+            raise KeyError(name)
+        return getattr(self, name)
+
 
 class IceCandidate(BaseModel):
     model_config = ConfigDict(extra="allow")

@@ -77,6 +77,11 @@ def layer_message(
     }
 
 
+def frame_of(event: dict[str, Any]) -> Outgoing:
+    """The frame a ``loket.frame`` event carries, as its publisher validated and serialised it."""
+    return Outgoing(event["frame"], event["text"])
+
+
 def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
     """Send one prepared event to one group (``frame`` is the event's frame, for readers)."""
     channel_layer = get_channel_layer()

@@ -76,7 +76,7 @@ async def _server_main(max_concurrent: int, max_seconds: float) -> None:
     from django.conf import settings
 
     settings.configure(
-        LOKET_PRECHECK_MAX_CONCURRENT=max_concurrent, LOKET_PRECHECK_MAX_SECONDS=max_seconds
+        LOKET={"PRECHECK_MAX_CONCURRENT": max_concurrent, "PRECHECK_MAX_SECONDS": max_seconds}
     )
     from consult.ice import host_addresses_restrict
 

@@ -17,8 +17,11 @@ except ImproperlyConfigured as exc:
     sys.stderr.write(f"Loket configuration error: {exc}\n")
     sys.exit(2)
 
-from consult.runtime import announce_when_serving
+from django.conf import settings
+
+from consult import runtime
 from signaling.routing import build_application
 
 application = build_application(django_asgi_app)
-announce_when_serving(os.environ.get("LOKET_READY_MESSAGE", ""))
+# Process start-up (sweeper, pre-call shutdown hook), once the server runs: consult/runtime.py.
+runtime.serve(ready_message=settings.LOKET["READY_MESSAGE"])

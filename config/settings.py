@@ -67,6 +67,17 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _env_urls(name: str, schemes: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of URLs, each starting with one of ``schemes``."""
+    urls = _env_list(name, [])
+    for url in urls:
+        if not url.lower().startswith(schemes):
+            raise ImproperlyConfigured(
+                f"{name} entries must start with {' or '.join(schemes)}, got {url!r}"
+            )
+    return urls
+
+
 def _env_fake_now(name: str) -> datetime | None:
     raw = os.environ.get(name, "")
     if not raw:
@@ -86,11 +97,12 @@ def _env_fake_now(name: str) -> datetime | None:
 DEBUG = _env_bool("LOKET_DEBUG", False)
 
 SECRET_KEY = os.environ.get("LOKET_SECRET_KEY", "")
+_dev_secret_file = os.environ.get("LOKET_DEV_SECRET_FILE", "")
 if not SECRET_KEY:
-    if DEBUG or os.environ.get("LOKET_DEV_SECRET_FILE"):
+    if DEBUG or _dev_secret_file:
         # Local development: a random key kept in a file outside version control, so sessions and
         # applicant tokens survive a restart of `make run`.
-        key_file = Path(os.environ.get("LOKET_DEV_SECRET_FILE", str(BASE_DIR / "var" / "secret")))
+        key_file = Path(_dev_secret_file or str(BASE_DIR / "var" / "secret"))
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_urlsafe(50))
@@ -149,10 +161,14 @@ TEMPLATES = [
 ]
 
 _database_url = os.environ.get("DATABASE_URL", "")
+# -1: not set (60 s without the pool; with the pool only 0 is allowed, see the end).
+_conn_max_age = _env_int("LOKET_DB_CONN_MAX_AGE", -1)
 if _database_url:
     try:
         _db: dict[str, Any] = dict(
-            dj_database_url.parse(_database_url, conn_max_age=_env_int("LOKET_DB_CONN_MAX_AGE", 60))
+            dj_database_url.parse(
+                _database_url, conn_max_age=60 if _conn_max_age == -1 else _conn_max_age
+            )
         )
     except Exception as exc:  # dj_database_url raises several types for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
@@ -177,6 +193,7 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+_redis_prefix = os.environ.get("LOKET_REDIS_PREFIX", "loket")
 if REDIS_URL:
     _redis = urlparse(REDIS_URL)
     if _redis.scheme not in {"redis", "rediss", "unix"}:
@@ -209,7 +226,7 @@ if REDIS_URL:
                         "retries": 1,
                     }
                 ],
-                "prefix": os.environ.get("LOKET_REDIS_PREFIX", "loket"),
+                "prefix": _redis_prefix,
                 # Messages waiting per channel before new ones are dropped (and recovered from
                 # the database by the consumer's resync).
                 "capacity": _env_int("LOKET_CHANNEL_CAPACITY", 1000, minimum=1),
@@ -242,6 +259,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Secure cookies, HSTS and TLS: see the guard block at the end.
 
+_log_level = os.environ.get("LOKET_LOG_LEVEL", "") or "INFO"
+if _log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOKET_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {_log_level!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -251,7 +273,7 @@ LOGGING = {
         # channels_redis logs every group send into a full channel; once a minute is enough.
         "once_a_minute": {"()": "consult.events.layer.OncePerPeriod", "period": 60},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOKET_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _log_level},
     "loggers": {
         "channels_redis.core": {"filters": ["once_a_minute"]},
         # Daphne's access log would carry request paths; Loket keeps no personal data in paths,
@@ -309,14 +331,23 @@ EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Loket <loket@localhost>")
 
-LOKET_STUN_URLS = _env_list("LOKET_STUN_URLS", [])
-LOKET_TURN_URLS = _env_list("LOKET_TURN_URLS", [])
-LOKET_TURN_SECRET = os.environ.get("LOKET_TURN_SECRET", "")
-# Host candidates the server's own aiortc peers offer (empty: every non-loopback interface).
-LOKET_ICE_HOST_ADDRESSES = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
-LOKET_TURN_TTL_SECONDS = _env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
-if LOKET_TURN_URLS and not LOKET_TURN_SECRET:
+# --- Video: ICE servers for browsers (consult/turn.py, docs/VIDEO.md) and the pre-call check
+# (consult/precheck.py) ---
+LOKET["STUN_URLS"] = _env_urls("LOKET_STUN_URLS", ("stun:", "stuns:"))
+LOKET["TURN_URLS"] = _env_urls("LOKET_TURN_URLS", ("turn:", "turns:"))
+# coturn's static-auth-secret; TURN credentials are minted from it, valid TURN_TTL_SECONDS.
+LOKET["TURN_SECRET"] = os.environ.get("LOKET_TURN_SECRET", "")
+LOKET["TURN_TTL_SECONDS"] = _env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
+if LOKET["TURN_URLS"] and not LOKET["TURN_SECRET"]:
     raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
+# Host candidates the server's own aiortc peers offer (empty: every non-loopback interface).
+LOKET["ICE_HOST_ADDRESSES"] = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
+# Pre-call checks running at once in this process (each decodes and re-encodes video), and how
+# long one may run.
+LOKET["PRECHECK_MAX_CONCURRENT"] = _env_int("LOKET_PRECHECK_MAX_CONCURRENT", 4, minimum=1)
+LOKET["PRECHECK_MAX_SECONDS"] = _env_int("LOKET_PRECHECK_MAX_SECONDS", 30, minimum=1)
+# Printed once Daphne listens (`make run` sets it; consult/runtime.py).
+LOKET["READY_MESSAGE"] = os.environ.get("LOKET_READY_MESSAGE", "")
 
 
 # --- Abuse limits: client address, rate limits, login lockout (consult/client_address.py,
@@ -341,8 +372,8 @@ def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
 
 # Requests from these addresses (reverse proxies) have their X-Forwarded-For read; from anyone
 # else the header is ignored.
-LOKET_TRUSTED_PROXIES = _env_networks("LOKET_TRUSTED_PROXIES")
-LOKET_LIMITS: dict[str, tuple[int, int]] = {
+LOKET["TRUSTED_PROXIES"] = _env_networks("LOKET_TRUSTED_PROXIES")
+LOKET["LIMITS"] = {
     "JOIN_PER_ADDRESS": _env_limit("LOKET_JOIN_LIMIT_ADDRESS", (20, 600)),
     "JOIN_PER_CONTACT": _env_limit("LOKET_JOIN_LIMIT_CONTACT", (6, 600)),
     "OFFLINE_PER_ADDRESS": _env_limit("LOKET_OFFLINE_LIMIT_ADDRESS", (10, 3600)),
@@ -356,7 +387,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("LOKET_REDIS_PREFIX", "loket") + ":cache",
+            "KEY_PREFIX": _redis_prefix + ":cache",
             # A Redis that does not answer must not hold up a join for long: the limits fail
             # open (consult/throttle.py).
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -408,14 +439,14 @@ LOKET["SESSION_FRAME_RECHECK"] = _env_int("LOKET_SESSION_FRAME_RECHECK", 5, mini
 # LOKET_TLS: the public site is https:// (Daphne's own TLS endpoint or a proxy in front).
 # LOKET_BEHIND_TLS_PROXY: TLS ends at a reverse proxy that sets X-Forwarded-Proto: https and
 # strips any X-Forwarded-Proto the client sent; implies LOKET_TLS.
-LOKET_BEHIND_TLS_PROXY = _env_bool("LOKET_BEHIND_TLS_PROXY", False)
-LOKET_TLS = _env_bool("LOKET_TLS", False) or LOKET_BEHIND_TLS_PROXY
-if LOKET_BEHIND_TLS_PROXY:
+_behind_tls_proxy = _env_bool("LOKET_BEHIND_TLS_PROXY", False)
+LOKET["TLS"] = _env_bool("LOKET_TLS", False) or _behind_tls_proxy
+if _behind_tls_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = _env_bool("LOKET_SECURE_COOKIES", LOKET_TLS)
+SESSION_COOKIE_SECURE = _env_bool("LOKET_SECURE_COOKIES", LOKET["TLS"])
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = _env_bool("LOKET_SSL_REDIRECT", LOKET_TLS)
-SECURE_HSTS_SECONDS = _env_int("LOKET_HSTS_SECONDS", 31536000 if LOKET_TLS else 0)
+SECURE_SSL_REDIRECT = _env_bool("LOKET_SSL_REDIRECT", LOKET["TLS"])
+SECURE_HSTS_SECONDS = _env_int("LOKET_HSTS_SECONDS", 31536000 if LOKET["TLS"] else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("LOKET_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = _env_bool("LOKET_HSTS_PRELOAD", False)
 if not SECURE_HSTS_PRELOAD:
@@ -453,8 +484,8 @@ CONTENT_SECURITY_POLICY = {
 
 # WebSocket origins (signaling/origin.py): a browser's Origin must equal the site's own origin
 # (scheme from LOKET_TLS, host and port from the request) or be listed here in full.
-LOKET_ALLOWED_ORIGINS = _env_list("LOKET_ALLOWED_ORIGINS", [])
-for _origin in LOKET_ALLOWED_ORIGINS:
+LOKET["ALLOWED_ORIGINS"] = _env_list("LOKET_ALLOWED_ORIGINS", [])
+for _origin in LOKET["ALLOWED_ORIGINS"]:
     _parsed = urlparse(_origin)
     if (
         _parsed.scheme not in {"http", "https"}
@@ -468,7 +499,7 @@ for _origin in LOKET_ALLOWED_ORIGINS:
 # PostgreSQL: one connection pool per process instead of one persistent connection per request
 # thread, so a process never holds more than LOKET_DB_POOL_MAX_SIZE backends.
 if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL", True):
-    if _env_int("LOKET_DB_CONN_MAX_AGE", 0) != 0:
+    if _conn_max_age not in {-1, 0}:
         raise ImproperlyConfigured("LOKET_DB_CONN_MAX_AGE must be 0 with LOKET_DB_POOL on")
     _pool_max = _env_int("LOKET_DB_POOL_MAX_SIZE", 10, minimum=1)
     _pool_min = _env_int("LOKET_DB_POOL_MIN_SIZE", 0)

@@ -34,7 +34,7 @@ def topics(request: HttpRequest) -> JsonResponse:
 def _ws_url(request: HttpRequest, path: str) -> str:
     # A site declared to be served over TLS is reached over wss:// even when the request the
     # proxy forwarded arrived in plain HTTP.
-    scheme = "wss" if request.is_secure() or settings.LOKET_TLS else "ws"
+    scheme = "wss" if request.is_secure() or settings.LOKET["TLS"] else "ws"
     return f"{scheme}://{request.get_host()}{path}"
 
 

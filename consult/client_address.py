@@ -42,9 +42,8 @@ def _parse(value: str) -> Address | None:
 def _trusted(address: Address | None) -> bool:
     if address is None:
         return False
-    return any(
-        address.version == net.version and address in net for net in settings.LOKET_TRUSTED_PROXIES
-    )
+    proxies = settings.LOKET["TRUSTED_PROXIES"]
+    return any(address.version == net.version and address in net for net in proxies)
 
 
 def client_address_of(*, remote_addr: str, forwarded_for: str = "") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils.translation import gettext, ngettext
 
 
@@ -50,7 +51,11 @@ class ClientMsgIdReused(DomainError):
 
 class TextTooLong(DomainError):
     code = "text_too_long"
-    message = "The message is longer than 4000 characters."
+    message = "The message is too long."
+
+    def __init__(self, message: str | None = None) -> None:
+        limit = settings.LOKET["MAX_TEXT"]
+        super().__init__(message or f"The message is longer than {limit} characters.")
 
 
 class TokenInvalid(DomainError):

@@ -106,5 +106,5 @@ def _next_opening(local: datetime, schedule: Schedule) -> datetime | None:
 
 def office_clock() -> datetime:
     """Now, for office hours: the real clock, or LOKET_FAKE_NOW where a test or demo set it."""
-    fake: datetime | None = settings.LOKET.get("FAKE_NOW")
+    fake: datetime | None = settings.LOKET["FAKE_NOW"]
     return fake if fake is not None else timezone.now()

@@ -32,7 +32,7 @@ def host_addresses_restrict(addresses: Sequence[str]) -> None:
 
 
 def host_addresses_from_settings() -> None:
-    """Apply ``settings.LOKET_ICE_HOST_ADDRESSES`` (called when the app is ready)."""
+    """Apply ``LOKET_ICE_HOST_ADDRESSES`` (called when the app is ready)."""
     from django.conf import settings
 
-    host_addresses_restrict(getattr(settings, "LOKET_ICE_HOST_ADDRESSES", []))
+    host_addresses_restrict(settings.LOKET["ICE_HOST_ADDRESSES"])

@@ -7,7 +7,8 @@ straight back (video: the latest decoded picture; audio: the decoded frames), so
 sees and hears themselves *through the server*. Nothing is stored: frames are only counted and
 forwarded, no recorder is attached.
 
-Limits (settings, read at each :meth:`PrecheckService.start` with ``getattr`` and defaults):
+Limits (``settings.LOKET``, from the environment variables of these names; read at each
+:meth:`PrecheckService.start`):
 
 * ``LOKET_PRECHECK_MAX_CONCURRENT`` (default 4): checks running at once **in this process**.
   Each check decodes and re-encodes video in software (several % of a core each), so this is a
@@ -62,8 +63,6 @@ from consult.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_CONCURRENT: Final = 4
-DEFAULT_MAX_SECONDS: Final = 30.0
 MAX_OFFER_BYTES: Final = 64 * 1024
 GATHER_TIMEOUT_SECONDS: Final = 10.0
 STATS_TIMEOUT_SECONDS: Final = 2.0
@@ -273,13 +272,6 @@ def _validate_offer(offer_sdp: str, offer_type: str) -> None:
         raise PrecheckInvalid("The offer has no ICE candidates; wait for gathering to complete.")
 
 
-def _setting_number(name: str, default: float) -> float:
-    value = float(getattr(settings, name, default))
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number")
-    return value
-
-
 def _ratio(lost: int, received: int) -> float | None:
     lost = max(lost, 0)
     total = lost + max(received, 0)
@@ -331,10 +323,8 @@ class PrecheckService:
         for previous in [c for c in self._checks.values() if c.session_key == session_key]:
             await self._close(previous, "replaced")
 
-        max_concurrent = int(
-            _setting_number("LOKET_PRECHECK_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT)
-        )
-        max_seconds = _setting_number("LOKET_PRECHECK_MAX_SECONDS", DEFAULT_MAX_SECONDS)
+        max_concurrent = settings.LOKET["PRECHECK_MAX_CONCURRENT"]
+        max_seconds = settings.LOKET["PRECHECK_MAX_SECONDS"]
         # No await between this test and the registration below: the slot is taken atomically.
         if self.peer_count >= max_concurrent:
             raise PrecheckBusy

@@ -1,10 +1,19 @@
-"""Per-process background work: renew this process's connection leases and sweep due deadlines.
+"""Process start-up of a serving process, and its background work.
 
-Runs in a thread of its own (not Channels' database thread), so consumers' queued database work
-never delays a renewal past the lease.
+``serve`` is the start-up: config/asgi.py calls it once, and only ASGI servers load that module
+to serve it. Under Daphne (Twisted's asyncio reactor; Daphne sends no ASGI lifespan events) it
+waits until the reactor runs, then starts the background loop (``LOKET_RUNTIME``) on the serving
+event loop, closes the pre-call checks before shutdown, and prints ``LOKET_READY_MESSAGE``. A
+server that sends ASGI lifespan events gets the same from ``lifespan`` (signaling/routing.py).
+A process that imports the application without serving it (a unit test, a ``manage.py``
+command) runs no reactor and gets no lifespan event, so it starts nothing.
 
-Every server process runs one of these; all of them may sweep at once, since each due row is
-handled in its own transaction that re-checks the deadline under a row lock.
+The background loop renews this process's connection leases and sweeps due deadlines, in a
+thread of its own (not Channels' database thread), so consumers' queued database work never
+delays a renewal past the lease. Every server process runs one; all of them may sweep at once,
+since each due row is handled in its own transaction that re-checks the deadline under a row
+lock. Leases are renewed from the process's first WebSocket on (``connection_held``): until then
+there is nothing to renew, and the lease's database connection stays closed.
 """
 
 from __future__ import annotations
@@ -37,19 +46,33 @@ _task: asyncio.Task[None] | None = None
 _abandoned: set[Any] = set()
 
 
+# Set once a consumer of this process holds a Connection row: there are leases to renew.
+_renewing = False
+# ``serve`` ran (it registers its start-up once per process).
+_serving = False
+
+
+def connection_held() -> None:
+    """A consumer of this process holds a Connection row: renew this process's leases from now
+    on (the lease's own database connection is opened at the first renewal)."""
+    global _renewing
+    _renewing = True
+
+
 def connection_abandoned(connection_id: Any) -> None:
     """The consumer of ``connection_id`` ended without closing its row: stop renewing it."""
     _abandoned.add(connection_id)
 
 
-def _renew_and_sweep(abandoned: set[Any], sweep: bool) -> None:
+def _renew_and_sweep(abandoned: set[Any], renew: bool, sweep: bool) -> None:
     """Renew this process's leases, then sweep: in one go, so this process never reaps a row of
     its own live sockets (renewed a moment before), however late the sweep runs."""
     close_old_connections()
     try:
-        connections_renew(
-            server_id=SERVER_ID, except_ids=abandoned, using=settings.LOKET["LEASE_DB"]
-        )
+        if renew:
+            connections_renew(
+                server_id=SERVER_ID, except_ids=abandoned, using=settings.LOKET["LEASE_DB"]
+            )
         if sweep:
             sweep_due()
     finally:
@@ -71,7 +94,10 @@ async def _loop() -> None:
                 # after commit (async_to_sync in events) runs on this loop's channel layer.
                 await sync_to_async(
                     functools.partial(
-                        _renew_and_sweep, set(_abandoned), bool(settings.LOKET["RUN_SWEEPER"])
+                        _renew_and_sweep,
+                        set(_abandoned),
+                        _renewing,
+                        bool(settings.LOKET["RUN_SWEEPER"]),
                     ),
                     thread_sensitive=False,
                     executor=executor,
@@ -86,23 +112,71 @@ async def _loop() -> None:
 
 
 def ensure_started() -> None:
-    """Start this process's background loop once (called on the first ASGI connection)."""
+    """Start this process's background loop once, on the running event loop."""
     global _task
     if _task is not None and not _task.done():
         return
     _task = asyncio.get_running_loop().create_task(_loop(), name="loket-runtime")
 
 
-def announce_when_serving(message: str) -> None:
-    """Print ``message`` once Daphne listens (``make run`` says when the server is ready).
+def serve(*, ready_message: str = "") -> None:
+    """The start-up of a serving process (config/asgi.py), registered once per process.
 
     Daphne loads the application before it starts Twisted's reactor and binds its ports before
-    the reactor runs, so "when running" is "ready". Under any other server nothing happens.
+    the reactor runs, so "when running" is "serving": then ``ready_message`` is printed (``make
+    run`` says when the server is ready), the pre-call checks get their shutdown trigger, and
+    the background loop starts on the loop's first turn (startup triggers fire before the
+    asyncio loop runs). Without a reactor nothing happens here (see ``lifespan``).
     """
-    reactor: Any = sys.modules.get("twisted.internet.reactor")
-    if not message or reactor is None:
+    global _serving
+    if _serving:
         return
-    reactor.callWhenRunning(lambda: print(message, flush=True))
+    _serving = True
+    reactor: Any = sys.modules.get("twisted.internet.reactor")
+    if reactor is None:
+        return
+    reactor.callWhenRunning(_reactor_running, reactor, ready_message)
+
+
+def _reactor_running(reactor: Any, ready_message: str) -> None:
+    if ready_message:
+        print(ready_message, flush=True)
+    from twisted.internet import defer
+
+    def close_checks() -> Any:
+        # Daphne's own cancellation of open connections uses the same hook.
+        return defer.Deferred.fromFuture(asyncio.ensure_future(_close_prechecks()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", close_checks)
+    if settings.LOKET["RUN_RUNTIME"]:
+        reactor.callLater(0, ensure_started)
+
+
+async def _close_prechecks() -> None:
+    """Close this process's pre-call check peers (their media would otherwise outlive it)."""
+    from .precheck import get_precheck_service
+
+    service = get_precheck_service()
+    if service.peer_count:
+        log.info("closing %d pre-call check peer(s) before shutdown", service.peer_count)
+    await service.shutdown()
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """ASGI lifespan, for a server that sends it (Daphne does not): the start-up of ``serve``
+    on ``lifespan.startup``, the background loop stopped and the pre-call checks closed on
+    ``lifespan.shutdown``."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.LOKET["RUN_RUNTIME"]:
+                ensure_started()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await stop()
+            await _close_prechecks()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def stop() -> None:

@@ -50,7 +50,7 @@ def _count(request: HttpRequest, *, group: str, value: str, limit: tuple[int, in
 
 
 def _throttle(request: HttpRequest, *, action: str, phone: str, email: str) -> None:
-    limits = settings.LOKET_LIMITS
+    limits = settings.LOKET["LIMITS"]
     address = client_address(request)
     # No address at all (Daphne on a Unix socket gives none): counting "" would put every
     # applicant in one bucket; the per-contact limits still apply.

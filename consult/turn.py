@@ -11,12 +11,13 @@ the username lies in the past, so nothing has to be stored on either side. The p
 only makes the usernames distinguishable in coturn's logs; it must not contain ``:`` (coturn's
 default separator) and should not be personal data.
 
-Settings (read with ``getattr`` and defaults, so a missing setting means "not configured"):
+Settings (``settings.LOKET``, read and validated once in config/settings.py from the
+environment variables of the same name with ``LOKET_`` in front; README, Configuration):
 
-* ``LOKET_STUN_URLS: list[str]``  ``stun:``/``stuns:`` URLs (default ``[]``)
-* ``LOKET_TURN_URLS: list[str]``  ``turn:``/``turns:`` URLs (default ``[]``)
-* ``LOKET_TURN_SECRET: str``      coturn's ``static-auth-secret`` (required when TURN URLs are set)
-* ``LOKET_TURN_TTL_SECONDS: int`` credential lifetime (default 300; see docs/VIDEO.md)
+* ``STUN_URLS: list[str]``  ``stun:``/``stuns:`` URLs
+* ``TURN_URLS: list[str]``  ``turn:``/``turns:`` URLs
+* ``TURN_SECRET: str``      coturn's ``static-auth-secret`` (required when TURN URLs are set)
+* ``TURN_TTL_SECONDS: int`` credential lifetime (see docs/VIDEO.md)
 
 With both lists empty :func:`ice_servers_for` returns ``[]``: browsers then use host candidates
 only and contact no STUN/TURN server at all.
@@ -31,11 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-
-DEFAULT_TURN_TTL_SECONDS = 300
-_STUN_SCHEMES = ("stun:", "stuns:")
-_TURN_SCHEMES = ("turn:", "turns:")
 
 
 def turn_credentials_mint(
@@ -79,39 +75,25 @@ def turn_credentials_mint(
     }
 
 
-def _url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
-    value = getattr(settings, name, [])
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    urls = [str(url).strip() for url in value if str(url).strip()]
-    for url in urls:
-        if not url.lower().startswith(schemes):
-            raise ImproperlyConfigured(f"{name} entries must start with {' or '.join(schemes)}")
-    return urls
-
-
 def ice_servers_for(*, participant_id: str) -> list[dict[str, Any]]:
     """The ``iceServers`` list for one participant's ``RTCPeerConnection``, from settings.
 
     STUN entries carry only ``urls``; the TURN entry carries a freshly minted credential (see
     :func:`turn_credentials_mint`). Returns ``[]`` when neither STUN nor TURN URLs are configured.
-    Raises ``ImproperlyConfigured`` on TURN URLs without a secret or on URLs of the wrong scheme.
+    (A TURN URL without a secret, or a URL of the wrong scheme, stops the process at start-up.)
     """
-    stun_urls = _url_list("LOKET_STUN_URLS", _STUN_SCHEMES)
-    turn_urls = _url_list("LOKET_TURN_URLS", _TURN_SCHEMES)
+    stun_urls: list[str] = settings.LOKET["STUN_URLS"]
+    turn_urls: list[str] = settings.LOKET["TURN_URLS"]
     servers: list[dict[str, Any]] = []
     if stun_urls:
-        servers.append({"urls": stun_urls})
+        servers.append({"urls": list(stun_urls)})
     if turn_urls:
-        secret = getattr(settings, "LOKET_TURN_SECRET", "") or ""
-        if not secret:
-            raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
-        ttl = int(getattr(settings, "LOKET_TURN_TTL_SECONDS", DEFAULT_TURN_TTL_SECONDS))
         servers.append(
             turn_credentials_mint(
-                participant_id=participant_id, secret=secret, ttl_seconds=ttl, urls=turn_urls
+                participant_id=participant_id,
+                secret=settings.LOKET["TURN_SECRET"],
+                ttl_seconds=settings.LOKET["TURN_TTL_SECONDS"],
+                urls=turn_urls,
             )
         )
     return servers

@@ -8,9 +8,7 @@ event loop of the server process (``consult.precheck``), and every ORM call goes
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 import uuid
 from typing import Any
 
@@ -29,7 +27,7 @@ from .http import (
     staff_of,
 )
 from .models import OPEN_STATUSES, Consultation, ConsultationStatus, Mode
-from .precheck import PrecheckService, get_precheck_service
+from .precheck import get_precheck_service
 from .services.video import precheck_result_record
 from .turn import ice_servers_for
 
@@ -79,33 +77,6 @@ def ice_servers(request: HttpRequest) -> JsonResponse:
 
 # ---------------------------------------------------------------- pre-call check
 
-_hooked: PrecheckService | None = None
-
-
-def _precheck_service() -> PrecheckService:
-    """The process's pre-call check service, closed with the process when Daphne stops.
-
-    Daphne runs on Twisted's asyncio reactor and offers no ASGI lifespan events, so the service is
-    shut down by a "before shutdown" reactor trigger: Daphne's own cancellation of open
-    connections uses the same hook. Under another server nothing is registered (see
-    docs/VIDEO.md).
-    """
-    global _hooked
-    service = get_precheck_service()
-    if service is _hooked:
-        return service
-    reactor: Any = sys.modules.get("twisted.internet.reactor")
-    if reactor is not None and getattr(reactor, "running", False):
-        from twisted.internet import defer
-
-        def close_checks() -> Any:
-            log.info("closing %d pre-call check peer(s) before shutdown", service.peer_count)
-            return defer.Deferred.fromFuture(asyncio.ensure_future(service.shutdown()))
-
-        reactor.addSystemEventTrigger("before", "shutdown", close_checks)
-    _hooked = service
-    return service
-
 
 def _precheck_owner(request: HttpRequest, public_id: str, *, starting: bool) -> Consultation:
     """The applicant's consultation; to start a check it must be open and of mode video."""
@@ -136,7 +107,7 @@ async def precheck_start(request: HttpRequest, public_id: str) -> JsonResponse:
         sdp, kind = data.get("sdp"), data.get("type")
         if not isinstance(sdp, str) or not isinstance(kind, str):
             raise InvalidInput("sdp and type must be strings.")
-        answer = await _precheck_service().start(
+        answer = await get_precheck_service().start(
             session_key=str(consultation.public_id), offer_sdp=sdp, offer_type=kind
         )
     except DomainError as exc:
@@ -150,7 +121,7 @@ async def precheck_check(request: HttpRequest, public_id: str, check_id: str) ->
     """GET: the check's measurements and verdict; DELETE: stop it, and get its final report."""
     try:
         consultation = await sync_to_async(_precheck_owner)(request, public_id, starting=False)
-        service = _precheck_service()
+        service = get_precheck_service()
         session_key = str(consultation.public_id)
         if request.method == "DELETE":
             await service.stop(check_id, session_key=session_key)

@@ -50,7 +50,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     origin = _normalise(raw_origin)
     if origin is None:
         return False
-    if origin in {_normalise(allowed) for allowed in settings.LOKET_ALLOWED_ORIGINS}:
+    if origin in {_normalise(allowed) for allowed in settings.LOKET["ALLOWED_ORIGINS"]}:
         return True
     host = _header(scope, b"host")
     if not host:
@@ -58,7 +58,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     domain, _port = split_domain_port(host.lower())
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return False
-    scheme = "https" if settings.LOKET_TLS else "http"
+    scheme = "https" if settings.LOKET["TLS"] else "http"
     return origin == _normalise(f"{scheme}://{host}")
 
 

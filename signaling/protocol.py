@@ -330,7 +330,10 @@ ERROR_CODES: dict[str, str] = {
     "frame_too_large": "The frame is larger than 64 KiB.",
     "text_too_long": "The message text is longer than 4000 characters.",
     "client_msg_id_reused": "The client_msg_id was already used for a different message.",
-    "rate_limited": "Too many requests: over the chat (20 in 10 s) or frame (200 in 10 s) limit.",
+    "rate_limited": (
+        "Too many requests: over the connection's chat limit (LOKET_CHAT_RATE, by default 20 in "
+        "10 s) or frame limit (LOKET_FRAME_RATE, by default 200 in 10 s)."
+    ),
     "auth_required": "The first frame on an applicant connection must be auth.",
     "token_invalid": "The token is not valid (closes the connection, code 4401).",
     "token_expired": "The token has expired (closes the connection, code 4401).",

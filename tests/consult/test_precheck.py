@@ -207,7 +207,7 @@ def _mean_luma(frame: VideoFrame, y0: int, y1: int) -> float:
 async def test_client_receives_its_own_picture_and_verdict_ready(
     service: PrecheckService, make_client: ClientFactory, settings: Settings
 ) -> None:
-    settings.LOKET_PRECHECK_MAX_SECONDS = 30
+    settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 30}
     client = await make_client()
     t0 = time.monotonic()
     result = await _start(service, client, "session-a")
@@ -280,7 +280,7 @@ async def test_audio_only_client(
 async def test_concurrency_limit(
     service: PrecheckService, make_client: ClientFactory, settings: Settings
 ) -> None:
-    settings.LOKET_PRECHECK_MAX_CONCURRENT = 2
+    settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 2}
     clients = [await make_client() for _ in range(3)]
     outcomes = await asyncio.gather(
         *(_start(service, c, f"s{i}") for i, c in enumerate(clients)), return_exceptions=True
@@ -303,7 +303,7 @@ async def test_concurrency_limit(
 async def test_same_session_replaces_previous_check(
     service: PrecheckService, make_client: ClientFactory, settings: Settings
 ) -> None:
-    settings.LOKET_PRECHECK_MAX_CONCURRENT = 1
+    settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}
     first = await _start(service, await make_client(), "same")
     second = await _start(service, await make_client(), "same")
     assert service.running_count == 1
@@ -316,7 +316,7 @@ async def test_same_session_replaces_previous_check(
 async def test_peer_connection_is_closed(
     how: str, service: PrecheckService, make_client: ClientFactory, settings: Settings
 ) -> None:
-    settings.LOKET_PRECHECK_MAX_SECONDS = 2 if how == "max_duration" else 30
+    settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 2 if how == "max_duration" else 30}
     client = await make_client()
     result = await _start(service, client, "s")
     server_pc = service._checks[result["check_id"]].pc  # white-box: the server-side peer

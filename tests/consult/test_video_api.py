@@ -40,17 +40,23 @@ def sari() -> StaffProfile:
 
 @pytest.fixture
 def turn(settings: Any) -> None:
-    settings.LOKET_STUN_URLS = ["stun:127.0.0.1:3478"]
-    settings.LOKET_TURN_URLS = ["turn:127.0.0.1:3478?transport=udp", "turns:127.0.0.1:5349"]
-    settings.LOKET_TURN_SECRET = TURN_SECRET
-    settings.LOKET_TURN_TTL_SECONDS = 600
+    settings.LOKET = {
+        **settings.LOKET,
+        "STUN_URLS": ["stun:127.0.0.1:3478"],
+        "TURN_URLS": ["turn:127.0.0.1:3478?transport=udp", "turns:127.0.0.1:5349"],
+        "TURN_SECRET": TURN_SECRET,
+        "TURN_TTL_SECONDS": 600,
+    }
 
 
 @pytest.fixture
 def no_ice_servers(settings: Any) -> None:
-    settings.LOKET_STUN_URLS = []
-    settings.LOKET_TURN_URLS = []
-    settings.LOKET_TURN_SECRET = ""
+    settings.LOKET = {
+        **settings.LOKET,
+        "STUN_URLS": [],
+        "TURN_URLS": [],
+        "TURN_SECRET": "",
+    }
 
 
 def _active(staff: StaffProfile, **join_fields: Any) -> dict[str, Any]:
@@ -260,7 +266,7 @@ async def test_precheck_errors(
     rtc_client: Callable[..., Awaitable[RtcClient]],
     settings: Any,
 ) -> None:
-    settings.LOKET_PRECHECK_MAX_CONCURRENT = 1
+    settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}
     await sync_to_async(make_topic)()
     ani = await sync_to_async(join)(mode="video")
     budi = await sync_to_async(join)(mode="video", name="Budi")

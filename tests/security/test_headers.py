@@ -122,7 +122,7 @@ def test_ws_url_is_wss_behind_a_tls_proxy(settings: Any) -> None:
     answer = _join(Client(), HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="testserver")
     assert answer["ws_url"] == "wss://testserver/ws/applicant/"
     # A site declared TLS hands out wss:// even if the proxy's header went missing.
-    settings.LOKET_TLS = True
+    settings.LOKET = {**settings.LOKET, "TLS": True}
     assert _join(Client())["ws_url"].startswith("wss://")
 
 
@@ -177,7 +177,7 @@ def test_tls_proxy_settings_follow_the_one_switch(tmp_path: Path) -> None:
         "import json; from django.conf import settings as s; print(json.dumps(["
         "s.SECURE_PROXY_SSL_HEADER, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
         " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS,"
-        " s.LOKET_TLS]))"
+        " s.LOKET['TLS']]))"
     )
     result = _manage(env, "shell", "-c", code)
     assert result.returncode == 0, result.stderr

@@ -71,14 +71,14 @@ async def test_any_other_origin_is_refused(
 
 
 async def test_a_tls_site_admits_only_https_pages(settings: Any) -> None:
-    settings.LOKET_TLS = True
+    settings.LOKET = {**settings.LOKET, "TLS": True}
     assert await _admitted(b"localhost", b"https://localhost")
     assert await _admitted(b"localhost", b"https://localhost:443")
     assert not await _admitted(b"localhost", b"http://localhost")
 
 
 async def test_listed_origins_are_admitted_exactly(settings: Any) -> None:
-    settings.LOKET_ALLOWED_ORIGINS = ["https://portal.example.go.id"]
+    settings.LOKET = {**settings.LOKET, "ALLOWED_ORIGINS": ["https://portal.example.go.id"]}
     assert await _admitted(b"localhost", b"https://portal.example.go.id")
     assert await _admitted(b"localhost", b"https://portal.example.go.id:443")
     assert not await _admitted(b"localhost", b"http://portal.example.go.id")

@@ -53,7 +53,7 @@ def _shared_cache(settings: Any) -> None:
 @pytest.fixture
 def limits(settings: Any) -> Callable[..., None]:
     def set_limits(**values: tuple[int, int]) -> None:
-        settings.LOKET_LIMITS = {**settings.LOKET_LIMITS, **values}
+        settings.LOKET = {**settings.LOKET, "LIMITS": {**settings.LOKET["LIMITS"], **values}}
 
     return set_limits
 
@@ -120,7 +120,7 @@ def test_the_refusal_is_in_the_applicants_language(limits: Any) -> None:
 
 
 def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(limits: Any, settings: Any) -> None:
-    settings.LOKET_TRUSTED_PROXIES = ()
+    settings.LOKET = {**settings.LOKET, "TRUSTED_PROXIES": ()}
     limits(JOIN_PER_ADDRESS=(2, 600))
     address = new_address()
     for hop in ("203.0.113.1", "203.0.113.2"):
@@ -132,10 +132,13 @@ def test_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
     limits: Any, settings: Any
 ) -> None:
     proxy, client, other = "10.20.30.40", new_address(), new_address()
-    settings.LOKET_TRUSTED_PROXIES = (
-        ipaddress.ip_network("10.20.0.0/16"),
-        ipaddress.ip_network("192.0.2.10/32"),
-    )
+    settings.LOKET = {
+        **settings.LOKET,
+        "TRUSTED_PROXIES": (
+            ipaddress.ip_network("10.20.0.0/16"),
+            ipaddress.ip_network("192.0.2.10/32"),
+        ),
+    }
     limits(JOIN_PER_ADDRESS=(2, 600))
     # What the client writes itself (the left hops) changes nothing; an inner proxy
     # (192.0.2.10, trusted) in the chain is skipped.

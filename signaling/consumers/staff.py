@@ -10,9 +10,9 @@ from django.utils import timezone
 from consult import events
 from consult.errors import Forbidden
 
-from . import access, protocol
-from .consumers import BaseConsumer
-from .session_guard import SessionGuard
+from .. import access, protocol
+from ..session_guard import SessionGuard
+from .base import BaseConsumer
 
 
 class StaffConsumer(BaseConsumer):
@@ -253,8 +253,7 @@ class StaffConsumer(BaseConsumer):
     async def on_kb_insert(self, message: protocol.KbInsert) -> None:
         """A knowledge-base article as a message: like ``chat.send``, acked with its entry."""
         self._counselor_only()
-        if not self.chat_window.allow():
-            await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], message.id)
+        if not await self.allow_message(message.id):
             return
         consultation_id = self.resolve(message.consultation_id)
         entry, created = await access.kb_insert(

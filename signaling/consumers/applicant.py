@@ -12,8 +12,8 @@ from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
 from consult.selectors import queue_position_from_snapshot
 
-from . import access, protocol
-from .consumers import BaseConsumer
+from .. import access, protocol
+from .base import BaseConsumer
 
 
 class ApplicantConsumer(BaseConsumer):

@@ -1,0 +1,214 @@
+"""What every WebSocket connection shares: connect, typed client frames in, errors out, close.
+
+A frame is size- and rate-checked (``ratelimit``), parsed into its typed model
+(``signaling.protocol``), refused before auth unless it is ``auth``, and handed to the
+``on_<type>`` handler of the role (``applicant``, ``staff``) or of the parts combined here:
+delivery in order (``delivery``) and the relay of ``typing``, ``rtc.*`` and ``call.*``
+(``relay``). A handler's ``DomainError`` becomes an ``error`` frame with its stable code.
+
+Per-connection state only: who is connected, which consultations this socket follows and the
+last sequence number it has sent for each. Everything else is in the database.
+
+Imports: Channels, ``consult.runtime``, ``consult.errors``, ``signaling.access``,
+``signaling.protocol`` and the other parts of this package (never the roles).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.consumer import get_handler_name
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from consult import runtime
+from consult.errors import DomainError
+
+from .. import access, protocol
+from ..protocol import ProtocolError
+from .delivery import OrderedDelivery
+from .ratelimit import FrameLimits, warn_once_a_minute
+from .relay import RtcRelay
+
+log = logging.getLogger(__name__)
+
+
+class BaseConsumer(RtcRelay, OrderedDelivery):
+    """What applicant and staff connections share: parsing, limits, delivery in order.
+
+    The channel layer is a fast path only (``delivery.LayerReceiver``): when it fails, the
+    connection stays open and is served from the database until the layer is back.
+    """
+
+    allowed_types: frozenset[str] = protocol.CLIENT_TYPES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_id: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.on_end()
+            # However the consumer ends (a handler raised, the server cancelled it), its
+            # Connection row goes: otherwise the counselor stays "available" and gets offers.
+            try:
+                await self.release_connection()
+            except Exception as exc:
+                # Not renewed any more (runtime), so its lease lapses and the sweeper reaps it.
+                warn_once_a_minute("closing a connection row", exc)
+
+    async def connect(self) -> None:
+        self.authenticated = False
+        self.limits = FrameLimits.from_settings()
+        await self.accept()
+        try:
+            await self.on_open()
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable right now: a clear, retryable refusal (the client
+            # reconnects with backoff), not a traceback and a 1011.
+            warn_once_a_minute("opening a connection", exc)
+            await self.send_error("unavailable", protocol.ERROR_CODES["unavailable"], None)
+            await self.close(code=protocol.CLOSE_TRY_AGAIN)
+
+    async def on_open(self) -> None:
+        """Role-specific start of the connection."""
+
+    async def on_end(self) -> None:
+        """Role-specific clean-up, however the consumer ends (after ``disconnect`` or not)."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run the handler of one incoming frame or channel-layer event.
+
+        Channels' own ``dispatch`` first hops to the database thread to close stale database
+        connections, for every frame in and every event out, and then waits its turn behind
+        whatever that thread is doing (another consumer's transaction). Every database call in
+        Loket goes through ``database_sync_to_async``, which does that cleanup around the call
+        itself, so the hop bought nothing and delayed each delivery.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        if not message["type"].startswith("loket."):
+            await handler(message)
+            return
+        try:
+            await handler(message)
+        except Exception as exc:
+            # Forwarding one event failed (the database, most likely): the frame can be
+            # recovered by a resync, the connection must not end over it.
+            warn_once_a_minute("forwarding a channel-layer event", exc)
+
+    async def disconnect(self, code: int) -> None:
+        # The row first: it is what routing and presence see; group memberships only cost a
+        # few wasted sends and expire with the channel layer's group expiry.
+        try:
+            await self.release_connection()
+        except Exception as exc:
+            # Already marked abandoned: its lease lapses and a sweeper reaps it.
+            warn_once_a_minute("closing a connection row", exc)
+        finally:
+            await self.leave_all_groups()
+
+    def hold_connection(self, connection_id: Any) -> None:
+        """Remember the Connection row this socket opened (closed when the consumer ends)."""
+        self.connection_id = connection_id
+        runtime.connection_held()
+
+    async def release_connection(self) -> None:
+        """Close this socket's Connection row, once."""
+        connection_id, self.connection_id = self.connection_id, None
+        if connection_id is not None:
+            try:
+                await access.connection_close(connection_id=connection_id)
+            except BaseException:
+                # Not renewed from now on: its lease lapses and a sweeper reaps it.
+                runtime.connection_abandoned(connection_id)
+                raise
+
+    async def send_error(self, code: str, message: str, request_id: str | None) -> None:
+        await self.send(text_data=protocol.error_frame(code, message, request_id))
+
+    async def allow_message(self, request_id: str | None) -> bool:
+        """Whether one more message may be stored now (``LOKET_CHAT_RATE``); if not, the
+        client is told ``rate_limited``."""
+        if self.limits.allow_message():
+            return True
+        await self.send_error("rate_limited", self.limits.refusal_text(), request_id)
+        return False
+
+    # -------------------------------------------------------------- inbound
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None or text_data is None:
+            await self.send_error("bad_json", "Binary frames are not accepted.", None)
+            return
+        if len(text_data) > settings.LOKET["MAX_FRAME_BYTES"] or (
+            len(text_data.encode("utf-8")) > settings.LOKET["MAX_FRAME_BYTES"]
+        ):
+            await self.send_error("frame_too_large", protocol.ERROR_CODES["frame_too_large"], None)
+            return
+        if not self.limits.allow_frame():
+            await self.send_error("rate_limited", "Too many frames; slow down.", None)
+            return
+        try:
+            message = protocol.parse_client(text_data, allowed=self.allowed_types)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message, exc.request_id)
+            return
+        if not self.authenticated and message.type != "auth":
+            await self.send_error(
+                "auth_required", protocol.ERROR_CODES["auth_required"], message.id
+            )
+            return
+        if message.type == "chat.send" and not await self.allow_message(message.id):
+            return
+        handler = getattr(self, "on_" + message.type.replace(".", "_"), None)
+        if handler is None:
+            await self.send_error("unknown_type", "Not accepted on this connection.", message.id)
+            return
+        try:
+            await handler(message)
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message, message.id)
+        except (OperationalError, InterfaceError):
+            # The database connection was lost (a restart, a failover, a terminated backend).
+            # Django drops the broken connection and opens a new one on the next call, so the
+            # client's retry works; a traceback per refused frame would only flood the log.
+            log.warning("handling %s failed: database connection lost", message.type)
+            await self.send_error("unavailable", protocol.ERROR_CODES["unavailable"], message.id)
+        except Exception:
+            log.exception("handling %s failed", message.type)
+            await self.send_error("internal", protocol.ERROR_CODES["internal"], message.id)
+
+    async def on_ping(self, message: protocol.Ping) -> None:
+        # The channel layer may drop a frame; a ping is the client's chance to get it anyway.
+        await self.resync()
+        await self.send_frame(
+            {"type": "pong", "id": message.id, "server_time": timezone.now().isoformat()}
+        )
+
+    async def on_chat_send(self, message: protocol.ChatSend) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        entry, created = await access.chat_append(
+            consultation_id=consultation_id,
+            role=self.role,
+            staff=getattr(self, "staff", None),
+            text=message.text,
+            client_msg_id=message.client_msg_id,
+        )
+        await self.ack_appended(message.id, consultation_id, entry, created)
+
+    async def on_resume(self, message: protocol.Resume) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await self.resume_from(consultation_id, message.last_seq)
+        await self.resync()
+        await self.ack(message.id)
+
+    async def on_read(self, message: protocol.Read) -> None:
+        consultation_id = self.resolve(message.consultation_id)
+        await access.read_mark(consultation_id=consultation_id, role=self.role, seq=message.seq)
+        await self.ack(message.id)

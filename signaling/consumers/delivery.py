@@ -1,0 +1,364 @@
+"""Delivery to one client: in order, exactly once, whatever the channel layer does.
+
+Two layers of the consumer, each a class of its own:
+
+- ``LayerReceiver``: the channel layer as a fast path only. Its receive is made resilient; when
+  the layer fails the connection stays open, remembers its groups and polls the database
+  (``resync``) every ``LOKET_LAYER_POLL_MS``; when the layer answers again it re-joins its groups
+  and resyncs once.
+- ``OrderedDelivery``: what the connection follows and what it has sent of each consultation
+  (``Followed``); entries forwarded in ``seq`` order, gaps read from the database (``replay``),
+  the sender's entry in its ``ack``, resume, and the re-check of every layer event before it is
+  forwarded (``loket_frame``).
+
+Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.access`` and
+``signaling.protocol``; nothing of the other consumer modules but ``ratelimit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from consult import events
+from consult.errors import Forbidden, InvalidState
+
+from .. import access, protocol
+from .ratelimit import warn_once_a_minute
+
+
+class Followed:
+    """A consultation this connection follows, and what it has delivered of it."""
+
+    __slots__ = ("last_sent", "public_id", "resumed", "status", "topic_id", "version")
+
+    def __init__(self, public_id: str, topic_id: int, status: str, version: int) -> None:
+        self.public_id = public_id
+        self.topic_id = topic_id
+        self.status = status
+        # The state version this connection last sent (or was sent in ``ready``).
+        self.version = version
+        self.last_sent = 0
+        # Until the client says what it has (auth or resume), live entries are held back: the
+        # replay will include them, and sending them twice would break exactly-once delivery.
+        self.resumed = False
+
+
+# This process's consumers, each with the event loop it runs on.
+_live: weakref.WeakKeyDictionary[LayerReceiver, asyncio.AbstractEventLoop] = (
+    weakref.WeakKeyDictionary()
+)
+# An outage may open in the database thread (a failed publish) while consumers come and go.
+_live_lock = threading.Lock()
+
+
+def _degrade_all() -> None:
+    """An outage opened: every consumer of the process serves from the database until the
+    layer is back, then re-joins (also those whose own receive has not failed yet)."""
+    with _live_lock:
+        consumers = list(_live.items())
+    for consumer, loop in consumers:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(consumer.degrade)
+
+
+class LayerReceiver(AsyncWebsocketConsumer):
+    """Group memberships and the layer's receive, surviving a channel layer that fails."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set before Channels starts receiving: the layer's receive may fail before ``connect``.
+        self.groups_joined: set[str] = set()
+        self.degraded = False
+        self._polls = 0
+        self._layer_trouble = asyncio.Event()
+        self._layer_receive: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with _live_lock:
+            _live[self] = asyncio.get_running_loop()
+        if _degrade_all not in events.layer_health.listeners:
+            events.layer_health.listeners.append(_degrade_all)
+        if events.layer_health.down:
+            self.degrade()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with _live_lock:
+                _live.pop(self, None)
+
+    async def join(self, group: str) -> None:
+        """Join a group; if the layer is down, remember it (joined when the layer is back)."""
+        if group in self.groups_joined:
+            return
+        self.groups_joined.add(group)
+        # While the layer is down a join is tried only when the breaker lets one through (the
+        # first socket after Redis is back then finds out at once); the others are remembered.
+        skip = self.degraded or not events.layer_health.may_try()
+        if skip or not await events.layer_call(
+            self.channel_layer.group_add(group, self.channel_name)
+        ):
+            self.degrade()
+
+    async def leave_group(self, group: str) -> None:
+        if group in self.groups_joined:
+            self.groups_joined.discard(group)
+            if not self.degraded:
+                await events.layer_call(self.channel_layer.group_discard(group, self.channel_name))
+
+    async def leave_all_groups(self) -> None:
+        """Leave every group (on disconnect); stop at the first the layer does not answer."""
+        groups = list(self.groups_joined)
+        self.groups_joined.clear()
+        for group in groups:
+            if self.degraded or not await events.layer_call(
+                self.channel_layer.group_discard(group, self.channel_name)
+            ):
+                break
+
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """What Channels' dispatch loop awaits for layer events: the layer's receive, made
+        resilient (Channels ends the whole consumer if this raises)."""
+        return self._resilient_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        # AsyncConsumer.__call__ assigns the layer's own receive here.
+        self._layer_receive = receive
+
+    def degrade(self) -> None:
+        """The layer failed this connection: serve it from the database until the layer is back."""
+        self.degraded = True
+        self._layer_trouble.set()
+
+    async def _resilient_receive(self) -> dict[str, Any]:
+        assert self._layer_receive is not None
+        while True:
+            if self.degraded:
+                # Spread the connections' polls so they do not all query at the same instant.
+                await asyncio.sleep(settings.LOKET["LAYER_POLL"] * random.uniform(0.75, 1.25))  # noqa: S311
+                if await events.layer_probe(self.channel_name):
+                    self.degraded = False
+                    return {"type": "loket.layer_back"}
+                return {"type": "loket.layer_poll"}
+            self._layer_trouble.clear()
+            receiving = asyncio.ensure_future(self._layer_receive())
+            trouble = asyncio.ensure_future(self._layer_trouble.wait())
+            try:
+                await asyncio.wait({receiving, trouble}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                trouble.cancel()
+                if not receiving.done():
+                    # channels_redis keeps a message being received in a backup queue, so
+                    # cancelling loses nothing the database could not give back anyway. Waited
+                    # for, so its cleanup runs now and not after the loop has gone.
+                    receiving.cancel()
+                    await asyncio.wait({receiving})
+            if not receiving.done() or receiving.cancelled():
+                continue
+            try:
+                message = receiving.result()
+            except Exception as exc:
+                events.layer_health.failed(exc)
+                self.degrade()
+                continue
+            events.layer_health.succeeded()
+            return message
+
+    async def loket_layer_poll(self, message: dict[str, Any]) -> None:
+        """While the layer is down: send the client what the database has that it lacks.
+
+        Entries, states and offers every poll (one or two queries when nothing changed); the
+        queue views, which take several queries, every third poll and on recovery.
+        """
+        self._polls += 1
+        try:
+            await self.resync(full=message.get("full", False) or self._polls % 3 == 1)
+        except Exception as exc:
+            warn_once_a_minute("resync from the database", exc)
+
+    async def loket_layer_back(self, message: dict[str, Any]) -> None:
+        """The layer answers again: re-join every group (a restarted Redis forgot them), then
+        resync once for whatever was published before the groups were joined."""
+        for group in list(self.groups_joined):
+            if not await events.layer_call(self.channel_layer.group_add(group, self.channel_name)):
+                self.degrade()
+                break
+        await self.loket_layer_poll({**message, "full": True})
+
+    async def resync(self, *, full: bool = False) -> None:
+        """Re-read from the database what this connection's client may have missed and send
+        only what differs from what it last sent (``OrderedDelivery`` and the roles)."""
+
+
+class OrderedDelivery(LayerReceiver):
+    """What this connection follows, and every frame to its client, in order and once."""
+
+    # Who this connection is ("applicant", "counselor", "supervisor"), set by the role.
+    role = ""
+    # Which frames published with an audience this connection may receive.
+    audience = events.AUDIENCE_ALL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.followed: dict[int, Followed] = {}
+        # Public ids this connection stopped following (ended, transferred, requeued): a frame
+        # about one of them crossed the state change, and is told so rather than "forbidden".
+        self.dropped: set[str] = set()
+
+    async def send_frame(self, data: dict[str, Any]) -> None:
+        await self.send(text_data=protocol.server_frame(data))
+
+    async def ack(self, request_id: str | None, **extra: Any) -> None:
+        await self.send_frame({"type": "ack", "id": request_id, **extra})
+
+    async def resync(self, *, full: bool = False) -> None:
+        """Re-read from the database what this connection's client may have missed (entries,
+        state, offers, status) and send only what differs from what it last sent; ``full``
+        also re-sends the queue views. Called on auth/resume, a gap, ping and layer recovery."""
+        for consultation_id in list(self.followed):
+            await self.catch_up(consultation_id)
+
+    # -------------------------------------------------------------- following
+
+    async def start_following(
+        self, consultation_id: int, public_id: str, topic_id: int, status: str, version: int
+    ) -> Followed:
+        followed = self.followed.get(consultation_id)
+        if followed is None:
+            followed = Followed(public_id, topic_id, status, version)
+            self.followed[consultation_id] = followed
+            self.dropped.discard(public_id)
+            await self.join(events.group_consultation(consultation_id))
+        return followed
+
+    async def stop_following(self, consultation_id: int) -> None:
+        followed = self.followed.pop(consultation_id, None)
+        if followed is not None:
+            self.dropped.add(followed.public_id)
+            await self.leave_group(events.group_consultation(consultation_id))
+
+    def resolve(self, ref: str | None) -> int:
+        """The internal id of a consultation this connection follows, by its public id."""
+        if ref is None:
+            if len(self.followed) == 1 and self.role == "applicant":
+                return next(iter(self.followed))
+            raise Forbidden("Name the consultation.")
+        for consultation_id, followed in self.followed.items():
+            if followed.public_id == ref:
+                return consultation_id
+        if ref in self.dropped:
+            raise InvalidState(
+                "This connection no longer follows the consultation (it ended or moved)."
+            )
+        raise Forbidden()
+
+    # -------------------------------------------------------------- entries in order
+
+    async def replay(self, consultation_id: int, after_seq: int, upto: int | None = None) -> None:
+        """Send entries after ``after_seq`` (up to ``upto``) from the database, in order."""
+        followed = self.followed.get(consultation_id)
+        if followed is None:
+            return
+        cursor = after_seq
+        while True:
+            batch = await access.entries_after(consultation_id=consultation_id, after_seq=cursor)
+            for entry in batch:
+                if upto is not None and entry["seq"] > upto:
+                    return
+                await self.send_frame(entry)
+                cursor = followed.last_sent = entry["seq"]
+            if len(batch) < access.REPLAY_PAGE:
+                return
+
+    async def catch_up(self, consultation_id: int) -> None:
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed:
+            await self.replay(consultation_id, followed.last_sent)
+
+    async def resume_from(self, consultation_id: int, last_seq: int) -> None:
+        followed = self.followed[consultation_id]
+        followed.resumed = True
+        followed.last_sent = last_seq
+        await self.replay(consultation_id, last_seq)
+
+    async def deliver_entry(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        followed = self.followed.get(consultation_id)
+        if followed is None or not followed.resumed:
+            return
+        seq = int(frame["seq"])
+        if seq <= followed.last_sent:
+            return
+        if seq > followed.last_sent + 1:
+            # A gap: an earlier entry was dropped by the layer or is still in flight from
+            # another process. The database has it (it was committed before it was published);
+            # whatever dropped it may have dropped state frames too.
+            await self.replay(consultation_id, followed.last_sent)
+            await self.resync()
+            return
+        await self.send_frame(frame)
+        followed.last_sent = seq
+
+    async def ack_appended(
+        self, request_id: str | None, consultation_id: int, entry: dict[str, Any], created: bool
+    ) -> None:
+        """Ack an entry this connection appended, with the entry itself and in order.
+
+        The sender gets its entry in the ack, not again as a live frame; anything committed
+        before it that this connection has not sent yet is replayed first, so nothing is skipped.
+        """
+        followed = self.followed.get(consultation_id)
+        if followed is not None and followed.resumed and created:
+            if entry["seq"] > followed.last_sent + 1:
+                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
+            followed.last_sent = max(followed.last_sent, entry["seq"])
+        await self.ack(request_id, entry=entry, duplicate=not created)
+
+    # -------------------------------------------------------------- outbound (channel layer)
+
+    async def loket_frame(self, event: dict[str, Any]) -> None:
+        """A frame published by consult.events; re-checked here before it is forwarded."""
+        if event.get("sender") == self.channel_name:
+            return
+        audience = event.get("audience", events.AUDIENCE_ALL)
+        if audience not in (events.AUDIENCE_ALL, self.audience):
+            return
+        frame = event["frame"]
+        consultation_id = event.get("consultation_id")
+        kind = frame.get("type")
+        if kind == "queue.snapshot":
+            await self.on_queue_snapshot(frame)
+            return
+        if kind == "consultation.state" and consultation_id is not None:
+            followed = self.followed.get(consultation_id)
+            if followed is not None and int(frame.get("version", 0)) <= followed.version:
+                # Already sent (by a resync) or overtaken by a newer state from another process.
+                return
+            await self.on_state(consultation_id, frame)
+            return
+        if kind == "counselor.status":
+            await self.on_counselor_status(frame)
+            return
+        if consultation_id is None or consultation_id not in self.followed:
+            return
+        if kind == "entry":
+            await self.deliver_entry(consultation_id, frame)
+        else:
+            await self.send_frame(frame)
+
+    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
+        """Subclasses decide what of a queue snapshot this connection may see."""
+
+    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+        """Subclasses follow or stop following on a consultation's state change."""
+
+    async def on_counselor_status(self, frame: dict[str, Any]) -> None:
+        """Subclasses forward counselor status where it concerns them."""

@@ -14,7 +14,7 @@ os.environ.setdefault("LOKET_ICE_HOST_ADDRESSES", "127.0.0.1")
 # Each run gets its own Redis key prefix, so runs on one Redis never see each other's messages.
 os.environ.setdefault("LOKET_REDIS_PREFIX", f"loket-test-{uuid.uuid4().hex[:8]}")
 # Office hours are off unless a test turns them on (settings.LOKET["ENFORCE_HOURS"]), so the suite
-# passes at any hour; child processes inherit this (tests/e2e/servers.py sets it for its own).
+# passes at any hour; child processes inherit this (tests/support/servers.py sets it for its own).
 os.environ.setdefault("LOKET_ENFORCE_HOURS", "0")
 # The suite joins the queue and leaves offline questions hundreds of times from 127.0.0.1;
 # tests/security/test_rate_limits.py sets the limits it tests itself.

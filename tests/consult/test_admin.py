@@ -3,8 +3,6 @@ one recorded as a transcript read."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -13,22 +11,17 @@ from django.test import Client
 from consult import models
 from consult.models import StaffProfile, TranscriptAccess
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, waiting_consultation
+from tests.support.applicants import waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin_client() -> Client:
-    user = get_user_model().objects.create_superuser("root", "root@example.org", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
+    return staff_client(
+        user=get_user_model().objects.create_superuser("root", "root@example.org", "pw")
+    )
 
 
 def test_every_consult_model_is_registered_or_shown_with_its_consultation() -> None:

@@ -11,30 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.rtc_peers import (
-    Browser,
     Peer,
     Signaling,
     patch_loopback_ice,
     receive_audio,
     receive_video,
 )
-
-# One open consultation per phone: every applicant of the run has their own.
-_PHONES = (f"0813{n:08d}" for n in itertools.count(1))
+from tests.support.live import HttpClient
+from tests.support.phones import new_phone
+from tests.support.servers import SqliteServer, sqlite_server
 
 pytestmark = pytest.mark.processes
 
@@ -51,90 +44,32 @@ STAFF = {
 }
 
 
-@dataclass
-class Server:
-    base_url: str
-    ws_url: str
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=120)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    browser = Browser(base_url)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            if browser.fetch("/api/topics")[0] == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"daphne not ready in 30 s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteServer]:
     """One Daphne process on a SQLite file and the in-memory channel layer."""
-    tmp = tmp_path_factory.mktemp("loket-call")
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(
-        {
-            "LOKET_SQLITE_PATH": str(tmp / "loket.sqlite3"),
-            "LOKET_SECRET_KEY": "e2e-call-secret-key-not-for-production-0123456789",
-            "LOKET_RUNTIME": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "seed_demo", "--topics-only")
-    for username, password, role, topics in STAFF.values():
-        args = ["--role", role, "--username", username, "--password", password]
-        _manage(env, "create_staff", *args, *(["--topics", topics] if topics else []))
-    log = tmp / "daphne.log"
-    port = _free_port()
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}", log)
-        yield Server(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    staff = [
+        {"username": username, "password": password, "role": role, "topics": topics or None}
+        for username, password, role, topics in STAFF.values()
+    ]
+    with sqlite_server(tmp_path_factory.mktemp("loket-call"), *staff) as srv:
+        yield srv
 
 
 # ---------------------------------------------------------------- people
 
 
 async def applicant_joins(
-    server: Server, name: str, topic: str, mode: str = "video"
+    server: SqliteServer, name: str, topic: str, mode: str = "video"
 ) -> tuple[str, Signaling]:
     """POST /api/consultations, then the applicant socket authenticated with the token."""
-    status, joined = await asyncio.to_thread(
-        Browser(server.base_url).json,
+    response = await asyncio.to_thread(
+        HttpClient(server.url).post_json,
         "/api/consultations",
-        {"name": name, "phone": next(_PHONES), "topic": topic, "mode": mode},
+        {"name": name, "phone": new_phone(), "topic": topic, "mode": mode},
     )
+    status, joined = response.status, response.json()
     assert status == 201, joined
-    ws = await Signaling.open(name, server.ws_url + "/ws/applicant/")
+    ws = await Signaling.open(name, server.ws_url("/ws/applicant/"))
     try:
         await ws.send(type="auth", token=joined["token"], last_seq=0)
         await ws.expect("ready")
@@ -144,12 +79,13 @@ async def applicant_joins(
     return str(joined["consultation_id"]), ws
 
 
-async def staff_connects(server: Server, who: str) -> tuple[Browser, Signaling]:
+async def staff_connects(server: SqliteServer, who: str) -> tuple[HttpClient, Signaling]:
     """Log in through the /login/ page, then the staff socket with the session cookie."""
     username, password, _, _ = STAFF[who]
-    browser = Browser(server.base_url)
-    cookie = await asyncio.to_thread(browser.log_in, username, password)
-    ws = await Signaling.open(username, server.ws_url + "/ws/staff/", cookie=cookie)
+    browser = HttpClient(server.url)
+    await asyncio.to_thread(browser.login, username, password)
+    cookie = browser.cookie_header()
+    ws = await Signaling.open(username, server.ws_url("/ws/staff/"), cookie=cookie)
     try:
         await ws.expect("ready")
     except BaseException:
@@ -278,7 +214,7 @@ async def third_parties_are_refused(
 
 
 async def test_two_calls_between_aiortc_peers_through_daphne(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: SqliteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     patch_loopback_ice(monkeypatch)
     sockets: list[Signaling] = []
@@ -316,11 +252,10 @@ async def test_two_calls_between_aiortc_peers_through_daphne(
         await other_counselor.none_of("rtc.", wait=0.5)
 
         username, password, _, _ = STAFF["supervisor"]
-        supervisor = Browser(server.base_url)
-        await asyncio.to_thread(supervisor.log_in, username, password)
-        status, transcript = await asyncio.to_thread(
-            supervisor.json, f"/api/consultations/{cid}/transcript"
-        )
+        supervisor = HttpClient(server.url)
+        await asyncio.to_thread(supervisor.login, username, password)
+        response = await asyncio.to_thread(supervisor.get, f"/api/consultations/{cid}/transcript")
+        status, transcript = response.status, response.json()
         assert status == 200, transcript
     finally:
         for ws in sockets:

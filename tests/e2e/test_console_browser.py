@@ -1,5 +1,5 @@
 """What applicants and counselors see around the edges of a consultation, in real Chromium
-against a real Daphne server (SQLite, in-memory channel layer; see test_pages_browser.py).
+against a real Daphne server (SQLite, in-memory channel layer; see tests/support/browser.py).
 
 - A dead link (a proxy that holds traffic without closing it) is noticed and said on both pages
   within 15 s, and both come back when traffic passes again, with what was written meanwhile
@@ -23,18 +23,19 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.e2e.holding_proxy import HoldingProxy, holding_proxy
-from tests.e2e.phones import form_phone
-from tests.e2e.test_pages_browser import (
+from tests.support.browser import (
     COUNSELOR_PASSWORD,
-    LAUNCH_ARGS,
+    DEWI,
+    SARI,
     SUPERVISOR_PASSWORD,
     VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
     login,
+    served,
 )
-from tests.services import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
@@ -46,42 +47,8 @@ FORBIDDEN_ID = "Anda tidak boleh melakukan ini."
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    try:
-        srv.manage("migrate", "--noinput")
-        srv.manage("seed_demo", "--topics-only")
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={COUNSELOR_PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval",
-        )
-        srv.manage(
-            "create_staff",
-            "--role=supervisor",
-            "--username=dewi",
-            f"--password={SUPERVISOR_PASSWORD}",
-            "--name=Dewi",
-        )
-        srv.start()
+    with served(tmp_path, {**SARI, "topics": "building-approval"}, DEWI) as srv:
         yield srv
-    finally:
-        srv.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def new_page(browser: Any, errors: PageErrors, name: str, locale: str = "id-ID") -> Any:

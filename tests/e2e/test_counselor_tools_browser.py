@@ -23,15 +23,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.e2e.test_pages_browser import (
-    DOC_SHOTS,
-    LAUNCH_ARGS,
-    UPDATE_SHOTS,
-    WAIT_MS,
-)
-from tests.e2e.test_pages_browser import Server as BaseServer
-from tests.services import chromium_path
+from tests.support.browser import DOC_SHOTS, LAUNCH_ARGS, UPDATE_SHOTS, WAIT_MS, served
+from tests.support.browser import Server as BaseServer
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
@@ -57,24 +52,12 @@ class Server(BaseServer):
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    try:
-        srv.manage("migrate", "--noinput")
-        # Topics, and the demo knowledge base and shared canned replies.
-        srv.manage("seed_demo", "--topics-only")
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval,business-registration",
-            "--capacity=3",
-        )
-        srv.start()
+    sari = {"username": "sari", "password": PASSWORD, "name": "Sari", "capacity": 3}
+    # Topics, and the demo knowledge base and shared canned replies.
+    with served(
+        tmp_path, {**sari, "topics": "building-approval,business-registration"}, server=Server
+    ) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def accessibility_problems(page: Any) -> list[str]:

@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_pages_browser import (
+from tests.support.browser import (
     DOC_SHOTS,
     LAUNCH_ARGS,
+    SARI,
     UPDATE_SHOTS,
     VIEWPORT,
     WAIT_MS,
@@ -35,9 +36,10 @@ from tests.e2e.test_pages_browser import (
     Server,
     accessibility_problems,
     login,
+    served,
     shoot,
 )
-from tests.services import chromium_path
+from tests.support.needs import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
@@ -52,30 +54,15 @@ ANSWER = "Ya, untuk bangunan dua lantai gambar arsitek diperlukan."
 def closed_server(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    srv = Server(tmp_path)
-    srv.env.update(
-        {
-            "LOKET_ENFORCE_HOURS": "1",
-            "LOKET_FAKE_NOW": FRIDAY_EVENING,
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": str(mail_dir),
-        }
-    )
-    try:
-        srv.manage("migrate", "--noinput")
-        srv.manage("seed_demo", "--topics-only")
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval,health-permit",
-        )
-        srv.start()
+    with served(
+        tmp_path,
+        {**SARI, "password": PASSWORD},
+        LOKET_ENFORCE_HOURS="1",
+        LOKET_FAKE_NOW=FRIDAY_EVENING,
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(mail_dir),
+    ) as srv:
         yield srv, mail_dir
-    finally:
-        srv.close()
 
 
 def shoot_whole_page(page: Any, name: str, folder: Path, problems: list[str]) -> None:

@@ -14,201 +14,29 @@ same port and browsers' connections wait in the backlog instead of failing.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.services import chromium_path
+from tests.support.browser import (
+    COUNSELOR_PASSWORD,
+    DOC_SHOTS,
+    LAUNCH_ARGS,
+    SUPERVISOR_PASSWORD,
+    UPDATE_SHOTS,
+    VIEWPORT,
+    WAIT_MS,
+    PageErrors,
+    Server,
+    login,
+    shoot,
+)
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
-
-ROOT = Path(__file__).resolve().parents[2]
-# The committed screenshots are rewritten only on request, so that an ordinary test run leaves
-# the working tree clean: LOKET_UPDATE_SCREENSHOTS=1 pytest tests/e2e/test_pages_browser.py
-DOC_SHOTS = ROOT / "docs" / "screenshots"
-UPDATE_SHOTS = os.environ.get("LOKET_UPDATE_SCREENSHOTS", "") == "1"
-DAPHNE = Path(sys.executable).with_name("daphne")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1200, "height": 800}
-WAIT_MS = 15_000
-COUNSELOR_PASSWORD = secrets.token_urlsafe(12)
-SUPERVISOR_PASSWORD = secrets.token_urlsafe(12)
-
-
-class Server:
-    """A Daphne process serving Loket on a socket this test owns."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.log_path = workdir / "daphne.log"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "REDIS_URL", "LOKET_DEV_SECRET_FILE"}
-        }
-        self.env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-                "LOKET_SQLITE_PATH": str(workdir / "db.sqlite3"),
-                "LOKET_SECRET_KEY": os.environ["LOKET_SECRET_KEY"],
-                "LOKET_DEBUG": "0",
-                # A real server renews its connection leases and sweeps deadlines.
-                "LOKET_RUNTIME": "1",
-                # Generous, so a slow CI machine does not lose the offer before the click.
-                "LOKET_OFFER_TIMEOUT": "90",
-            }
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def manage(self, *args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr.decode(errors="replace")
-
-    def start(self) -> None:
-        fd = self.sock.fileno()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(DAPHNE), "--fd", str(fd), "config.asgi:application"],
-                cwd=ROOT,
-                env=self.env,
-                pass_fds=(fd,),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        # The socket is already listening, so a request waits in the backlog until Daphne accepts
-        # it: the answer is the readiness signal. Short attempts notice a Daphne that died.
-        deadline = time.monotonic() + 40
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"daphne exited at start:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/login/", timeout=2) as response:
-                    assert response.status == 200
-                    return
-            except (TimeoutError, OSError):
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"daphne did not answer:\n{self.log_tail()}") from None
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-8000:] if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-        self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        self.sock.close()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    try:
-        srv.manage("migrate", "--noinput")
-        srv.manage("seed_demo", "--topics-only")
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={COUNSELOR_PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval,health-permit",
-        )
-        srv.manage(
-            "create_staff",
-            "--role=supervisor",
-            "--username=dewi",
-            f"--password={SUPERVISOR_PASSWORD}",
-            "--name=Dewi",
-        )
-        srv.start()
-        yield srv
-    finally:
-        srv.close()
-
-
-class PageErrors:
-    """Uncaught exceptions and console errors of the pages, checked at the end."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def watch(self, page: Any, name: str) -> Any:
-        page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
-        page.on(
-            "console",
-            lambda msg: (
-                self.errors.append(f"{name}: console: {msg.text}")
-                if msg.type == "error" and "WebSocket" not in msg.text
-                else None
-            ),
-        )
-        return page
-
-
-def login(page: Any, base: str, username: str, password: str) -> None:
-    page.goto(base + "/counselor/")
-    page.get_by_label("Nama pengguna").fill(username)
-    page.get_by_label("Kata sandi").fill(password)
-    page.get_by_role("button", name="Masuk", exact=True).click()
-    page.wait_for_url(re.compile(r"/counselor/$"))
-
-
-def accessibility_problems(page: Any) -> list[str]:
-    """axe-core findings (moderate or worse) on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("moderate", "serious", "critical")
-    ]
-
-
-def shoot(page: Any, name: str, folder: Path, problems: list[str]) -> None:
-    """Save a screenshot of the screen and check it with axe-core."""
-    folder.mkdir(parents=True, exist_ok=True)
-    # Typing into a field scrolls the window; the screenshot shows the screen from its top.
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(folder / name))
-    problems.extend(f"{name}: {p}" for p in accessibility_problems(page))
 
 
 def test_applicant_and_counselor_walk_through_a_consultation(

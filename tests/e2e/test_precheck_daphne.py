@@ -10,75 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.consult.test_precheck import _make_client as make_rtc_client
-from tests.e2e.rtc_peers import Browser, patch_loopback_ice
-from tests.e2e.test_call_aiortc import ROOT, _free_port, _manage, _wait_ready
+from tests.e2e.rtc_peers import patch_loopback_ice
+from tests.support.live import HttpClient
+from tests.support.rtc import rtc_client_open as make_rtc_client
+from tests.support.servers import SqliteServer, sqlite_server
 
 pytestmark = pytest.mark.processes
 
 
-@dataclass
-class Daphne:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    log: Path
-
-
 @pytest.fixture
-def daphne(tmp_path: Path) -> Iterator[Daphne]:
+def daphne(tmp_path: Path) -> Iterator[SqliteServer]:
     """One Daphne process on a SQLite file; the test itself stops it."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(
-        {
-            "LOKET_SQLITE_PATH": str(tmp_path / "loket.sqlite3"),
-            "LOKET_SECRET_KEY": "e2e-precheck-secret-key-not-for-production-0123456789",
-            "LOKET_RUNTIME": "1",
-            "LOKET_LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "seed_demo", "--topics-only")
-    log = tmp_path / "daphne.log"
-    port = _free_port()
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}", log)
-        yield Daphne(proc=proc, base_url=f"http://127.0.0.1:{port}", log=log)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+    with sqlite_server(tmp_path, LOKET_LOG_LEVEL="INFO") as srv:
+        yield srv
 
 
 async def test_a_running_check_is_closed_when_daphne_stops(
-    daphne: Daphne, monkeypatch: pytest.MonkeyPatch
+    daphne: SqliteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     patch_loopback_ice(monkeypatch)
-    browser = Browser(daphne.base_url)
-    status, joined = await asyncio.to_thread(
-        browser.json,
+    browser = HttpClient(daphne.url)
+    response = await asyncio.to_thread(
+        browser.post_json,
         "/api/consultations",
         {"name": "Ani", "phone": "081234567890", "topic": "building-approval", "mode": "video"},
     )
+    status, joined = response.status, response.json()
     assert status == 201, joined
 
     client = await asyncio.wait_for(make_rtc_client(), 10)
@@ -91,26 +54,25 @@ async def test_a_running_check_is_closed_when_daphne_stops(
                 left_connected.set()
 
         body = json.dumps({"sdp": client.offer.sdp, "type": "offer"}).encode()
-        status, _, content = await asyncio.to_thread(
-            browser.fetch,
+        response = await asyncio.to_thread(
+            browser.request,
+            "POST",
             f"/api/consultations/{joined['consultation_id']}/precheck",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {joined['token']}",
-            },
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {joined['token']}"},
         )
+        status, content = response.status, response.body
         assert status == 201, content
         await client.accept(json.loads(content))
         await asyncio.wait_for(client.first_video, 15)
         assert client.pc.connectionState == "connected"
 
-        daphne.proc.terminate()
+        daphne.process.terminate()
         stopped = time.monotonic()
         await asyncio.wait_for(left_connected.wait(), 10)
         closed_after = time.monotonic() - stopped
-        assert await asyncio.to_thread(daphne.proc.wait, 15) == 0
-        log = daphne.log.read_text()
+        assert await asyncio.to_thread(daphne.process.wait, 15) == 0
+        log = daphne.log_path.read_text()
         assert "closing 1 pre-call check peer(s) before shutdown" in log, log[-3000:]
         # ICE consent would only notice a vanished server after about 30 s.
         assert closed_after < 10

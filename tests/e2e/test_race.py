@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from psycopg.rows import namedtuple_row
 
-from .conftest import attach_logs
-from .servers import PYTHON, ROOT, Database, process_env
+from tests.support.processes import attach_logs
+from tests.support.servers import PYTHON, ROOT, Database, process_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres]
 

@@ -6,8 +6,8 @@ its office-hours clock on a Friday evening through LOKET_FAKE_NOW). Every screen
 390x844 and at 1280x800: axe-core finds no serious or critical violation, and at phone width
 nothing makes the page scroll sideways. With LOKET_UPDATE_SCREENSHOTS=1 each is also saved as
 docs/screenshots/<screen>-<language>-<phone|desktop>.jpg (the README's Screens section); an
-ordinary run checks without writing anything. The server and browser helpers are those of the core
-browser walk (tests/e2e/test_pages_browser.py).
+ordinary run checks without writing anything. The server and browser helpers are those of every
+browser walk (tests/support/browser.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,19 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.services import chromium_path
-
-from .test_pages_browser import DOC_SHOTS, LAUNCH_ARGS, UPDATE_SHOTS, WAIT_MS, PageErrors, Server
+from tests.support.browser import (
+    DEWI,
+    DOC_SHOTS,
+    LAUNCH_ARGS,
+    SARI,
+    UPDATE_SHOTS,
+    WAIT_MS,
+    PageErrors,
+    Server,
+    served,
+)
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(480)]
 
@@ -127,55 +136,35 @@ def serious_accessibility_problems(page: Any) -> list[str]:
     ]
 
 
-def _start(srv: Server) -> Server:
-    srv.manage("migrate", "--noinput")
-    # Topics, office hours, the demo knowledge base and shared canned replies.
-    srv.manage("seed_demo", "--topics-only")
-    srv.manage(
-        "create_staff",
-        "--role=counselor",
-        "--username=sari",
-        f"--password={PASSWORD}",
-        "--name=Sari",
-        "--topics=building-approval,business-registration,health-permit",
-        "--capacity=3",
-    )
-    srv.manage(
-        "create_staff",
-        "--role=supervisor",
-        "--username=dewi",
-        f"--password={PASSWORD}",
-        "--name=Dewi",
-    )
-    srv.start()
-    return srv
+# Topics, office hours, the demo knowledge base and shared canned replies; one password for all.
+STAFF = (
+    {
+        **SARI,
+        "password": PASSWORD,
+        "topics": "building-approval,business-registration,health-permit",
+        "capacity": 3,
+    },
+    {**DEWI, "password": PASSWORD},
+)
 
 
 @pytest.fixture
 def open_server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    srv.env["LOKET_ENFORCE_HOURS"] = "0"
-    try:
-        yield _start(srv)
-    finally:
-        srv.close()
+    with served(tmp_path, *STAFF, LOKET_ENFORCE_HOURS="0") as srv:
+        yield srv
 
 
 @pytest.fixture
 def closed_server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    srv.env.update(
-        {
-            "LOKET_ENFORCE_HOURS": "1",
-            "LOKET_FAKE_NOW": FRIDAY_EVENING,
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        }
-    )
-    try:
-        yield _start(srv)
-    finally:
-        srv.close()
+    with served(
+        tmp_path,
+        *STAFF,
+        LOKET_ENFORCE_HOURS="1",
+        LOKET_FAKE_NOW=FRIDAY_EVENING,
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
+    ) as srv:
+        yield srv
 
 
 def _context(browser: Any, base: str, language: str) -> Any:

@@ -4,7 +4,7 @@ The supervisor watches the live board while an applicant joins (the waiting coun
 longest wait change, and the wait runs on by itself) and a counselor takes the consultation (the
 counselor turns busy, the chat counts as active) and ends it; then finds the transcript by a word
 said in it, looks at today's figures, and switches the board to English. The server, login and
-screenshot helpers are those of the core browser walk (tests/e2e/test_pages_browser.py).
+screenshot helpers are those of every browser walk (tests/support/browser.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.services import chromium_path
-
-from .test_pages_browser import (
+from tests.support.browser import (
     COUNSELOR_PASSWORD,
     DOC_SHOTS,
     LAUNCH_ARGS,
@@ -30,11 +27,10 @@ from .test_pages_browser import (
     PageErrors,
     Server,
     login,
-    server,
     shoot,
 )
-
-__all__ = ["server"]  # the fixture, shared with the core walk
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 

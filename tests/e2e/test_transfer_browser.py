@@ -18,18 +18,21 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.e2e.test_pages_browser import (
+from tests.support.browser import (
     COUNSELOR_PASSWORD,
+    DEWI,
     LAUNCH_ARGS,
+    SARI,
     SUPERVISOR_PASSWORD,
     VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
     login,
+    served,
 )
-from tests.services import chromium_path
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
@@ -47,33 +50,10 @@ OscillatorNode.prototype.start = function (...args) {
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    try:
-        srv.manage("migrate", "--noinput")
-        srv.manage("seed_demo", "--topics-only")
-        for username, name, topic in (
-            ("sari", "Sari", "building-approval"),
-            ("budi", "Budi", "business-registration"),
-        ):
-            srv.manage(
-                "create_staff",
-                "--role=counselor",
-                f"--username={username}",
-                f"--password={COUNSELOR_PASSWORD}",
-                f"--name={name}",
-                f"--topics={topic}",
-            )
-        srv.manage(
-            "create_staff",
-            "--role=supervisor",
-            "--username=dewi",
-            f"--password={SUPERVISOR_PASSWORD}",
-            "--name=Dewi",
-        )
-        srv.start()
+    sari = {**SARI, "topics": "building-approval"}
+    budi = {**SARI, "username": "budi", "name": "Budi", "topics": "business-registration"}
+    with served(tmp_path, sari, budi, DEWI) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def say(page: Any, scope: Any, text: str) -> None:

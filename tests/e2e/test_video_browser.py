@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.services import chromium_path, missing
+from tests.support.needs import chromium_path, missing
+from tests.support.processes import attach_logs
 
-from .conftest import attach_logs
 from .netns import CHROMIUM_ARGS, LoketNetns, netns_unavailable
 from .video_pages import (
     WAIT_MS,

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.phones import form_phone
-from tests.e2e.test_pages_browser import (
+from tests.support.browser import (
     DOC_SHOTS,
     LAUNCH_ARGS,
     UPDATE_SHOTS,
@@ -24,23 +23,19 @@ from tests.e2e.test_pages_browser import (
     PageErrors,
     Server,
     accessibility_problems,
+    served,
 )
-from tests.services import chromium_path
+from tests.support.needs import chromium_path
+from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
 def seeded_server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    try:
-        srv.manage("migrate", "--noinput")
-        # Topics, office hours and the demo knowledge-base articles; no accounts.
-        srv.manage("seed_demo", "--topics-only")
-        srv.start()
+    # Topics, office hours and the demo knowledge-base articles; no accounts.
+    with served(tmp_path) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def test_the_waiting_applicant_sees_what_to_prepare_for_their_topic(

@@ -8,13 +8,10 @@ through what a user clicks.
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
-# One open consultation per phone: every applicant of the run has their own.
-_PHONES = (f"0813{n:08d}" for n in itertools.count(1))
-
+from tests.support.phones import new_phone
 
 WAIT_MS = 20_000
 
@@ -74,7 +71,7 @@ def applicant_join(page: Any, base: str, *, topic: str, mode: str = "chat") -> s
     """Fill in the join form; the consultation's public id once the page is in the queue."""
     page.goto(base + "/")
     page.locator("#f-name").fill("Ani")
-    page.locator("#f-phone").fill(next(_PHONES))
+    page.locator("#f-phone").fill(new_phone())
     page.locator("#f-topic").select_option(topic)
     page.locator(f'input[name="mode"][value="{mode}"]').check()
     page.locator("#join-submit").click()

@@ -1,6 +1,6 @@
-"""Fixtures of the fault suite: a migrated database per module (tests/e2e's), Redis (the shared
-one under a prefix of the test's own, or a redis-server the test starts and stops), and an
-``Office`` of Daphne processes on them, stopped and cleaned up after the test."""
+"""Fixtures of the fault suite: Redis (the shared one under a prefix of the test's own, or a
+redis-server the test starts and stops) and an ``Office`` of Daphne processes on the module's
+database (``e2e_database``, tests/support/processes.py), stopped and cleaned up after the test."""
 
 from __future__ import annotations
 
@@ -14,41 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import conftest as e2e
-from tests.e2e.servers import (
+from tests.support.needs import postgres_url, reachable, redis_server_path
+from tests.support.processes import attach_logs
+from tests.support.servers import (
     FAST_TIMINGS,
     Database,
     RedisServer,
-    manage,
     process_env,
     redis_forget,
 )
-from tests.services import postgres_url, reachable, redis_server_path, redis_url
 
 from .idle import idle_links
 from .office import Office
 
 OfficeFactory = Callable[..., Office]
-
-# Shared with tests/e2e: a migrated database per module, a log directory per test, and the hook
-# that shows every child process's log under a failed test.
-attach_logs = e2e.attach_logs
-log_dir = e2e.log_dir
-pytest_runtest_makereport = e2e.pytest_runtest_makereport
-
-
-@pytest.fixture(scope="session")
-def migrated_template() -> Iterator[Database]:
-    """One migrated database with the demo topics, copied for each module (not migrated again)."""
-    template = Database(postgres_url())
-    template.create()
-    try:
-        env = process_env(database_url=template.url)
-        manage(env, "migrate", "--noinput")
-        manage(env, "seed_demo", "--topics-only")
-        yield template
-    finally:
-        template.drop()
 
 
 class Background:
@@ -145,23 +124,6 @@ def idle_in_background(
     background.start()
     yield background
     background.thread.join(240)
-
-
-@pytest.fixture(scope="module")
-def e2e_database(migrated_template: Database) -> Iterator[Database]:
-    """A fresh database for one test module: a copy of the migrated template."""
-    database = Database(postgres_url())
-    database.create(template=migrated_template.name)
-    try:
-        yield database
-    finally:
-        database.drop()
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> str:
-    """Redis for the channel layer (requested before the database, so a skip comes first)."""
-    return redis_url()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import contextlib
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.servers import LiveSocket
+from tests.support.live import LiveSocket
 
-from .office import Office, Side, received, state_of
+from .office import Office, Side, received
 
 SILENCE = 60.0
 AUTH_TIMEOUT = 10  # the default, left as deployed
@@ -38,13 +38,8 @@ async def idle_links(built: Office) -> None:
     counselor_name = built.create_staff("counselor")
     (server,) = built.start("A")
     counselor_http = await built.login(server, counselor_name)
-    joined = await built.join(server)
+    joined, applicant_socket, staff_socket = await built.accepted(server, server, counselor_http)
     public_id = joined["consultation_id"]
-    applicant_socket, _ = await built.applicant(server, joined["token"])
-    staff_socket, _ = await built.staff(server, counselor_http)
-    await staff_socket.request("status", type="status.set", status="available")
-    await staff_socket.wait_for(state_of(public_id, "offered"), what="the offer")
-    await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
     for socket in (applicant_socket, staff_socket):
         await socket.wait_for(
             lambda f: f["type"] == "entry" and f["event"] == "counselor_joined",

@@ -1,32 +1,26 @@
 """An office for fault tests: staff accounts, Daphne processes on one database and channel layer,
 and the clients (applicants joining over HTTP, WebSockets of applicants and staff).
 
-Built on tests/e2e/servers.py; the fixtures that hand one out are in conftest.py.
+Built on tests/support/servers.py and live.py; the fixtures that hand one out are in conftest.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.servers import (
-    DaphneServer,
-    Database,
-    HttpClient,
-    LiveSocket,
-    manage,
-)
+from tests.support.live import HttpClient, LiveSocket
+from tests.support.phones import new_phone
+from tests.support.servers import DaphneServer, Database, manage
 
 TOPIC = "building-approval"
 PASSWORD = "faults-password-8d2e4a"
 ENTRY_KEY = ("seq", "kind", "author_role", "text", "event", "client_msg_id")
-_PHONES = (f"0814{n:08d}" for n in itertools.count(1))
 
 
 @dataclass
@@ -78,7 +72,7 @@ class Office:
             HttpClient(server.http_url).post_json,
             "/api/consultations",
             # A phone of its own: one contact may hold only one open consultation.
-            {"name": name, "phone": next(_PHONES), "topic": TOPIC, "mode": "chat"},
+            {"name": name, "phone": new_phone(), "topic": TOPIC, "mode": "chat"},
         )
         assert response.status == 201, response.body
         joined: dict[str, Any] = response.json()
@@ -108,6 +102,18 @@ class Office:
         ready = await socket.wait_for(lambda f: f["type"] == "ready", what="staff ready")
         return socket, ready
 
+    async def accepted(
+        self, applicant_on: DaphneServer, counselor_on: DaphneServer, counselor: HttpClient
+    ) -> tuple[dict[str, Any], LiveSocket, LiveSocket]:
+        """An applicant joins through ``applicant_on`` and opens a socket there; ``counselor``
+        (logged in) opens one on ``counselor_on`` and takes the offer. The join answer and the
+        applicant's and the counselor's sockets."""
+        joined = await self.join(applicant_on)
+        applicant_socket, _ = await self.applicant(applicant_on, joined["token"])
+        staff_socket, _ = await self.staff(counselor_on, counselor)
+        await offer_take(staff_socket, joined["consultation_id"])
+        return joined, applicant_socket, staff_socket
+
     async def close_sockets(self) -> None:
         for socket in self.sockets:
             with contextlib.suppress(Exception):
@@ -132,6 +138,14 @@ def state_of(public_id: str, *statuses: str) -> Callable[[dict[str, Any]], bool]
         )
 
     return match
+
+
+async def offer_take(staff_socket: LiveSocket, public_id: str) -> None:
+    """The counselor on ``staff_socket`` becomes available and accepts the offer of
+    ``public_id`` (the only consultation waiting)."""
+    await staff_socket.request("status", type="status.set", status="available")
+    await staff_socket.wait_for(state_of(public_id, "offered"), what="the offer")
+    await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
 
 
 def entry_key(entry: dict[str, Any]) -> tuple[Any, ...]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.servers import LiveSocket
+from tests.support.live import LiveSocket
 
 from .conftest import OfficeFactory
-from .office import Office, Side, entry_key, received, state_of, transcript
+from .office import Office, Side, entry_key, received, transcript
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
@@ -75,13 +75,10 @@ async def test_terminated_backends_refuse_one_frame_retryably_and_store_its_retr
     counselor_http = await built.login(server_b, counselor_name)
     supervisor_http = await built.login(server_b, supervisor_name)
 
-    joined = await built.join(server_a)
+    joined, applicant_socket, staff_socket = await built.accepted(
+        server_a, server_b, counselor_http
+    )
     public_id = joined["consultation_id"]
-    applicant_socket, _ = await built.applicant(server_a, joined["token"])
-    staff_socket, _ = await built.staff(server_b, counselor_http)
-    await staff_socket.request("status", type="status.set", status="available")
-    await staff_socket.wait_for(state_of(public_id, "offered"), what="the offer")
-    await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
     applicant = Side("applicant", applicant_socket, {})
     counselor = Side("counselor", staff_socket, {"consultation_id": public_id})
 

@@ -9,7 +9,9 @@ import asyncio
 
 import pytest
 
-from .conftest import Background, attach_logs
+from tests.support.processes import attach_logs
+
+from .conftest import Background
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 

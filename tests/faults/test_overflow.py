@@ -43,13 +43,10 @@ async def test_stopped_consumer_recovers_entries_and_state_after_overflow(
     counselor_http = await built.login(server_b, counselor_name)
     supervisor_http = await built.login(server_a, supervisor_name)
 
-    joined = await built.join(server_a)
+    joined, applicant_socket, staff_socket = await built.accepted(
+        server_a, server_b, counselor_http
+    )
     public_id = joined["consultation_id"]
-    applicant_socket, _ = await built.applicant(server_a, joined["token"])
-    staff_socket, _ = await built.staff(server_b, counselor_http)
-    await staff_socket.request("status", type="status.set", status="available")
-    await staff_socket.wait_for(state_of(public_id, "offered"), what="the offer")
-    await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
     applicant = Side("applicant", applicant_socket, {})
     counselor = Side("counselor", staff_socket, {"consultation_id": public_id})
     for index in range(2):

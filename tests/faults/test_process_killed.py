@@ -17,21 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import (
+from tests.support.live import HttpClient, LiveSocket, Relay
+from tests.support.processes import attach_logs
+from tests.support.servers import (
     FAST_TIMINGS,
     DaphneServer,
     Database,
-    HttpClient,
-    LiveSocket,
-    Relay,
     daphne_servers,
     manage,
     process_env,
     redis_forget,
 )
 
-from .conftest import attach_logs
-from .office import Side, contiguous_seq, converse, has_seq, received
+from .office import Side, contiguous_seq, converse, has_seq, offer_take, received
 from .office import entry_key as key
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
@@ -154,16 +152,7 @@ async def test_killed_process_loses_no_message_and_no_consultation(
     counselor = Side("counselor", staff_socket, {"consultation_id": public_id})
     try:
         await staff_socket.wait_for(lambda f: f["type"] == "ready", what="counselor ready on B")
-        await staff_socket.request("status", type="status.set", status="available")
-        await staff_socket.wait_for(
-            lambda f: (
-                f["type"] == "consultation.state"
-                and f["consultation_id"] == public_id
-                and f["status"] == "offered"
-            ),
-            what="the offer",
-        )
-        await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
+        await offer_take(staff_socket, public_id)
         for side in (applicant, counselor):
             await side.socket.wait_for(
                 lambda f: f["type"] == "entry" and f["event"] == "counselor_joined",

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import WebSocketException
 
-from tests.e2e.servers import DaphneServer, HttpClient, LiveSocket
+from tests.support.live import HttpClient, LiveSocket
+from tests.support.servers import DaphneServer
 
 from .conftest import OfficeFactory
 from .office import Office, ping

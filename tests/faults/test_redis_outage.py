@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import WebSocketException
 
-from tests.e2e.servers import DaphneServer, HttpClient, LiveSocket, RedisServer
+from tests.support.live import HttpClient, LiveSocket
+from tests.support.servers import DaphneServer, RedisServer
 
 from .conftest import OfficeFactory
 from .office import (
@@ -121,13 +122,10 @@ async def test_redis_down_for_30s_loses_nothing_and_recovers(
     counselor_http = await built.login(server_b, counselor_name)
     supervisor_http = await built.login(server_b, supervisor_name)
 
-    joined = await built.join(server_a)
+    joined, applicant_socket, staff_socket = await built.accepted(
+        server_a, server_b, counselor_http
+    )
     public_id = joined["consultation_id"]
-    applicant_socket, _ = await built.applicant(server_a, joined["token"])
-    staff_socket, _ = await built.staff(server_b, counselor_http)
-    await staff_socket.request("status", type="status.set", status="available")
-    await staff_socket.wait_for(state_of(public_id, "offered"), what="the offer")
-    await staff_socket.request("accept", type="offer.accept", consultation_id=public_id)
     applicant = Participant(
         "applicant",
         applicant_socket,

@@ -23,8 +23,10 @@ from consult.models import (
     StaffRole,
 )
 from consult.services.tokens import applicant_token_issue
-from tests.fixtures import make_staff, make_topic, new_phone, waiting_consultation
-from tests.services import postgres_url
+from tests.support.applicants import waiting_consultation
+from tests.support.needs import postgres_url
+from tests.support.phones import new_phone
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 

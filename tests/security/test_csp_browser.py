@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.netns import CHROMIUM_ARGS
-from tests.e2e.test_pages_browser import Server
 from tests.e2e.video_pages import accept_offer, applicant_join, login_counselor
-from tests.services import chromium_path
+from tests.support.browser import Server, served
+from tests.support.needs import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(300)]
 
@@ -85,41 +85,19 @@ class Watch:
         assert not self.missing_csp, self.missing_csp
 
 
-def _server(tmp_path: Path, **env: str) -> Server:
-    srv = Server(tmp_path)
-    srv.env.update(env)
-    srv.manage("migrate", "--noinput")
-    srv.manage("seed_demo", "--topics-only")
-    return srv
-
-
 @pytest.fixture
 def office(tmp_path: Path) -> Iterator[Server]:
-    srv = _server(tmp_path / "open", LOKET_ICE_HOST_ADDRESSES="127.0.0.1")
-    try:
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval",
-        )
-        srv.manage("create_staff", "--role=supervisor", "--username=dewi", f"--password={PASSWORD}")
-        srv.start()
+    sari = {"username": "sari", "password": PASSWORD, "name": "Sari", "topics": "building-approval"}
+    dewi = {"username": "dewi", "password": PASSWORD, "role": "supervisor"}
+    with served(tmp_path / "open", sari, dewi, LOKET_ICE_HOST_ADDRESSES="127.0.0.1") as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture
 def closed_office(tmp_path: Path) -> Iterator[Server]:
-    srv = _server(tmp_path / "closed", LOKET_ENFORCE_HOURS="1", LOKET_FAKE_NOW=FRIDAY_EVENING)
-    try:
-        srv.start()
+    closed = {"LOKET_ENFORCE_HOURS": "1", "LOKET_FAKE_NOW": FRIDAY_EVENING}
+    with served(tmp_path / "closed", **closed) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def _login(page: Any, base: str, username: str, target: str) -> None:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import e2e_database
-from tests.e2e.servers import DaphneServer, Database, HttpClient, process_env
+from tests.support.live import HttpClient
+from tests.support.servers import DaphneServer, Database, process_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres]
 
-__all__ = ["e2e_database"]  # a fixture this module uses
 
 POOL_MAX = 4
 REQUESTS = 48

@@ -15,7 +15,8 @@ import pytest
 from django.test import Client
 
 from consult.models import StaffRole
-from tests.fixtures import make_staff, make_topic, new_phone
+from tests.support.phones import new_phone
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +29,6 @@ STAFF_API = [
     "/api/staff/offline-questions",
     "/api/staff/offline-questions/LKT-0000",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _directives(response: Any) -> dict[str, list[str]]:

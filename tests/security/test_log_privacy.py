@@ -16,15 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import (
-    DaphneServer,
-    Database,
-    HttpClient,
-    daphne_servers,
-    manage,
-    process_env,
-)
-from tests.services import postgres_url
+from tests.support.live import HttpClient
+from tests.support.needs import postgres_url
+from tests.support.servers import DaphneServer, Database, daphne_servers, manage, process_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres]
 

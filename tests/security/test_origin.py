@@ -16,12 +16,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from config.asgi import application
-from tests.e2e.conftest import e2e_database
-from tests.e2e.servers import DaphneServer, Database, HttpClient, manage, process_env
+from tests.support.live import HttpClient
+from tests.support.servers import DaphneServer, Database, manage, process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-__all__ = ["e2e_database"]  # a fixture this module uses
 
 
 async def _admitted(host: bytes | None, origin: bytes | None, cookie: bytes | None = None) -> bool:

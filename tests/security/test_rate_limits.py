@@ -28,8 +28,9 @@ from django.test import Client
 from consult.models import Consultation, ConsultationStatus, OfflineQuestion
 from consult.services.lifecycle import applicant_abandon
 from consult.services.presence import sweep_due
-from tests.fixtures import make_staff, make_topic, new_phone
-from tests.services import postgres_url, redis_url
+from tests.support.needs import postgres_url, redis_url
+from tests.support.phones import new_phone
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -284,8 +285,7 @@ def _login(password: str, *, address: str, username: str = "sari") -> Any:
 
 
 @pytest.fixture
-def sari(settings: Any) -> Any:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def sari() -> Any:
     return make_staff("sari")
 
 

@@ -12,14 +12,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consult.models import StaffRole
-from tests.fixtures import Ws, make_staff, make_topic
+from tests.support.sockets import Ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def close_code(ws: Ws, timeout: float = 5) -> int:

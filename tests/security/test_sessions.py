@@ -19,22 +19,18 @@ import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.conftest import e2e_database
-from tests.e2e.servers import (
+from tests.support.live import HttpClient, LiveSocket
+from tests.support.servers import (
     FAST_TIMINGS,
     DaphneServer,
     Database,
-    HttpClient,
-    LiveSocket,
     manage,
     process_env,
     redis_forget,
 )
-from tests.services import redis_url
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
-__all__ = ["e2e_database"]  # a fixture this module uses
 
 TOPIC = "building-approval"
 PASSWORD = "e2e-password-7c2e1a"
@@ -67,11 +63,6 @@ class Cluster:
     def shell(self, code: str) -> None:
         """Run Django code in a separate process (as an admin's action or a script would)."""
         manage(self.env, "shell", "-c", code)
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> str:
-    return redis_url()
 
 
 @pytest.fixture(scope="module")

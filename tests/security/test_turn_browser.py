@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.netns import CHROMIUM_ARGS
-from tests.e2e.test_pages_browser import Server
 from tests.e2e.video_pages import accept_offer, applicant_join, login_counselor
-from tests.services import chromium_path
+from tests.support.browser import Server, served
+from tests.support.needs import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(300)]
 
@@ -27,28 +27,16 @@ WAIT_MS = 20_000
 
 @pytest.fixture
 def office(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    srv.env.update(
+    sari = {"username": "sari", "password": PASSWORD, "name": "Sari", "topics": "building-approval"}
+    with served(
+        tmp_path,
+        sari,
         LOKET_ICE_HOST_ADDRESSES="127.0.0.1",
         LOKET_TURN_URLS="turn:127.0.0.1:9?transport=udp",
         LOKET_TURN_SECRET="turn-browser-test-secret",
         LOKET_TURN_TTL_SECONDS="60",
-    )
-    try:
-        srv.manage("migrate", "--noinput")
-        srv.manage("seed_demo", "--topics-only")
-        srv.manage(
-            "create_staff",
-            "--role=counselor",
-            "--username=sari",
-            f"--password={PASSWORD}",
-            "--name=Sari",
-            "--topics=building-approval",
-        )
-        srv.start()
+    ) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def test_a_long_call_renews_its_turn_credentials(office: Server) -> None:

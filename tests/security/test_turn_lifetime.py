@@ -16,14 +16,14 @@ from django.test import Client
 
 from consult.models import Consultation, EndedBy, StaffProfile
 from consult.services import lifecycle
-from tests.fixtures import counselor_online, join, make_staff, make_topic
+from tests.support.applicants import join
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _turn(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOKET = {
         **settings.LOKET,
         "TURN_URLS": ["turn:127.0.0.1:3478?transport=udp"],

@@ -17,23 +17,11 @@ from django.test import Client
 from config.asgi import application
 from consult.models import Connection, Consultation, StaffRole
 from consult.services.tokens import applicant_token_issue, new_token_nonce
-from tests.fixtures import (
-    Ws,
-    applicant_ws,
-    close_code,
-    join,
-    make_staff,
-    make_topic,
-    session_cookie,
-    staff_ws,
-)
+from tests.support.applicants import join
+from tests.support.sockets import Ws, applicant_ws, close_code, staff_ws
+from tests.support.staff import make_staff, make_topic, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def _auth_refused(token: Any, code: str) -> None:

@@ -10,14 +10,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, InternalNote, TranscriptEntry
-from tests.fixtures import Ws, accepted, applicant_ws, join, make_staff, make_topic
+from tests.support.applicants import join
+from tests.support.sockets import Ws, accepted, applicant_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @sync_to_async

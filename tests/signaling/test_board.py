@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from asgiref.sync import sync_to_async
 
 from consult.models import StaffRole
-from tests.fixtures import accepted, applicant_ws, drain, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.sockets import accepted, applicant_ws, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def test_supervisor_gets_the_board_then_live_changes() -> None:

@@ -21,18 +21,10 @@ from asgiref.sync import sync_to_async
 
 from consult import events
 from consult.models import Connection, TranscriptEntry
-from tests.fixtures import (
-    Ws,
-    accepted,
-    applicant_ws,
-    close_code,
-    drain,
-    join,
-    make_staff,
-    make_topic,
-    staff_ws,
-)
-from tests.services import missing, redis_url
+from tests.support.applicants import join
+from tests.support.needs import missing, redis_url
+from tests.support.sockets import Ws, accepted, applicant_ws, close_code, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
@@ -41,8 +33,7 @@ BLOCKING_POP = 5
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords_and_fresh_health(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fresh_health(monkeypatch: pytest.MonkeyPatch) -> None:
     # The layer's health is per process; every test starts with a healthy layer.
     if hasattr(events, "LayerHealth"):
         monkeypatch.setattr(events, "layer_health", events.LayerHealth())

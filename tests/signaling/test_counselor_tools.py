@@ -10,39 +10,18 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from consult.models import InternalNote, KnowledgeArticle, StaffRole, Topic, TranscriptEntry
-from tests.fixtures import (
-    Ws,
-    accepted,
-    applicant_ws,
-    drain,
-    join,
-    make_staff,
-    make_topic,
-    staff_ws,
-)
+from consult.models import InternalNote, StaffRole, Topic, TranscriptEntry
+from tests.support.applicants import join
+from tests.support.knowledge import make_article
+from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "RAHASIA-catatan-internal"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@sync_to_async
-def _article(topic: Topic) -> KnowledgeArticle:
-    return KnowledgeArticle.objects.create(
-        topic=topic,
-        title_id="PBG rumah tinggal",
-        title_en="Building approval for a house",
-        requirements_id="KTP dan sertifikat tanah.",
-        requirements_en="ID card and land certificate.",
-        fees_id="Retribusi sesuai Perda.",
-        fees_en="Levy under the city bylaw.",
-    )
+_article = sync_to_async(make_article)
 
 
 def _mentions_secret(frames: list[dict[str, Any]]) -> bool:

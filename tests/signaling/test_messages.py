@@ -10,24 +10,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, StaffRole, TranscriptEntry
-from tests.fixtures import (
-    Ws,
-    accepted,
-    applicant_ws,
-    drain,
-    join,
-    make_staff,
-    make_topic,
-    staff_ws,
-)
+from tests.support.applicants import join
+from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    # Staff accounts are created per test; the production hasher costs 0.3 s each.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @sync_to_async

@@ -16,25 +16,13 @@ from django.utils import timezone
 
 from consult.models import Consultation
 from consult.services import lifecycle
-from tests.fixtures import (
-    Ws,
-    accepted,
-    applicant_ws,
-    drain,
-    join,
-    make_staff,
-    make_topic,
-    staff_ws,
-)
+from tests.support.applicants import join
+from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 A, B, C = "building-approval", "business-registration", "health-permit"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def _waiting(topic: str, **fields: Any) -> tuple[Ws, dict[str, Any], dict[str, Any]]:

@@ -7,14 +7,11 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.fixtures import Ws, accepted, applicant_ws, drain, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def _waiting(name: str) -> tuple[Ws, dict[str, Any], dict[str, Any]]:

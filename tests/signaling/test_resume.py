@@ -10,14 +10,11 @@ from asgiref.sync import sync_to_async
 
 from consult import events
 from consult.models import TranscriptEntry
-from tests.fixtures import Ws, accepted, applicant_ws, join, make_staff, make_topic, session_cookie
+from tests.support.applicants import join
+from tests.support.sockets import Ws, accepted, applicant_ws
+from tests.support.staff import make_staff, make_topic, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 async def _pair() -> tuple[Ws, Ws, dict[str, Any], Any]:

@@ -16,14 +16,11 @@ from channels.layers import get_channel_layer
 
 from consult import events
 from consult.channel_layer import OncePerPeriod
-from tests.fixtures import accepted, drain, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.sockets import accepted, drain, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _dropping(kind: str) -> Any:
@@ -122,7 +119,7 @@ async def test_channel_overflow_is_logged_once_not_per_send(
     settings: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """channels_redis logs each group send into a full channel; Loket lets one line through."""
-    from tests.services import redis_url
+    from tests.support.needs import redis_url
 
     redis_url()
     settings.CHANNEL_LAYERS = {

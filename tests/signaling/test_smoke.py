@@ -1,7 +1,9 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.fixtures import applicant_ws, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.sockets import applicant_ws, staff_ws
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

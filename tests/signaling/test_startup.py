@@ -14,7 +14,9 @@ from channels.testing import ApplicationCommunicator
 
 from config.asgi import application
 from consult import runtime
-from tests.fixtures import applicant_ws, join, make_topic
+from tests.support.applicants import join
+from tests.support.sockets import applicant_ws
+from tests.support.staff import make_topic
 
 
 class _Reactor:

@@ -1,40 +1,36 @@
 """Real server processes for end-to-end tests.
 
 A dedicated PostgreSQL database per test module, ``manage.py`` commands against it, Daphne
-processes serving ``config.asgi:application`` on free loopback ports, an HTTP client that logs in
-through the real login page, and a WebSocket client (the ``websockets`` library) that records
-every frame it receives.
+processes serving ``config.asgi:application`` on free loopback ports, and a Redis of the test's
+own. The clients that talk to them are in ``tests.support.live``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlparse, urlunparse
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import redis
 from psycopg import sql
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.typing import Origin
+
+from tests.support.live import HttpClient
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+DAPHNE = Path(sys.executable).with_name("daphne")
 SECRET_KEY = "e2e-only-secret-key-not-for-production-0123456789abcdefghij"
 
 # Short deadlines so that leases lapse and sweepers act within a test's time budget.
@@ -303,6 +299,139 @@ class RedisServer:
             self.process.wait(timeout=5)
 
 
+class SqliteServer:
+    """One Daphne process serving Loket on a SQLite file of its own with the in-memory channel
+    layer, inheriting the test run's environment (tests/env.py) with ``env`` on top.
+
+    The test holds the listening socket and hands it to Daphne (``--fd``), so a restarted server
+    takes over the same port and browsers' connections wait in the backlog instead of failing.
+    """
+
+    def __init__(self, workdir: Path, **env: str) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.log_path = workdir / "daphne.log"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "REDIS_URL", "LOKET_DEV_SECRET_FILE"}
+        }
+        self.env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "LOKET_SQLITE_PATH": str(workdir / "db.sqlite3"),
+                "LOKET_SECRET_KEY": os.environ["LOKET_SECRET_KEY"],
+                "LOKET_DEBUG": "0",
+                # A real server renews its connection leases and sweeps deadlines.
+                "LOKET_RUNTIME": "1",
+                "PYTHONUNBUFFERED": "1",
+                **env,
+            }
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def manage(self, *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+    def create_staff(
+        self,
+        username: str,
+        password: str,
+        *,
+        role: str = "counselor",
+        name: str | None = None,
+        topics: str | None = None,
+        capacity: int | None = None,
+    ) -> None:
+        """An account through ``manage.py create_staff``, as an office provisions one."""
+        args = [f"--role={role}", f"--username={username}", f"--password={password}"]
+        if name is not None:
+            args.append(f"--name={name}")
+        if topics is not None:
+            args.append(f"--topics={topics}")
+        if capacity is not None:
+            args.append(f"--capacity={capacity}")
+        self.manage("create_staff", *args)
+
+    def start(self) -> None:
+        fd = self.sock.fileno()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(DAPHNE), "--fd", str(fd), "config.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                pass_fds=(fd,),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        # The socket is already listening, so a request waits in the backlog until Daphne accepts
+        # it: the answer is the readiness signal. Short attempts notice a Daphne that died.
+        deadline = time.monotonic() + 40
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"daphne exited at start:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/login/", timeout=2) as response:
+                    assert response.status == 200
+                    return
+            except (TimeoutError, OSError):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"daphne did not answer:\n{self.log_tail()}") from None
+
+    def ws_url(self, path: str) -> str:
+        return "ws" + self.url.removeprefix("http") + path
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-8000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def sqlite_server(
+    workdir: Path,
+    *staff: dict[str, Any],
+    server: type[SqliteServer] = SqliteServer,
+    **env: str,
+) -> Iterator[SqliteServer]:
+    """A started ``server``, migrated, with the demo topics (and their knowledge base and canned
+    replies), ``env`` on top of its defaults and ``staff`` (``create_staff`` arguments)
+    provisioned; closed afterwards."""
+    srv = server(workdir, **env)
+    try:
+        srv.manage("migrate", "--noinput")
+        srv.manage("seed_demo", "--topics-only")
+        for account in staff:
+            srv.create_staff(**account)
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
+
+
 @contextlib.contextmanager
 def daphne_servers(
     env: dict[str, str], names: list[str], log_dir: Path
@@ -318,221 +447,3 @@ def daphne_servers(
     finally:
         for server in servers:
             server.stop()
-
-
-# ---------------------------------------------------------------- HTTP
-
-
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class HttpClient:
-    """A tiny HTTP/1.1 client with a cookie jar; redirects are returned, not followed."""
-
-    base_url: str
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        parsed = urlparse(self.base_url)
-        conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=15)
-        try:
-            all_headers = dict(headers or {})
-            if self.cookies:
-                all_headers["Cookie"] = self.cookie_header()
-            conn.request(method, path, body=body, headers=all_headers)
-            response = conn.getresponse()
-            data = response.read()
-            for raw in response.headers.get_all("Set-Cookie") or []:
-                jar: SimpleCookie = SimpleCookie()
-                jar.load(raw)
-                for name, morsel in jar.items():
-                    self.cookies[name] = morsel.value
-            return Response(response.status, response.headers, data)
-        finally:
-            conn.close()
-
-    def get(self, path: str) -> Response:
-        return self.request("GET", path)
-
-    def post_json(self, path: str, data: Any) -> Response:
-        return self.request(
-            "POST",
-            path,
-            json.dumps(data).encode(),
-            {"Content-Type": "application/json"},
-        )
-
-    def cookie_header(self) -> str:
-        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-
-    def login(self, username: str, password: str) -> None:
-        """Log in through the real login page: its CSRF cookie, then the form post."""
-        page = self.get("/login/")
-        assert page.status == 200, f"GET /login/ answered {page.status}"
-        token = self.cookies.get("csrftoken")
-        assert token, "the login page set no csrftoken cookie"
-        form = urlencode(
-            {"username": username, "password": password, "csrfmiddlewaretoken": token}
-        ).encode()
-        answer = self.request(
-            "POST",
-            "/login/",
-            form,
-            {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": self.base_url,
-                "Referer": self.base_url + "/login/",
-            },
-        )
-        assert answer.status == 302, f"login as {username} answered {answer.status}"
-        assert "sessionid" in self.cookies, "login set no session cookie"
-
-
-# ---------------------------------------------------------------- network
-
-
-class Relay:
-    """A loopback TCP relay in front of a server that can stop passing the server's bytes on,
-    as when replies are lost on the way: the server acts on a request, the client never hears."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.holding = False
-        self.held_bytes = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    def hold_replies(self) -> None:
-        """From now on, keep what the server sends instead of forwarding it."""
-        self.holding = True
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self._writers.update((client_w, server_w))
-
-        async def pipe(
-            src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_server: bool
-        ) -> None:
-            try:
-                while data := await src.read(65536):
-                    if from_server and self.holding:
-                        self.held_bytes += len(data)
-                        continue
-                    dst.write(data)
-                    await dst.drain()
-            except OSError:
-                pass
-            finally:
-                # Abort, not close: whatever was held is lost, as with a dead process.
-                dst.transport.abort()
-
-        await asyncio.gather(pipe(client_r, server_w, False), pipe(server_r, client_w, True))
-
-    async def close(self) -> None:
-        for writer in self._writers:
-            writer.transport.abort()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-
-# ---------------------------------------------------------------- WebSocket
-
-
-class LiveSocket:
-    """A real WebSocket client that keeps every frame it receives, in arrival order."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.frames: list[dict[str, Any]] = []
-        self.closed: BaseException | None = None
-        self._changed = asyncio.Event()
-        self._reader = asyncio.get_running_loop().create_task(self._read())
-
-    @classmethod
-    async def open(cls, url: str, *, origin: str, cookie: str = "") -> LiveSocket:
-        ws = await connect(
-            url,
-            origin=Origin(origin),
-            additional_headers={"Cookie": cookie} if cookie else None,
-            proxy=None,
-            open_timeout=10,
-            close_timeout=2,
-        )
-        return cls(ws)
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.frames.append(json.loads(raw))
-                self._changed.set()
-        except ConnectionClosed as exc:
-            self.closed = exc
-        else:
-            self.closed = ConnectionError("closed")
-        finally:
-            if self.closed is None:
-                self.closed = ConnectionError("reader stopped")
-            self._changed.set()
-
-    async def send(self, **frame: Any) -> None:
-        await self.ws.send(json.dumps(frame))
-
-    async def wait_for(
-        self, match: Callable[[dict[str, Any]], bool], *, timeout: float = 10, what: str = ""
-    ) -> dict[str, Any]:
-        """The first received frame (from the start) that ``match`` accepts."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen = 0
-        while True:
-            self._changed.clear()
-            for frame in self.frames[seen:]:
-                if match(frame):
-                    return frame
-            seen = len(self.frames)
-            remaining = deadline - loop.time()
-            if self.closed is not None or remaining <= 0:
-                state = f"closed ({self.closed!r})" if self.closed else f"timed out ({timeout}s)"
-                tail = json.dumps(self.frames[-5:], indent=1)[:3000]
-                raise AssertionError(f"no frame {what or match}: {state}; last frames: {tail}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def request(self, request_id: str, timeout: float = 10, **frame: Any) -> dict[str, Any]:
-        """Send a request frame and return its ack; an error frame fails the test."""
-        await self.send(id=request_id, **frame)
-        reply = await self.wait_for(
-            lambda f: f.get("id") == request_id and f["type"] in ("ack", "error"),
-            timeout=timeout,
-            what=f"reply to {request_id}",
-        )
-        assert reply["type"] == "ack", reply
-        return reply
-
-    async def wait_closed(self, timeout: float = 10) -> None:
-        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
-
-    async def close(self) -> None:
-        await self.ws.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._reader, 5)

@@ -9,56 +9,24 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from consult.models import CannedReply, KnowledgeArticle, StaffProfile, StaffRole, Topic
+from consult.models import CannedReply, StaffProfile, StaffRole, Topic
 from consult.services import lifecycle
 from consult.services.feedback import consultation_rate
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.knowledge import make_article
+from tests.support.staff import counselor_online, make_staff, staff_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def topic() -> Topic:
-    return make_topic()
-
-
-@pytest.fixture
-def sari(topic: Topic) -> StaffProfile:
-    return make_staff("sari", topics=[topic])
-
-
-def _client(staff: StaffProfile | None = None, *, csrf: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=csrf)
-    if staff is not None:
-        client.force_login(staff.user)
-    return client
-
-
-def _article(topic: Topic) -> KnowledgeArticle:
-    return KnowledgeArticle.objects.create(
-        topic=topic,
-        title_id="PBG rumah tinggal",
-        title_en="Building approval for a house",
-        requirements_id="KTP dan sertifikat tanah.",
-        requirements_en="ID card and land certificate.",
-        fees_id="Retribusi sesuai Perda.",
-        fees_en="Levy under the city bylaw.",
-    )
 
 
 # ---------------------------------------------------------------- knowledge base
 
 
 def test_kb_search_for_staff_in_the_asked_language(topic: Topic, sari: StaffProfile) -> None:
-    article = _article(topic)
-    body = _client(sari).get("/api/kb/search", {"q": "sertifikat", "language": "en"}).json()
+    article = make_article(topic)
+    body = staff_client(sari).get("/api/kb/search", {"q": "sertifikat", "language": "en"}).json()
     assert body == {
         "articles": [
             {
@@ -76,19 +44,19 @@ def test_kb_search_for_staff_in_the_asked_language(topic: Topic, sari: StaffProf
             }
         ]
     }
-    supervisor = make_staff("dewi", role=StaffRole.SUPERVISOR)
-    assert _client(supervisor).get("/api/kb/search", {"q": "pbg"}).json()["articles"][0]["id"] == (
+    supervisor = staff_client(make_staff("dewi", role=StaffRole.SUPERVISOR))
+    assert supervisor.get("/api/kb/search", {"q": "pbg"}).json()["articles"][0]["id"] == (
         article.pk
     )
-    assert _client(sari).get("/api/kb/search", {"q": "pbg", "topic": "other"}).json() == {
+    assert staff_client(sari).get("/api/kb/search", {"q": "pbg", "topic": "other"}).json() == {
         "articles": []
     }
-    refused = _client(sari).get("/api/kb/search", {"q": "pbg", "language": "fr"})
+    refused = staff_client(sari).get("/api/kb/search", {"q": "pbg", "language": "fr"})
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_input")
 
 
 def test_kb_search_refuses_anyone_but_staff(topic: Topic) -> None:
-    _article(topic)
+    make_article(topic)
     anonymous = Client().get("/api/kb/search", {"q": "pbg"})
     assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "unauthenticated")
     from django.contrib.auth import get_user_model
@@ -110,7 +78,7 @@ def test_canned_replies_list_create_delete(topic: Topic, sari: StaffProfile) -> 
     budi = make_staff("budi", topics=[topic])
     shared = CannedReply.objects.create(title="Salam", text="Selamat datang.", language="id")
     theirs = CannedReply.objects.create(owner=budi, title="Punya Budi", text="Halo.")
-    client = _client(sari)
+    client = staff_client(sari)
     created = _post_reply(client, title="Penutup", text="Terima kasih.")
     assert created.status_code == 201
     mine = created.json()
@@ -131,7 +99,7 @@ def test_canned_replies_list_create_delete(topic: Topic, sari: StaffProfile) -> 
 
 
 def test_canned_reply_writes_need_the_csrf_token(sari: StaffProfile) -> None:
-    client = _client(sari, csrf=True)
+    client = staff_client(sari, csrf=True)
     assert _post_reply(client, title="t", text="x").status_code == 403
     client.get("/counselor/")  # the console sets the CSRF cookie
     token = client.cookies["csrftoken"].value
@@ -150,7 +118,7 @@ def test_canned_reply_writes_need_the_csrf_token(sari: StaffProfile) -> None:
 def test_staff_transcript_shows_notes_citations_outcome_and_rating(
     topic: Topic, sari: StaffProfile
 ) -> None:
-    article = _article(topic)
+    article = make_article(topic)
     counselor_online(sari)
     consultation = waiting_consultation()
     lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
@@ -169,13 +137,13 @@ def test_staff_transcript_shows_notes_citations_outcome_and_rating(
     pid = str(reload(consultation).public_id)
     dewi = make_staff("dewi", role=StaffRole.SUPERVISOR)
 
-    page = _client(dewi).get(f"/transcripts/{pid}/").content.decode()
+    page = staff_client(dewi).get(f"/transcripts/{pid}/").content.decode()
     assert "Pemohon belum punya KRK" in page and "timeline__item--note" in page
     assert "Sumber: PBG rumah tinggal · " in page
     assert "Dirujuk ke tempat lain" in page  # the outcome, translated
     assert "5 dari 5" in page and "Sangat membantu" in page
 
-    data = _client(dewi).get(f"/api/consultations/{pid}/transcript").json()
+    data = staff_client(dewi).get(f"/api/consultations/{pid}/transcript").json()
     assert data["consultation"]["outcome"] == "referred"
     assert (data["consultation"]["rating"], data["consultation"]["rating_comment"]) == (
         5,

@@ -13,7 +13,6 @@ from django.core.management import call_command
 from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
 from consult.models import (
     CannedReply,
-    Consultation,
     InternalNote,
     KnowledgeArticle,
     StaffProfile,
@@ -27,24 +26,10 @@ from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.replies import canned_reply_create, canned_reply_delete
 from consult.tools_selectors import canned_replies_for, knowledge_search, notes_of
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import active_consultation, reload, waiting_consultation
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def topic() -> Topic:
-    return make_topic()
-
-
-@pytest.fixture
-def sari(topic: Topic) -> StaffProfile:
-    return make_staff("sari", topics=[topic])
 
 
 def _article(topic: Topic, **fields: Any) -> KnowledgeArticle:
@@ -62,13 +47,6 @@ def _article(topic: Topic, **fields: Any) -> KnowledgeArticle:
     }
     values.update(fields)
     return KnowledgeArticle.objects.create(topic=topic, **values)
-
-
-def _active(staff: StaffProfile, **join: Any) -> Consultation:
-    counselor_online(staff)
-    consultation = waiting_consultation(**join)
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
-    return reload(consultation)
 
 
 # ---------------------------------------------------------------- knowledge base: search
@@ -119,7 +97,7 @@ def test_insert_sends_the_article_in_the_consultations_language_with_a_citation(
     topic: Topic, sari: StaffProfile
 ) -> None:
     article = _article(topic)
-    consultation = _active(sari, language="en")
+    consultation = active_consultation(sari, language="en")
     entry, created = knowledge_insert(
         staff=sari,
         consultation_id=consultation.pk,
@@ -156,7 +134,7 @@ def test_insert_sends_the_article_in_the_consultations_language_with_a_citation(
 
 def test_insert_one_section_in_indonesian(topic: Topic, sari: StaffProfile) -> None:
     article = _article(topic)
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     entry, _ = knowledge_insert(
         staff=sari,
         consultation_id=consultation.pk,
@@ -184,7 +162,7 @@ def test_insert_refused_to_others_after_the_end_and_for_unknown_articles(
     retired = _article(topic, title_id="Lama", active=False)
     long = _article(topic, title_id="Panjang", requirements_id="x" * 4000)
     budi = make_staff("budi", topics=[topic])
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
 
     def insert(staff: StaffProfile, article_id: int, msg: str, **kw: Any) -> Any:
         return knowledge_insert(
@@ -219,7 +197,7 @@ def test_notes_only_from_the_counselor_holding_an_active_consultation(
 ) -> None:
     budi = make_staff("budi", topics=[topic])
     dewi = make_staff("dewi", role=StaffRole.SUPERVISOR)
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     note = note_add(staff=sari, consultation_id=consultation.pk, text="  Butuh SLF juga  ")
     assert (note.text, note.kind, note.author_id) == ("Butuh SLF juga", "note", sari.pk)
     for other in (budi, dewi):
@@ -243,7 +221,7 @@ def test_notes_only_from_the_counselor_holding_an_active_consultation(
 
 
 def test_the_counselor_ends_with_an_outcome(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
         lifecycle.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=sari, outcome="great"
@@ -263,7 +241,7 @@ def test_the_counselor_ends_with_an_outcome(sari: StaffProfile) -> None:
 
 
 def test_an_applicant_gives_no_outcome(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
         lifecycle.consultation_end(
             consultation_id=consultation.pk, ended_by="applicant", outcome="answered"
@@ -276,7 +254,7 @@ def test_an_applicant_gives_no_outcome(sari: StaffProfile) -> None:
 
 
 def test_rating_once_after_the_end_of_a_consultation_with_a_counselor(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     with pytest.raises(InvalidState):
         consultation_rate(consultation_id=consultation.pk, stars=5)
     lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
@@ -360,7 +338,7 @@ def test_the_migration_moves_old_transfer_notes_out_of_the_applicants_record(
     sari: StaffProfile,
 ) -> None:
     migration = importlib.import_module("consult.migrations.0004_counselor_tools")
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     old = TranscriptEntry.objects.create(
         consultation=consultation,
         seq=99,

@@ -3,8 +3,6 @@ rating, in order, in the reader's language."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
@@ -16,14 +14,10 @@ from consult.models import (
 )
 from consult.services import feedback, knowledge, lifecycle, notes, video
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_the_whole_timeline_in_order() -> None:

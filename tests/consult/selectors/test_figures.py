@@ -15,7 +15,7 @@ from consult import figures
 from consult.errors import InvalidInput
 from consult.figures import figures_csv, figures_report
 from consult.models import Consultation, ConsultationStatus, StaffProfile, Topic
-from tests.fixtures import make_staff, make_topic
+from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 

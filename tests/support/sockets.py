@@ -1,81 +1,21 @@
-"""Shared test helpers: staff, applicants, and WebSocket clients on the real ASGI application."""
+"""WebSocket clients on the real ASGI application (channels' WebsocketCommunicator), with frame
+helpers, for the applicant's and the staff's sockets."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from config.asgi import application
-from consult.models import (
-    Connection,
-    ConnectionRole,
-    Consultation,
-    CounselorStatus,
-    StaffProfile,
-    StaffRole,
-    Topic,
-)
-from consult.services import lifecycle, presence
+from consult.models import StaffProfile
+from tests.support.staff import session_cookie
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 # A browser's handshake names the host it connects to; the Origin must be that same site.
 HOST = (b"host", b"127.0.0.1")
-
-
-def make_topic(code: str = "building-approval") -> Topic:
-    topic, _ = Topic.objects.get_or_create(
-        code=code, defaults={"name_id": f"Topik {code}", "name_en": f"Topic {code}"}
-    )
-    return topic
-
-
-def make_staff(
-    username: str,
-    *,
-    role: str = StaffRole.COUNSELOR,
-    topics: list[Topic] | None = None,
-    capacity: int = 3,
-) -> StaffProfile:
-    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
-    staff = StaffProfile.objects.create(
-        user=user, role=role, display_name=username.title(), capacity=capacity
-    )
-    if topics:
-        staff.topics.set(topics)
-    return staff
-
-
-def session_cookie(staff: StaffProfile) -> bytes:
-    client = Client()
-    client.force_login(staff.user)
-    value = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return f"{settings.SESSION_COOKIE_NAME}={value}".encode()
-
-
-_phones = itertools.count(1)
-
-
-def new_phone() -> str:
-    """A phone number no other applicant of this test run has: one contact may hold only one open
-    consultation, and most tests want several applicants."""
-    return f"0812{next(_phones):08d}"
-
-
-def join(topic: str = "building-approval", **overrides: Any) -> dict[str, Any]:
-    body = {"name": "Ani", "phone": new_phone(), "topic": topic, "mode": "chat"}
-    body.update(overrides)
-    response = Client().post(
-        "/api/consultations", data=json.dumps(body), content_type="application/json"
-    )
-    assert response.status_code == 201, response.content
-    return dict(response.json())
 
 
 class Ws:
@@ -166,32 +106,3 @@ async def drain(ws: Ws, quiet: float = 0.2) -> list[dict[str, Any]]:
             return frames
         frames.append(await ws.recv())
     raise AssertionError(f"still receiving after 100 frames: {frames[-3:]}")
-
-
-# ---------------------------------------------------------------- service-level helpers
-
-
-def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connection:
-    """Record a live connection for ``staff`` as a server process would, and (by default) make
-    them available, which runs routing."""
-    connection = presence.connection_open(
-        role=ConnectionRole.COUNSELOR,
-        server_id="test-server",
-        channel_name=f"test.staff.{staff.pk}.{Connection.objects.count()}",
-        staff=staff,
-    )
-    if available:
-        lifecycle.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
-    return connection
-
-
-def waiting_consultation(topic: str = "building-approval", **overrides: Any) -> Consultation:
-    """A new applicant in the queue, through the join service."""
-    fields: dict[str, Any] = {"name": "Ani", "phone": new_phone(), "topic_code": topic}
-    fields.update(overrides)
-    consultation, _ = lifecycle.consultation_join(applicant_grace_seconds=60, **fields)
-    return Consultation.objects.get(pk=consultation.pk)
-
-
-def reload(consultation: Consultation) -> Consultation:
-    return Consultation.objects.select_related("counselor").get(pk=consultation.pk)

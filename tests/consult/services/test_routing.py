@@ -11,20 +11,10 @@ from django.utils import timezone
 from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
 from consult.services import lifecycle, video
 from consult.services.routing import queue_dispatch
-from tests.fixtures import (
-    counselor_online,
-    make_staff,
-    make_topic,
-    reload,
-    waiting_consultation,
-)
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

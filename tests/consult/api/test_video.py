@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,18 +19,14 @@ from django.test import AsyncClient, Client
 from consult.models import Consultation, StaffProfile, StaffRole
 from consult.precheck import MIN_MEASUREMENT_S, PrecheckService, get_precheck_service
 from consult.services import lifecycle
-from tests.consult.test_precheck import Client as RtcClient
-from tests.consult.test_precheck import _make_client as make_rtc_client
-from tests.fixtures import Ws, counselor_online, join, make_staff, make_topic, staff_ws
+from tests.support.applicants import join
+from tests.support.rtc import RtcClientFactory
+from tests.support.sockets import Ws, staff_ws
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
 
 TURN_SECRET = "coturn-static-auth-secret-for-tests"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -166,19 +162,6 @@ async def precheck_service() -> AsyncIterator[PrecheckService]:
     assert service.peer_count == 0
 
 
-@pytest.fixture
-async def rtc_client() -> AsyncIterator[Callable[..., Awaitable[RtcClient]]]:
-    made: list[RtcClient] = []
-
-    async def factory(**kwargs: Any) -> RtcClient:
-        client = await asyncio.wait_for(make_rtc_client(**kwargs), 10)
-        made.append(client)
-        return client
-
-    yield factory
-    await asyncio.wait_for(asyncio.gather(*(c.close() for c in made)), 10)
-
-
 def _bearer(joined: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {joined['token']}"}
 
@@ -200,7 +183,7 @@ def _verdict(public_id: str) -> tuple[str, list[str], bool]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
-    precheck_service: PrecheckService, rtc_client: Callable[..., Awaitable[RtcClient]]
+    precheck_service: PrecheckService, rtc_client: RtcClientFactory
 ) -> None:
     topic = await sync_to_async(make_topic)()
     sari = await sync_to_async(make_staff)("sari", topics=[topic])
@@ -263,7 +246,7 @@ async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
 @pytest.mark.django_db(transaction=True)
 async def test_precheck_errors(
     precheck_service: PrecheckService,
-    rtc_client: Callable[..., Awaitable[RtcClient]],
+    rtc_client: RtcClientFactory,
     settings: Any,
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}

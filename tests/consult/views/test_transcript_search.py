@@ -23,16 +23,11 @@ from consult.models import (
     TranscriptEntry,
 )
 from consult.transcript_search import TranscriptQuery, transcript_search
-from tests.fixtures import make_staff, make_topic
+from tests.support.staff import make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -175,18 +170,12 @@ def page(client: Client, query: str = "", status: int = 200) -> str:
     return response.content.decode()
 
 
-def logged_in(staff: StaffProfile) -> Client:
-    client = Client()
-    client.force_login(staff.user)
-    return client
-
-
 def listed(html: str) -> list[str]:
     return re.findall(r'href="/transcripts/([0-9a-f-]{36})/"', html)
 
 
 def test_the_page_filters_by_a_word_and_paginates(office: dict[str, Any]) -> None:
-    client = logged_in(office["dewi"])
+    client = staff_client(office["dewi"])
     html = page(client, "?q=garasi")
     assert set(listed(html)) == {str(office["garage"].public_id), str(office["left"].public_id)}
     for n in range(30):
@@ -208,22 +197,24 @@ def test_the_page_filters_by_a_word_and_paginates(office: dict[str, Any]) -> Non
 
 
 def test_the_page_counselor_filter_is_for_supervisors_only(office: dict[str, Any]) -> None:
-    html = page(logged_in(office["dewi"]), f"?counselor={office['budi'].pk}")
+    html = page(staff_client(office["dewi"]), f"?counselor={office['budi'].pk}")
     assert listed(html) == [str(office["clinic"].public_id)]
     assert 'name="counselor"' in html
-    html = page(logged_in(office["budi"]), f"?counselor={office['sari'].pk}")
+    html = page(staff_client(office["budi"]), f"?counselor={office['sari'].pk}")
     assert 'name="counselor"' not in html
     assert listed(html) == [str(office["clinic"].public_id)]
 
 
 def test_a_bad_filter_is_shown_not_ignored(office: dict[str, Any]) -> None:
-    html = page(logged_in(office["dewi"]), "?date_from=2026-03-10&date_to=2026-03-01", status=400)
+    html = page(
+        staff_client(office["dewi"]), "?date_from=2026-03-10&date_to=2026-03-01", status=400
+    )
     assert 'role="alert"' in html
     assert listed(html) == []
 
 
 def test_opening_a_found_transcript_is_recorded(office: dict[str, Any]) -> None:
-    client = logged_in(office["dewi"])
+    client = staff_client(office["dewi"])
     public_id = listed(page(client, "?q=pagar"))[0]
     assert client.get(f"/transcripts/{public_id}/").status_code == 200
     access = TranscriptAccess.objects.get()

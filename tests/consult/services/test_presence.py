@@ -17,14 +17,10 @@ from consult.models import (
 )
 from consult.services import lifecycle, presence
 from consult.services.presence import sweep_due
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

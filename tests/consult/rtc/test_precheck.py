@@ -6,23 +6,12 @@ Every peer here uses ``RTCConfiguration(iceServers=[])``: host candidates only, 
 from __future__ import annotations
 
 import asyncio
-import fractions
-import math
-import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiortc import (
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCSessionDescription,
-    VideoStreamTrack,
-)
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame, VideoFrame
+from av import VideoFrame
 from pytest_django import Settings
 
 from consult.precheck import (
@@ -34,129 +23,7 @@ from consult.precheck import (
     get_precheck_service,
     precheck_verdict,
 )
-
-WIDTH, HEIGHT = 320, 240
-TOP_Y, BOTTOM_Y = 210, 40  # luma of the upper and lower half of the synthetic picture
-
-
-class PatternVideoTrack(VideoStreamTrack):
-    """30 fps picture: bright upper half, dark lower half, a grey square moving across."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        template = VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
-        self._chroma = [bytes([128]) * p.buffer_size for p in template.planes[1:]]
-        line = template.planes[0].line_size
-        self._lumas: list[bytes] = []
-        for step in range(30):
-            x0 = step * (WIDTH - 40) // 29
-            rows = []
-            for y in range(HEIGHT):
-                base = TOP_Y if y < HEIGHT // 2 else BOTTOM_Y
-                row = bytearray([base]) * line
-                if HEIGHT // 2 - 20 <= y < HEIGHT // 2 + 20:
-                    row[x0 : x0 + 40] = bytes([128]) * 40
-                rows.append(bytes(row))
-            self._lumas.append(b"".join(rows))
-        self._n = 0
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
-        frame.planes[0].update(self._lumas[self._n % len(self._lumas)])
-        for plane, data in zip(frame.planes[1:], self._chroma, strict=True):
-            plane.update(data)
-        self._n += 1
-        frame.pts = pts
-        frame.time_base = time_base
-        return frame
-
-
-class ToneAudioTrack(MediaStreamTrack):
-    """440 Hz sine, 48 kHz mono, 20 ms frames, peak 8000 (about -12 dBFS)."""
-
-    kind = "audio"
-    RATE = 48000
-    SAMPLES = 960
-
-    def __init__(self) -> None:
-        super().__init__()
-        one_second = [int(8000 * math.sin(2 * math.pi * 440 * i / self.RATE)) for i in range(48000)]
-        self._pcm = struct.pack(f"<{len(one_second)}h", *one_second)
-        self._timestamp = 0
-        self._start: float | None = None
-
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.time()
-        else:
-            self._timestamp += self.SAMPLES
-            await asyncio.sleep(self._start + self._timestamp / self.RATE - time.time())
-        offset = (self._timestamp % self.RATE) * 2
-        frame = AudioFrame(format="s16", layout="mono", samples=self.SAMPLES)
-        frame.planes[0].update(self._pcm[offset : offset + self.SAMPLES * 2])
-        frame.pts = self._timestamp
-        frame.sample_rate = self.RATE
-        frame.time_base = fractions.Fraction(1, self.RATE)
-        return frame
-
-
-@dataclass(eq=False)
-class Client:
-    pc: RTCPeerConnection
-    first_video: asyncio.Future[VideoFrame]
-    video_frames: int = 0
-    audio_frames: int = 0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def offer(self) -> RTCSessionDescription:
-        assert self.pc.localDescription is not None
-        return self.pc.localDescription
-
-    async def accept(self, result: dict[str, str]) -> None:
-        answer = RTCSessionDescription(sdp=result["sdp"], type=result["type"])
-        await self.pc.setRemoteDescription(answer)
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-async def _make_client(*, video: bool = True, audio: bool = True) -> Client:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    client = Client(pc=pc, first_video=asyncio.get_running_loop().create_future())
-
-    async def consume(track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if isinstance(frame, VideoFrame):
-                client.video_frames += 1
-                if not client.first_video.done():
-                    client.first_video.set_result(frame)
-            else:
-                client.audio_frames += 1
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        client.tasks.add(asyncio.create_task(consume(track)))
-
-    if video:
-        pc.addTrack(PatternVideoTrack())
-    if audio:
-        pc.addTrack(ToneAudioTrack())
-    await pc.setLocalDescription(await pc.createOffer())  # waits for ICE gathering
-    return client
-
-
-ClientFactory = Callable[..., Awaitable[Client]]
+from tests.support.rtc import BOTTOM_Y, HEIGHT, TOP_Y, WIDTH, RtcClient, RtcClientFactory
 
 
 @pytest.fixture
@@ -166,20 +33,7 @@ async def service() -> AsyncIterator[PrecheckService]:
     await asyncio.wait_for(svc.shutdown(), 10)
 
 
-@pytest.fixture
-async def make_client() -> AsyncIterator[ClientFactory]:
-    made: list[Client] = []
-
-    async def factory(**kwargs: Any) -> Client:
-        client = await asyncio.wait_for(_make_client(**kwargs), 10)
-        made.append(client)
-        return client
-
-    yield factory
-    await asyncio.wait_for(asyncio.gather(*(c.close() for c in made)), 10)
-
-
-async def _start(service: PrecheckService, client: Client, session_key: str) -> dict[str, str]:
+async def _start(service: PrecheckService, client: RtcClient, session_key: str) -> dict[str, str]:
     return await asyncio.wait_for(
         service.start(session_key=session_key, offer_sdp=client.offer.sdp, offer_type="offer"), 10
     )
@@ -205,10 +59,10 @@ def _mean_luma(frame: VideoFrame, y0: int, y1: int) -> float:
 
 
 async def test_client_receives_its_own_picture_and_verdict_ready(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 30}
-    client = await make_client()
+    client = await rtc_client()
     t0 = time.monotonic()
     result = await _start(service, client, "session-a")
     assert set(result) == {"check_id", "sdp", "type"}
@@ -266,9 +120,9 @@ async def test_client_receives_its_own_picture_and_verdict_ready(
 
 
 async def test_audio_only_client(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
-    client = await make_client(video=False)
+    client = await rtc_client(video=False)
     result = await _start(service, client, "s")
     await client.accept(result)
     await _wait_until(lambda: client.audio_frames > 50, 10)
@@ -278,10 +132,10 @@ async def test_audio_only_client(
 
 
 async def test_concurrency_limit(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 2}
-    clients = [await make_client() for _ in range(3)]
+    clients = [await rtc_client() for _ in range(3)]
     outcomes = await asyncio.gather(
         *(_start(service, c, f"s{i}") for i, c in enumerate(clients)), return_exceptions=True
     )
@@ -291,7 +145,7 @@ async def test_concurrency_limit(
     assert busy[0].code == "precheck_busy"
     assert service.running_count == 2
 
-    fourth = await make_client()
+    fourth = await rtc_client()
     with pytest.raises(PrecheckBusy):
         await _start(service, fourth, "s3")
     await service.stop(started[0]["check_id"])
@@ -301,11 +155,11 @@ async def test_concurrency_limit(
 
 
 async def test_same_session_replaces_previous_check(
-    service: PrecheckService, make_client: ClientFactory, settings: Settings
+    service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_CONCURRENT": 1}
-    first = await _start(service, await make_client(), "same")
-    second = await _start(service, await make_client(), "same")
+    first = await _start(service, await rtc_client(), "same")
+    second = await _start(service, await rtc_client(), "same")
     assert service.running_count == 1
     old = await service.report(first["check_id"])
     assert (old["state"], old["end_reason"]) == ("ended", "replaced")
@@ -314,10 +168,10 @@ async def test_same_session_replaces_previous_check(
 
 @pytest.mark.parametrize("how", ["max_duration", "stop", "shutdown"])
 async def test_peer_connection_is_closed(
-    how: str, service: PrecheckService, make_client: ClientFactory, settings: Settings
+    how: str, service: PrecheckService, rtc_client: RtcClientFactory, settings: Settings
 ) -> None:
     settings.LOKET = {**settings.LOKET, "PRECHECK_MAX_SECONDS": 2 if how == "max_duration" else 30}
-    client = await make_client()
+    client = await rtc_client()
     result = await _start(service, client, "s")
     server_pc = service._checks[result["check_id"]].pc  # white-box: the server-side peer
     await client.accept(result)
@@ -329,7 +183,7 @@ async def test_peer_connection_is_closed(
     elif how == "shutdown":
         await asyncio.wait_for(service.shutdown(), 10)
         with pytest.raises(PrecheckBusy):
-            await _start(service, await make_client(), "t")
+            await _start(service, await rtc_client(), "t")
     else:
         await _wait_until(lambda: service.peer_count == 0, 8)
 
@@ -376,9 +230,9 @@ def _strip_lines(sdp: str, prefix: str) -> str:
     ],
 )
 async def test_invalid_offer(
-    mangle: Callable[[str], str], service: PrecheckService, make_client: ClientFactory
+    mangle: Callable[[str], str], service: PrecheckService, rtc_client: RtcClientFactory
 ) -> None:
-    client = await make_client()
+    client = await rtc_client()
     with pytest.raises(PrecheckInvalid) as info:
         await asyncio.wait_for(
             service.start(session_key="s", offer_sdp=mangle(client.offer.sdp), offer_type="offer"),
@@ -388,8 +242,10 @@ async def test_invalid_offer(
     assert service.peer_count == 0
 
 
-async def test_wrong_type_is_invalid(service: PrecheckService, make_client: ClientFactory) -> None:
-    client = await make_client()
+async def test_wrong_type_is_invalid(
+    service: PrecheckService, rtc_client: RtcClientFactory
+) -> None:
+    client = await rtc_client()
     with pytest.raises(PrecheckInvalid):
         await service.start(session_key="s", offer_sdp=client.offer.sdp, offer_type="answer")
 

@@ -11,14 +11,10 @@ from consult.models import Consultation, InternalNote, StaffProfile, TranscriptE
 from consult.services import lifecycle, video
 from consult.services.tokens import applicant_token_verify
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import active_consultation, reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -32,13 +28,6 @@ def _events(consultation: Consultation) -> list[str]:
         .order_by("seq")
         .values_list("event", flat=True)
     )
-
-
-def _active(staff: StaffProfile) -> Consultation:
-    counselor_online(staff)
-    consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
-    return reload(consultation)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +75,7 @@ def test_join_of_an_inactive_topic_is_refused() -> None:
 
 
 def test_accept_makes_it_active_and_records_who_joined(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     assert consultation.status == "active"
     assert consultation.accepted_at and consultation.first_accepted_at
     assert consultation.offer_expires_at is None
@@ -108,7 +97,7 @@ def test_only_the_counselor_offered_may_accept_or_decline(sari: StaffProfile) ->
 
 def test_counselor_ends_only_an_active_consultation_of_their_own(sari: StaffProfile) -> None:
     other = make_staff("budi", topics=[make_topic()])
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     with pytest.raises(Forbidden):
         lifecycle.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=other
@@ -131,7 +120,7 @@ def test_an_applicant_leaving_the_queue_abandons_it() -> None:
 
 
 def test_an_ended_consultation_takes_no_more_messages(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     with pytest.raises(InvalidState):
         transcript_append(
@@ -169,7 +158,7 @@ def test_an_applicant_may_write_while_waiting_but_a_counselor_only_when_active(
 
 
 def test_transfer_validation(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
         lifecycle.consultation_transfer(staff=sari, consultation_id=consultation.pk)
     with pytest.raises(NotFound):
@@ -196,7 +185,7 @@ def test_transfer_validation(sari: StaffProfile) -> None:
 
 def test_transfer_records_who_and_where_and_keeps_the_note_internal(sari: StaffProfile) -> None:
     make_topic("health-permit")
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     lifecycle.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit", note="klinik"
     )
@@ -212,7 +201,7 @@ def test_transfer_records_who_and_where_and_keeps_the_note_internal(sari: StaffP
 def test_a_call_is_recorded_with_its_duration_and_ends_with_the_consultation(
     sari: StaffProfile,
 ) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     video.call_request(
         consultation_id=consultation.pk, by_role="counselor", staff=sari, audio_only=True
     )

@@ -14,25 +14,14 @@ from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidSt
 from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import lifecycle
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
-from tests.services import postgres_url
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.support.applicants import active_consultation, reload
+from tests.support.needs import postgres_url
+from tests.support.staff import make_staff, make_topic
 
 
 @pytest.fixture
 def sari() -> StaffProfile:
     return make_staff("sari", topics=[make_topic()])
-
-
-def _active(staff: StaffProfile) -> Consultation:
-    counselor_online(staff)
-    consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
-    return reload(consultation)
 
 
 def _say(consultation: Consultation, client_msg_id: str, text: str = "halo") -> tuple[Any, bool]:
@@ -64,7 +53,7 @@ def _gapless(consultation: Consultation) -> bool:
 def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
     sari: StaffProfile,
 ) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     first, created = _say(consultation, "m-1", "Halo")
     repeat, repeat_created = _say(consultation, "m-1", "Halo")
     after, _ = _say(consultation, "m-2")
@@ -79,7 +68,7 @@ def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
 def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
     sari: StaffProfile,
 ) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     first, _ = _say(consultation, "m-1", "Halo")
     with pytest.raises(ClientMsgIdReused):
         _say(consultation, "m-1", "Halo (lagi)")
@@ -93,7 +82,7 @@ def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
 
 @pytest.mark.django_db
 def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     sent, _ = _say(consultation, "sebelum")
     lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     repeat, created = _say(consultation, "sebelum")
@@ -106,7 +95,7 @@ def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffP
 @pytest.mark.django_db
 def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffProfile) -> None:
     make_topic("health-permit")
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     sent, _ = transcript_append(
         consultation_id=consultation.pk,
         author_role="counselor",
@@ -138,7 +127,7 @@ def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffPr
 
 @pytest.mark.django_db
 def test_refusals_take_no_sequence_number(sari: StaffProfile) -> None:
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     _say(consultation, "m-1")
     with pytest.raises(InvalidInput):  # another author reusing the id
         transcript_append(
@@ -175,7 +164,7 @@ def test_the_same_message_sent_twice_at_once_is_stored_once(sari: StaffProfile) 
     """Two connections send the same client_msg_id while the row is locked: both get the one
     stored entry, and no sequence number is lost (PostgreSQL: real row locks)."""
     postgres_url()
-    consultation = _active(sari)
+    consultation = active_consultation(sari)
     results: list[tuple[int, int, bool]] = []
     errors: list[BaseException] = []
 

@@ -15,24 +15,10 @@ from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.tokens import applicant_token_issue
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def topic() -> Topic:
-    return make_topic()
-
-
-@pytest.fixture
-def sari(topic: Topic) -> StaffProfile:
-    return make_staff("sari", topics=[topic])
 
 
 def _active(staff: StaffProfile, name: str = "Ani") -> tuple[Consultation, str]:

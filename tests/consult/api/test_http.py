@@ -3,28 +3,19 @@ a body too large, and an applicant token in the wrong form."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
-from consult.models import StaffProfile, StaffRole
+from consult.models import StaffRole
 from consult.services.tokens import applicant_token_issue
-from tests.fixtures import make_staff, make_topic, waiting_consultation
+from tests.support.applicants import waiting_consultation
+from tests.support.staff import make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _staff_client(role: str = StaffRole.COUNSELOR) -> Client:
-    staff: StaffProfile = make_staff("sari", role=role, topics=[make_topic()])
-    client = Client()
-    client.force_login(staff.user)
-    return client
+    return staff_client(make_staff("sari", role=role, topics=[make_topic()]))
 
 
 def _endpoint(name: str) -> tuple[Client, str, dict[str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,24 +12,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consult.models import Consultation, ConsultationStatus, StaffProfile, StaffRole, Topic
-from tests.fixtures import make_staff, make_topic
+from tests.support.staff import make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 DAY = date(2026, 3, 10)
 PAGES = ["/supervisor/", "/supervisor/figures/", "/supervisor/figures.csv"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def logged_in(staff: StaffProfile | None = None, user: Any = None) -> Client:
-    client = Client()
-    client.force_login(user or staff.user)  # type: ignore[union-attr]
-    return client
 
 
 @pytest.fixture
@@ -44,22 +32,22 @@ def people() -> dict[str, StaffProfile]:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_supervisors_only(path: str, people: dict[str, StaffProfile]) -> None:
-    assert logged_in(people["dewi"]).get(path).status_code == 200
-    assert logged_in(people["sari"]).get(path).status_code == 403
+    assert staff_client(people["dewi"]).get(path).status_code == 200
+    assert staff_client(people["sari"]).get(path).status_code == 403
     plain = get_user_model().objects.create_user(username="plain", password="x")
-    assert logged_in(user=plain).get(path).status_code == 403
+    assert staff_client(user=plain).get(path).status_code == 403
     anonymous = Client().get(path)
     assert anonymous.status_code == 302
     assert anonymous.url == f"/login/?next={path}"
 
 
 def test_the_board_page_is_for_the_staff_socket(people: dict[str, StaffProfile]) -> None:
-    html = logged_in(people["dewi"]).get("/supervisor/").content.decode()
+    html = staff_client(people["dewi"]).get("/supervisor/").content.decode()
     assert 'data-ws-path="/ws/staff/"' in html and "js/board.js" in html
     assert 'id="topic-rows"' in html
     # The navigation leads supervisors to the board and the figures; counselors do not see them.
     assert 'href="/supervisor/figures/"' in html
-    counselor_html = logged_in(people["sari"]).get("/counselor/").content.decode()
+    counselor_html = staff_client(people["sari"]).get("/counselor/").content.decode()
     assert 'href="/supervisor/"' not in counselor_html
 
 
@@ -91,7 +79,7 @@ def day_of_work(people: dict[str, StaffProfile]) -> None:
 def test_figures_page_shows_the_chosen_day(
     people: dict[str, StaffProfile], day_of_work: None
 ) -> None:
-    client = logged_in(people["dewi"])
+    client = staff_client(people["dewi"])
     client.cookies["django_language"] = "en"
     html = client.get(f"/supervisor/figures/?date_from={DAY}&date_to={DAY}").content.decode()
     assert "Office day Tuesday, 10 March 2026" in html
@@ -108,14 +96,16 @@ def test_figures_page_shows_the_chosen_day(
 def test_figures_page_in_indonesian_uses_a_decimal_comma(
     people: dict[str, StaffProfile], day_of_work: None
 ) -> None:
-    html = logged_in(people["dewi"]).get(f"/supervisor/figures/?date_from={DAY}").content.decode()
+    html = (
+        staff_client(people["dewi"]).get(f"/supervisor/figures/?date_from={DAY}").content.decode()
+    )
     assert 'data-col="rating">4,0<' in html
 
 
 def test_a_bad_range_is_refused_on_the_page_and_in_the_csv(
     people: dict[str, StaffProfile],
 ) -> None:
-    client = logged_in(people["dewi"])
+    client = staff_client(people["dewi"])
     response = client.get("/supervisor/figures/?date_from=2026-03-10&date_to=2026-03-01")
     assert response.status_code == 400
     assert 'role="alert"' in response.content.decode()
@@ -125,7 +115,7 @@ def test_a_bad_range_is_refused_on_the_page_and_in_the_csv(
 
 
 def test_csv_download(people: dict[str, StaffProfile], day_of_work: None) -> None:
-    response = logged_in(people["dewi"]).get(
+    response = staff_client(people["dewi"]).get(
         f"/supervisor/figures.csv?date_from={DAY}&date_to={DAY}"
     )
     assert response.status_code == 200
@@ -152,7 +142,7 @@ def test_figures_page_starts_with_today_filled_in(
 ) -> None:
     monkeypatch.setattr("consult.supervisor_views.office_today", lambda: DAY)
     monkeypatch.setattr("consult.forms.office_today", lambda: DAY)
-    html = logged_in(people["dewi"]).get("/supervisor/figures/").content.decode()
+    html = staff_client(people["dewi"]).get("/supervisor/figures/").content.decode()
     assert f'name="date_from" value="{DAY}"' in html
     assert f'name="date_to" value="{DAY}"' in html
     assert f"figures.csv?date_from={DAY}&amp;date_to={DAY}" in html

@@ -25,7 +25,8 @@ from consult.models import (
     StaffRole,
 )
 from consult.services import office
-from tests.fixtures import make_staff, make_topic, waiting_consultation
+from tests.support.applicants import waiting_consultation
+from tests.support.staff import make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +34,6 @@ WIB = ZoneInfo("Asia/Jakarta")
 FRIDAY_EVENING = datetime(2026, 3, 6, 18, 0, tzinfo=WIB)
 MONDAY_MORNING = datetime(2026, 3, 9, 10, 0, tzinfo=WIB)
 MONDAY_CUT_OFF = datetime(2026, 3, 9, 15, 50, tzinfo=WIB)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -72,12 +68,6 @@ QUESTION = {
 
 def _ask(**overrides: Any) -> Any:
     return _json(Client(), "/api/offline-questions", {**QUESTION, **overrides})
-
-
-def _staff_client(staff: StaffProfile) -> Client:
-    client = Client()
-    client.force_login(staff.user)
-    return client
 
 
 # ---------------------------------------------------------------- joining and office status
@@ -244,7 +234,7 @@ def test_counselors_see_their_topics_and_supervisors_all(people: dict[str, Staff
     health = _ask(topic="health-permit", question="Izin apotek?").json()["reference"]
 
     def listed(who: str, query: str = "") -> list[str]:
-        response = _staff_client(people[who]).get("/api/staff/offline-questions" + query)
+        response = staff_client(people[who]).get("/api/staff/offline-questions" + query)
         assert response.status_code == 200
         return [q["reference"] for q in response.json()["questions"]]
 
@@ -252,22 +242,22 @@ def test_counselors_see_their_topics_and_supervisors_all(people: dict[str, Staff
     assert listed("budi") == [health]
     assert listed("dewi") == [building, health]
     assert listed("dewi", "?status=answered") == []
-    summary = _staff_client(people["sari"]).get("/api/staff/offline-questions").json()
+    summary = staff_client(people["sari"]).get("/api/staff/offline-questions").json()
     assert (
         summary["questions"][0]["excerpt"]
         == "Apakah PBG perlu gambar arsitek? Rumah saya dua lantai."
     )
     assert "applicant_email" not in summary["questions"][0]
 
-    detail = _staff_client(people["sari"]).get(f"/api/staff/offline-questions/{building}")
+    detail = staff_client(people["sari"]).get(f"/api/staff/offline-questions/{building}")
     assert detail.status_code == 200
     question = detail.json()["question"]
     assert question["question"] == QUESTION["question"]
     assert question["applicant_phone"] == "081234567890"
     assert "applicant_email" not in question
-    other = _staff_client(people["sari"]).get(f"/api/staff/offline-questions/{health}")
+    other = staff_client(people["sari"]).get(f"/api/staff/offline-questions/{health}")
     assert other.status_code == 403
-    missing = _staff_client(people["dewi"]).get("/api/staff/offline-questions/LKT-2026-999999")
+    missing = staff_client(people["dewi"]).get("/api/staff/offline-questions/LKT-2026-999999")
     assert missing.status_code == 404
 
 
@@ -281,13 +271,13 @@ def test_the_panel_is_for_staff_only(people: dict[str, StaffProfile]) -> None:
     assert client.get(f"/api/staff/offline-questions/{reference}").status_code == 403
     answer = _json(client, f"/api/staff/offline-questions/{reference}/answer", {"text": "Ya."})
     assert answer.status_code == 403
-    bad = _staff_client(people["sari"]).get("/api/staff/offline-questions?status=closed")
+    bad = staff_client(people["sari"]).get("/api/staff/offline-questions?status=closed")
     assert bad.json()["error"]["code"] == "invalid_input"
 
 
 def _answer(staff: StaffProfile, reference: str, text: str) -> Any:
     return _json(
-        _staff_client(staff), f"/api/staff/offline-questions/{reference}/answer", {"text": text}
+        staff_client(staff), f"/api/staff/offline-questions/{reference}/answer", {"text": text}
     )
 
 
@@ -429,5 +419,5 @@ def test_the_open_applicant_page_has_only_the_join_form(clock: Any) -> None:
 
 
 def test_the_console_has_the_offline_panel(people: dict[str, StaffProfile]) -> None:
-    html = _staff_client(people["sari"]).get("/counselor/").content.decode()
+    html = staff_client(people["sari"]).get("/counselor/").content.decode()
     assert 'id="offline-panel"' in html and "Pertanyaan luring" in html

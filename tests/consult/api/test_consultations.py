@@ -9,31 +9,19 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from consult.models import Consultation, StaffProfile, TranscriptAccess, TranscriptEntry
+from consult.models import Consultation, TranscriptAccess, TranscriptEntry
 from consult.services import lifecycle
 from consult.services.tokens import applicant_token_issue
 from consult.services.transcript import transcript_append
-from tests.fixtures import counselor_online, make_staff, make_topic, reload, waiting_consultation
+from tests.support.applicants import reload, waiting_consultation
+from tests.support.staff import counselor_online, make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _post(body: Any, content_type: str = "application/json") -> Any:
     data = body if isinstance(body, str) else json.dumps(body)
     return Client().post("/api/consultations", data=data, content_type=content_type)
-
-
-def _client(staff: StaffProfile | None = None, user: Any = None) -> Client:
-    client = Client()
-    user = user or (staff.user if staff is not None else None)
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 VALID = {"name": "Ani", "phone": "0812 3456 7890", "topic": "building-approval"}
@@ -151,7 +139,7 @@ def test_a_supervisor_reads_any_transcript_and_the_read_is_recorded(
     ended: dict[str, Any],
 ) -> None:
     consultation = ended["consultation"]
-    response = _client(ended["dewi"]).get(_api(consultation.public_id))
+    response = staff_client(ended["dewi"]).get(_api(consultation.public_id))
     assert response.status_code == 200
     body = response.json()
     assert body["consultation"]["status"] == "ended"
@@ -171,8 +159,8 @@ def test_a_supervisor_reads_any_transcript_and_the_read_is_recorded(
 
 def test_a_counselor_reads_only_their_own_transcripts(ended: dict[str, Any]) -> None:
     public_id = ended["consultation"].public_id
-    assert _client(ended["sari"]).get(_api(public_id)).status_code == 200
-    refused = _client(ended["budi"]).get(_api(public_id))
+    assert staff_client(ended["sari"]).get(_api(public_id)).status_code == 200
+    refused = staff_client(ended["budi"]).get(_api(public_id))
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden"
     assert "Halo" not in refused.content.decode()
@@ -201,8 +189,8 @@ def test_a_counselor_who_transferred_keeps_reading_what_they_wrote() -> None:
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
     )
     assert reload(consultation).counselor_id == budi.pk
-    assert _client(sari).get(_api(consultation.public_id)).status_code == 200
-    assert _client(budi).get(_api(consultation.public_id)).status_code == 200
+    assert staff_client(sari).get(_api(consultation.public_id)).status_code == 200
+    assert staff_client(budi).get(_api(consultation.public_id)).status_code == 200
 
 
 def test_applicants_and_anonymous_visitors_cannot_read_transcripts(ended: dict[str, Any]) -> None:
@@ -218,14 +206,14 @@ def test_applicants_and_anonymous_visitors_cannot_read_transcripts(ended: dict[s
     )
     assert with_token.status_code == 401
     plain_user = get_user_model().objects.create_user(username="warga", password="pw")
-    refused = _client(user=plain_user).get(_api(public_id))
+    refused = staff_client(user=plain_user).get(_api(public_id))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     assert TranscriptAccess.objects.count() == 0
     assert "Halo" not in anonymous.content.decode() + refused.content.decode()
 
 
 def test_an_unknown_transcript_is_not_found(ended: dict[str, Any]) -> None:
-    client = _client(ended["dewi"])
+    client = staff_client(ended["dewi"])
     for public_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
         response = client.get(_api(public_id))
         assert response.status_code == 404
@@ -237,23 +225,23 @@ def test_the_transcript_pages_follow_the_same_rules(ended: dict[str, Any]) -> No
     consultation = ended["consultation"]
     page = f"/transcripts/{consultation.public_id}/"
 
-    listing = _client(ended["dewi"]).get("/transcripts/")
+    listing = staff_client(ended["dewi"]).get("/transcripts/")
     assert listing.status_code == 200 and page in listing.content.decode()
-    shown = _client(ended["dewi"]).get(page)
+    shown = staff_client(ended["dewi"]).get(page)
     assert shown.status_code == 200
     assert "Selamat siang" in shown.content.decode()
     assert TranscriptAccess.objects.get().via == "page"
 
-    assert page in _client(ended["sari"]).get("/transcripts/").content.decode()
-    assert _client(ended["sari"]).get(page).status_code == 200
-    assert page not in _client(ended["budi"]).get("/transcripts/").content.decode()
-    assert _client(ended["budi"]).get(page).status_code == 403
+    assert page in staff_client(ended["sari"]).get("/transcripts/").content.decode()
+    assert staff_client(ended["sari"]).get(page).status_code == 200
+    assert page not in staff_client(ended["budi"]).get("/transcripts/").content.decode()
+    assert staff_client(ended["budi"]).get(page).status_code == 403
 
     assert Client().get(page).status_code == 302
     assert Client().get("/transcripts/").status_code == 302
     plain_user = get_user_model().objects.create_user(username="warga", password="pw")
-    assert _client(user=plain_user).get(page).status_code == 403
-    assert _client(user=plain_user).get("/transcripts/").status_code == 403
-    assert _client(ended["dewi"]).get("/transcripts/not-a-uuid/").status_code == 404
+    assert staff_client(user=plain_user).get(page).status_code == 403
+    assert staff_client(user=plain_user).get("/transcripts/").status_code == 403
+    assert staff_client(ended["dewi"]).get("/transcripts/not-a-uuid/").status_code == 404
     assert TranscriptAccess.objects.count() == 2
     assert TranscriptEntry.objects.filter(consultation=consultation).count() == 5

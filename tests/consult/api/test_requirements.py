@@ -11,7 +11,8 @@ from django.test import Client
 
 from consult.models import KnowledgeArticle, Topic
 from consult.requirements_selectors import requirement_items, topic_requirements
-from tests.fixtures import join, make_topic
+from tests.support.applicants import join
+from tests.support.staff import make_topic
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,18 @@
+"""The suite's shared fixtures, each defined once in tests/support/ and registered here.
+
+- tests.support.staff: ``fast_passwords`` (autouse: the MD5 hasher, as staff are made per test)
+- tests.support.processes: ``migrated_template``, ``e2e_database``, ``shared_redis``, ``log_dir``
+  and the hook that attaches child-process logs to a failed test's report
+- tests.support.browser: ``server`` (a browser walk's Daphne with sari and dewi) and ``browser``
+  (Chromium)
+
+The test-run environment is set earlier, by the ``-p tests.env`` plugin (pyproject.toml), before
+Django reads its settings; which real services a test needs and what happens when one is missing
+is tests.support.needs.
+"""
+
+pytest_plugins = [
+    "tests.support.staff",
+    "tests.support.processes",
+    "tests.support.browser",
+]

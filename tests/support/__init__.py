@@ -1,0 +1,10 @@
+"""What the tests share, each defined once (the fixtures among it are registered by
+tests/conftest.py):
+
+- needs: which real services (PostgreSQL, Redis, Chromium) a test needs; skip or, under CI, fail
+- staff, applicants, phones: rows in the test database, through the models and the services
+- sockets: WebSocket clients on the in-process ASGI application
+- servers, live, processes: real Daphne and Redis processes, their clients, and their fixtures
+- browser: a browser walk's Daphne on SQLite, Chromium, and the checks every page gets
+- rtc: an aiortc client peer with a synthetic camera and microphone
+"""

@@ -1,0 +1,45 @@
+"""Applicants in the queue (over the HTTP API as a browser joins, or through the join service), and
+consultations a counselor has taken."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.test import Client
+
+from consult.models import Consultation, StaffProfile
+from consult.services import lifecycle
+from tests.support.phones import new_phone
+from tests.support.staff import counselor_online
+
+
+def join(topic: str = "building-approval", **overrides: Any) -> dict[str, Any]:
+    body = {"name": "Ani", "phone": new_phone(), "topic": topic, "mode": "chat"}
+    body.update(overrides)
+    response = Client().post(
+        "/api/consultations", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
+def waiting_consultation(topic: str = "building-approval", **overrides: Any) -> Consultation:
+    """A new applicant in the queue, through the join service."""
+    fields: dict[str, Any] = {"name": "Ani", "phone": new_phone(), "topic_code": topic}
+    fields.update(overrides)
+    consultation, _ = lifecycle.consultation_join(applicant_grace_seconds=60, **fields)
+    return Consultation.objects.get(pk=consultation.pk)
+
+
+def reload(consultation: Consultation) -> Consultation:
+    return Consultation.objects.select_related("counselor").get(pk=consultation.pk)
+
+
+def active_consultation(staff: StaffProfile, **join: Any) -> Consultation:
+    """``staff`` comes online (available) and accepts a new applicant's consultation (``join``:
+    ``waiting_consultation`` arguments); the consultation as it is then."""
+    counselor_online(staff)
+    consultation = waiting_consultation(**join)
+    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    return reload(consultation)

@@ -25,6 +25,7 @@ from .models import (
     TranscriptAccess,
     TranscriptEntry,
 )
+from .services.transcript import transcript_access_record
 
 
 @admin.register(OfficeHours)
@@ -228,7 +229,7 @@ class ConsultationAdmin(_ReadOnlyAdmin):
         if request.method == "GET" and response.status_code == 200 and user.is_authenticated:
             consultation = self.get_object(request, unquote(object_id))
             if consultation is not None:
-                TranscriptAccess.objects.create(consultation=consultation, reader=user, via="admin")
+                transcript_access_record(consultation=consultation, reader=user, via="admin")
         return response
 
 

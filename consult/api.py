@@ -10,10 +10,12 @@ from django.views.decorators.http import require_GET, require_POST
 from .errors import DomainError
 from .http import error_response, json_body, staff_of, text_fields
 from .payloads import consultation_payload, entry_payload, note_payload
-from .selectors import topics_active, transcript_read
-from .services.lifecycle import consultation_join
+from .selectors.knowledge import notes_of
+from .selectors.queue import topics_active
+from .selectors.transcript import transcript_read
+from .services.consultations import consultation_join
+from .services.transcript import transcript_access_record
 from .throttle import throttle_join
-from .tools_selectors import notes_of
 
 MAX_BODY = 8192
 
@@ -77,7 +79,8 @@ def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
     """GET /api/consultations/<id>/transcript: the whole record, for those allowed to read it."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id, via="api")
+        consultation, entries = transcript_read(staff=staff, public_id=public_id)
+        transcript_access_record(consultation=consultation, reader=staff.user, via="api")
     except DomainError as exc:
         return error_response(exc)
     pid = str(consultation.public_id)

@@ -28,9 +28,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .errors import DomainError, InvalidInput
 from .http import applicant_consultation, applicant_from_bearer, error_response, json_body
 from .models import Consultation, Topic
-from .requirements_selectors import topic_requirements
+from .selectors.knowledge import applicant_transcript, citation_label
+from .selectors.requirements import topic_requirements
 from .services.feedback import consultation_rate
-from .tools_selectors import applicant_transcript, citation_label
 
 MAX_BODY = 8192
 VIEW_COOKIE = "loket_transcript"

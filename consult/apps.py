@@ -9,7 +9,7 @@ class ConsultConfig(AppConfig):
 
     def ready(self) -> None:
         from .ice import host_addresses_from_settings
-        from .staff_sessions import connect_signals
+        from .services.sessions import connect_signals
 
         host_addresses_from_settings()
         connect_signals()

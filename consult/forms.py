@@ -9,9 +9,9 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from .figures import MAX_RANGE_DAYS, office_today
 from .models import Outcome, StaffProfile, StaffRole, Topic
-from .transcript_search import MAX_TEXT_QUERY, TranscriptQuery
+from .selectors.figures import MAX_RANGE_DAYS, office_today
+from .selectors.transcript import MAX_TEXT_QUERY, TranscriptQuery
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

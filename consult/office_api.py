@@ -18,8 +18,8 @@ from .errors import DomainError, InvalidInput
 from .hours import OFFICE_TZ
 from .http import error_response, json_body, query_text, staff_of, text_fields
 from .models import OfflineQuestion, OfflineQuestionStatus
-from .office_selectors import office_status_now, offline_question_get, offline_questions_list
 from .payloads import iso
+from .selectors.office import office_status_now, offline_question_get, offline_questions_list
 from .services.office import offline_question_answer, offline_question_submit
 from .text_input import text_check
 from .throttle import throttle_offline_question

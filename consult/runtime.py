@@ -33,7 +33,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from .services.presence import connections_renew, sweep_due
+from .services.presence import connections_renew
+from .services.sweeper import sweep_due
 
 log = logging.getLogger(__name__)
 

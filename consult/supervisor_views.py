@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from .errors import DomainError, InvalidInput
-from .figures import figures_csv, figures_report, office_today
 from .forms import FiguresForm
 from .http import staff_of
 from .models import StaffProfile
+from .selectors.figures import figures_csv, figures_report, office_today
 
 View = Callable[..., HttpResponse]
 

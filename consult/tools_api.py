@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from .errors import DomainError, InvalidInput
 from .http import error_response, json_body, query_text, staff_of, text_fields
 from .models import Language
+from .selectors.knowledge import canned_replies_for, canned_reply_payload, knowledge_search
 from .services.replies import canned_reply_create, canned_reply_delete
-from .tools_selectors import canned_replies_for, canned_reply_payload, knowledge_search
 
 MAX_BODY = 16 * 1024
 

@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .errors import DomainError, Forbidden, InvalidInput, InvalidState, NotFound
+from .errors import DomainError, InvalidInput, InvalidState, NotFound
 from .http import (
     applicant_consultation,
     applicant_from_bearer,
@@ -28,7 +28,8 @@ from .http import (
 )
 from .models import OPEN_STATUSES, Consultation, ConsultationStatus, Mode
 from .precheck import get_precheck_service
-from .services.video import precheck_result_record
+from .selectors.consultations import consultation_counselor_check
+from .services.calls import precheck_result_record
 from .turn import ice_servers_for
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, st
     consultation = Consultation.objects.filter(public_id=public_id).first()
     if consultation is None:
         raise NotFound()
-    if not staff.is_counselor or consultation.counselor_id != staff.pk:
-        raise Forbidden()
+    consultation_counselor_check(consultation, staff_id=staff.pk if staff.is_counselor else None)
     return consultation, "counselor"
 
 

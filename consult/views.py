@@ -15,10 +15,10 @@ from .errors import DomainError, NotFound
 from .forms import TranscriptSearchForm
 from .http import staff_of
 from .models import Consultation, Topic
-from .office_selectors import office_closed_status
-from .selectors import transcript_read
-from .tools_selectors import citation_label, notes_of
-from .transcript_search import transcript_counselor_name, transcript_search
+from .selectors.knowledge import citation_label, notes_of
+from .selectors.office import office_closed_status
+from .selectors.transcript import transcript_counselor_name, transcript_read, transcript_search
+from .services.transcript import transcript_access_record
 
 TRANSCRIPTS_PER_PAGE = 25
 
@@ -83,7 +83,8 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     """One transcript; the read is recorded."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id, via="page")
+        consultation, entries = transcript_read(staff=staff, public_id=public_id)
+        transcript_access_record(consultation=consultation, reader=staff.user, via="page")
     except NotFound:
         raise Http404() from None
     except DomainError:

@@ -1,7 +1,7 @@
 """Ties a staff WebSocket to the Django session that opened it: when the session ends (logout,
 deactivated account, changed password, expiry) the socket is closed with 4401.
 
-The session is re-checked (consult/staff_sessions.py) when the server is told to (a
+The session is re-checked (consult/services/sessions.py) when the server is told to (a
 ``loket.session_check`` event on the user's group, published after logout and account changes),
 every ``SESSION_RECHECK`` seconds, and before a frame is handled when the last check is older than
 ``SESSION_FRAME_RECHECK`` seconds: at most one session query per frame window per socket, and a
@@ -18,9 +18,9 @@ from typing import Any
 
 from django.conf import settings
 
-from consult.staff_sessions import session_digest
+from consult.services.sessions import session_digest
 
-from . import access, protocol
+from . import bridge, protocol
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class SessionGuard:
         if self.ended:
             return False
         try:
-            valid = await access.staff_session_valid(
+            valid = await bridge.staff_session_valid(
                 session_key=self.session_key, user_id=self.user_id
             )
         except Exception as exc:

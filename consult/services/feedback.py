@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from ..errors import DomainError, InvalidInput, InvalidState
 from ..models import Consultation, ConsultationStatus
+from .locking import consultation_lock
 from .routing import publish_consultation_state
-from .transcript import consultation_lock
 
 MAX_COMMENT = 1000
 

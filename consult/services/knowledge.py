@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 
-from ..errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
+from ..errors import ClientMsgIdReused, InvalidInput, NotFound, TextTooLong
 from ..models import (
     AuthorRole,
     ConsultationStatus,
@@ -16,7 +16,9 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from .transcript import consultation_lock, entry_add
+from ..selectors.consultations import consultation_holder_check
+from .locking import consultation_lock
+from .transcript import entry_add
 
 
 def knowledge_text(article: KnowledgeArticle, *, section: str | None, language: str) -> str:
@@ -61,10 +63,11 @@ def knowledge_insert(
             if (citation.get("article_id"), citation.get("section")) != (article_id, section):
                 raise ClientMsgIdReused()
             return existing, False
-        if not staff.is_counselor or consultation.counselor_id != staff.pk:
-            raise Forbidden()
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation,
+            staff_id=staff.pk if staff.is_counselor else None,
+            statuses=(ConsultationStatus.ACTIVE,),
+        )
         article = (
             KnowledgeArticle.objects.select_related("topic")
             .filter(pk=article_id, active=True)

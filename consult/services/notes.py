@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events
-from ..errors import Forbidden, InvalidInput, InvalidState, TextTooLong
+from ..errors import InvalidInput, TextTooLong
 from ..models import Consultation, ConsultationStatus, InternalNote, NoteKind, StaffProfile
 from ..payloads import note_payload
-from .transcript import consultation_lock
+from ..selectors.consultations import consultation_holder_check
+from .locking import consultation_lock
 
 MAX_NOTE = 2000
 
@@ -51,8 +52,9 @@ def note_add(*, staff: StaffProfile, consultation_id: int, text: str) -> Interna
         raise TextTooLong(f"A note is at most {MAX_NOTE} characters.")
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        if not staff.is_counselor or consultation.counselor_id != staff.pk:
-            raise Forbidden()
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation,
+            staff_id=staff.pk if staff.is_counselor else None,
+            statuses=(ConsultationStatus.ACTIVE,),
+        )
         return note_record(consultation, author=staff, text=text, kind=NoteKind.NOTE)

@@ -20,13 +20,15 @@ from ..errors import (
     InvalidInput,
     InvalidState,
     MailFailed,
+    NotFound,
     OfficeClosed,
     TextTooLong,
 )
 from ..hours import OFFICE_TZ
 from ..models import Language, OfflineQuestion, OfflineQuestionStatus, StaffProfile
-from ..office_selectors import office_closed_status, offline_question_get
-from ..selectors import topic_active_get
+from ..selectors.office import office_closed_status, offline_question_get
+from ..selectors.queue import topic_active_get
+from .locking import row_lock
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +125,13 @@ def offline_question_answer(*, staff: StaffProfile, reference: str, text: str) -
         raise Forbidden()
     offline_question_get(staff=staff, reference=reference)  # NotFound / Forbidden first
     with transaction.atomic():
-        item = (
-            OfflineQuestion.objects.select_for_update()
-            .select_related("topic")
-            .get(reference=reference.strip().upper())
+        item = row_lock(
+            OfflineQuestion.objects.select_related("topic").filter(
+                reference=reference.strip().upper()
+            )
         )
+        if item is None:
+            raise NotFound()
         if item.status != OfflineQuestionStatus.OPEN:
             raise InvalidState("This question has already been answered.")
         item.status = OfflineQuestionStatus.ANSWERED

@@ -1,9 +1,10 @@
-"""Presence: leased connection rows, grace periods, and the sweeper's due work.
+"""Presence: leased connection rows, grace periods, and the counselor's status.
 
 A connection row lives while its server process renews its lease. When a client closes its last
 connection, its owner gets a grace deadline; when a process dies, its rows' leases lapse and the
-sweeper of any other process treats the owner as disconnected (counselors at once, applicants
-with their grace period).
+sweeper (``sweeper.py``) of any other process treats the owner as disconnected (counselors at
+once, applicants with their grace period). A counselor who is gone is lost: what they held goes
+back to the queue.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .. import events
+from ..errors import Forbidden, InvalidInput
 from ..models import (
     HELD_STATUSES,
     OPEN_STATUSES,
@@ -28,9 +31,13 @@ from ..models import (
     CounselorStatus,
     StaffProfile,
 )
-from .lifecycle import applicant_abandon, counselor_lose, offer_expire
-from .routing import queue_dispatch, queues_publish
-from .video import call_request_expire
+from ..payloads import consultation_payload
+from ..selectors.consultations import consultation_is_held, staff_consultations
+from ..selectors.queue import queue_snapshots, topics_active
+from .consultations import consultation_release
+from .locking import consultation_lock, staff_lock
+from .routing import counselor_topic_ids, queue_dispatch, queues_publish
+from .tokens import applicant_token_verify
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +76,56 @@ def connection_open(
     return connection
 
 
-def _grace_start(
+def applicant_connection_open(*, token: str, server_id: str, channel_name: str) -> dict[str, Any]:
+    """An applicant's socket: verify the token and, while the consultation is open, record the
+    connection; returns it with the applicant's view of the consultation."""
+    consultation = applicant_token_verify(token=token)
+    connection_id = None
+    if consultation.is_open:
+        connection_id = connection_open(
+            role=ConnectionRole.APPLICANT,
+            server_id=server_id,
+            channel_name=channel_name,
+            consultation=consultation,
+        ).pk
+    return {
+        "connection_id": connection_id,
+        "consultation_id": consultation.pk,
+        "topic_id": consultation.topic_id,
+        "state": consultation_payload(consultation, for_staff=False),
+    }
+
+
+def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> dict[str, Any] | None:
+    """A staff socket of an authenticated session: the active staff member behind it (None if
+    there is none), with what they hold and the queues they watch. A counselor's connection is
+    recorded (a supervisor's is not: they take no consultations)."""
+    staff = StaffProfile.objects.filter(user=user, user__is_active=True).first()
+    if staff is None:
+        return None
+    connection_id = None
+    held: list[Consultation] = []
+    if staff.is_counselor:
+        connection_id = connection_open(
+            role=ConnectionRole.COUNSELOR,
+            server_id=server_id,
+            channel_name=channel_name,
+            staff=staff,
+        ).pk
+        held = staff_consultations(staff=staff)
+        topic_ids = counselor_topic_ids(staff)
+    else:
+        topic_ids = [t.pk for t in topics_active()]
+    return {
+        "staff": staff,
+        "connection_id": connection_id,
+        "held": [(c.pk, c.topic_id, consultation_payload(c, for_staff=True)) for c in held],
+        "topic_ids": topic_ids,
+        "snapshots": queue_snapshots(topic_ids=topic_ids),
+    }
+
+
+def grace_start(
     *, role: str, staff_id: int | None, consultation_id: int | None, now_grace_from: bool
 ) -> None:
     """Start the owner's grace period if it has no other live connection."""
@@ -104,7 +160,7 @@ def connection_close(*, connection_id: UUID | str) -> None:
         if connection is None:
             return
         connection.delete()
-        _grace_start(
+        grace_start(
             role=connection.role,
             staff_id=connection.staff_id,
             consultation_id=connection.consultation_id,
@@ -124,82 +180,64 @@ def connections_renew(
     return rows.update(lease_expires_at=timezone.now() + _lease())
 
 
-def connections_reap() -> int:
-    """Remove connections whose process stopped renewing them; their owners are disconnected."""
-    now = timezone.now()
-    reaped = 0
-    for connection_id in list(
-        Connection.objects.filter(lease_expires_at__lte=now).values_list("pk", flat=True)[:500]
-    ):
-        with transaction.atomic():
-            connection = (
-                Connection.objects.select_for_update()
-                .filter(pk=connection_id, lease_expires_at__lte=now)
-                .first()
-            )
-            if connection is None:
-                continue
-            connection.delete()
-            # A lapsed lease means the server process died: the counselor is lost at once (their
-            # applicants should not wait a grace period for a process that will not come back);
-            # the applicant still gets the grace period to reconnect to another process.
-            _grace_start(
-                role=connection.role,
-                staff_id=connection.staff_id,
-                consultation_id=connection.consultation_id,
-                now_grace_from=False,
-            )
-            reaped += 1
-    return reaped
-
-
-def sweep_due() -> dict[str, int]:
-    """Handle every due deadline once. Safe to run in every process at the same time."""
-    reaped = connections_reap()
-    # Read the clock after reaping: a lapsed lease sets its counselor's grace deadline to "now",
-    # which must already count as due in this same sweep (lost at once, not one sweep later).
-    now = timezone.now()
-    done = {"reaped": reaped, "offers": 0, "counselors": 0, "abandoned": 0, "call_requests": 0}
-    for consultation_id in list(
-        Consultation.objects.filter(
-            status=ConsultationStatus.OFFERED, offer_expires_at__lte=now
-        ).values_list("pk", flat=True)[:200]
-    ):
-        done["offers"] += int(offer_expire(consultation_id=consultation_id))
-    lost = StaffProfile.objects.filter(grace_deadline__lte=now).values_list("pk", flat=True)[:200]
-    for staff_id in list(lost):
-        if Connection.objects.filter(staff_id=staff_id, lease_expires_at__gt=now).exists():
-            StaffProfile.objects.filter(pk=staff_id).update(grace_deadline=None)
-            continue
-        counselor_lose(staff_id=staff_id)
-        done["counselors"] += 1
-    # Counselors marked available or holding work with no connection at all and no deadline
-    # (a process died before it could record anything): give them the lapse treatment.
-    orphaned = (
-        StaffProfile.objects.filter(grace_deadline__isnull=True)
-        .exclude(connections__lease_expires_at__gt=now)
-        .filter(pk__in=Consultation.objects.filter(status__in=HELD_STATUSES).values("counselor_id"))
-        .values_list("pk", flat=True)[:200]
+def counselor_status_store(staff: StaffProfile, status: str, *, reason: str = "") -> None:
+    """Store and announce the status; the caller runs ``queue_dispatch`` with the counselor."""
+    StaffProfile.objects.filter(pk=staff.pk).update(status=status)
+    staff.status = status
+    events.publish(
+        [events.group_staff(staff.pk), events.GROUP_SUPERVISORS],
+        {
+            "type": "counselor.status",
+            "counselor_id": staff.pk,
+            "counselor_name": staff.display_name,
+            "status": status,
+            "reason": reason or None,
+        },
+        audience=events.AUDIENCE_STAFF,
     )
-    for staff_id in list(orphaned):
-        StaffProfile.objects.filter(pk=staff_id, grace_deadline__isnull=True).update(
-            grace_deadline=now + timedelta(seconds=settings.LOKET["COUNSELOR_GRACE"])
+
+
+def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
+    """The counselor says whether they take new consultations."""
+    if not staff.is_counselor:
+        raise Forbidden()
+    if status not in CounselorStatus.values:
+        raise InvalidInput("status must be available, away or offline.")
+    with transaction.atomic():
+        counselor_status_store(staff, status)
+    queue_dispatch(counselor_ids=[staff.pk])
+
+
+def counselor_lose(*, staff_id: int) -> int:
+    """The counselor is gone (grace passed or lease lapsed): requeue what they held."""
+    with transaction.atomic():
+        staff = staff_lock(staff_id=staff_id)
+        if staff is None:
+            return 0
+        held = list(
+            Consultation.objects.filter(counselor=staff, status__in=HELD_STATUSES).values_list(
+                "pk", flat=True
+            )
         )
-    StaffProfile.objects.filter(
-        status=CounselorStatus.AVAILABLE, grace_deadline__isnull=True
-    ).exclude(connections__lease_expires_at__gt=now).update(status=CounselorStatus.OFFLINE)
-    for consultation_id in list(
-        Consultation.objects.filter(
-            status__in=OPEN_STATUSES, applicant_grace_deadline__lte=now
-        ).values_list("pk", flat=True)[:200]
-    ):
-        done["abandoned"] += int(applicant_abandon(consultation_id=consultation_id))
-    for consultation_id in list(
-        Consultation.objects.filter(call_request_expires_at__lte=now).values_list("pk", flat=True)[
-            :200
-        ]
-    ):
-        done["call_requests"] += int(call_request_expire(consultation_id=consultation_id))
-    # Safety net for any trigger that was missed (e.g. a process died between commit and routing).
-    queue_dispatch()
-    return done
+        requeued_topics: list[int] = []
+        for consultation_id in held:
+            consultation = consultation_lock(consultation_id=consultation_id)
+            if not consultation_is_held(
+                counselor_id=consultation.counselor_id,
+                status=consultation.status,
+                staff_id=staff.pk,
+            ):
+                # It ended or moved on since the list was read.
+                continue
+            requeued_topics.append(consultation.topic_id)
+            if consultation.status == ConsultationStatus.ACTIVE:
+                consultation_release(
+                    consultation, front=True, event="requeued", reason="counselor_disconnected"
+                )
+            else:
+                consultation_release(consultation, front=False, event=None, reason="counselor_lost")
+        StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
+        if staff.status != CounselorStatus.OFFLINE:
+            counselor_status_store(staff, CounselorStatus.OFFLINE, reason="disconnected")
+    queue_dispatch(counselor_ids=[staff.pk], topic_ids=requeued_topics)
+    return len(held)

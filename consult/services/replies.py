@@ -7,6 +7,7 @@ from django.db import transaction
 
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..models import CannedReply, Language, StaffProfile
+from .locking import row_lock
 
 MAX_PERSONAL = 200
 
@@ -32,7 +33,7 @@ def canned_reply_create(
 def canned_reply_delete(*, staff: StaffProfile, reply_id: int) -> None:
     """Delete one of the staff member's own replies (shared ones: admin only)."""
     with transaction.atomic():
-        reply = CannedReply.objects.select_for_update().filter(pk=reply_id).first()
+        reply = row_lock(CannedReply.objects.filter(pk=reply_id))
         if reply is None or (reply.owner_id is not None and reply.owner_id != staff.pk):
             # Someone else's reply is not revealed to exist.
             raise NotFound("No such canned reply.")

@@ -25,7 +25,7 @@ from ..models import (
     StaffProfile,
 )
 from ..payloads import consultation_payload
-from ..selectors import (
+from ..selectors.queue import (
     Seat,
     declined_recently,
     queue_snapshots,

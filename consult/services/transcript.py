@@ -17,22 +17,18 @@ from ..models import (
     ConsultationStatus,
     EntryKind,
     StaffProfile,
+    TranscriptAccess,
     TranscriptEntry,
 )
 from ..payloads import entry_payload
+from ..selectors.consultations import consultation_holder_check
+from .locking import consultation_lock
 
 
-def consultation_lock(*, consultation_id: int) -> Consultation:
-    """Lock one consultation row for the rest of the transaction (no-op lock on SQLite)."""
-    consultation = (
-        Consultation.objects.select_for_update(of=("self",))
-        .select_related("topic", "counselor")
-        .filter(pk=consultation_id)
-        .first()
-    )
-    if consultation is None:
-        raise NotFound()
-    return consultation
+def transcript_access_record(*, consultation: Consultation, reader: Any, via: str) -> None:
+    """Record that ``reader`` (a user) read the consultation's transcript, ``via`` the page, the
+    API or the admin (``TranscriptAccess``)."""
+    TranscriptAccess.objects.create(consultation=consultation, reader=reader, via=via)
 
 
 def entry_add(
@@ -140,10 +136,11 @@ def _may_write(
 ) -> None:
     """Raise unless the author may add a chat message to the consultation now."""
     if author_role == AuthorRole.COUNSELOR:
-        if author is None or consultation.counselor_id != author.pk:
-            raise Forbidden()
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation,
+            staff_id=author.pk if author else None,
+            statuses=(ConsultationStatus.ACTIVE,),
+        )
     elif consultation.status not in OPEN_STATUSES:
         # An applicant may write while waiting; the counselor reads it on accepting.
         raise InvalidState()
@@ -228,7 +225,7 @@ def transcript_append(
     return entry, True
 
 
-def read_mark(*, consultation_id: int, reader_role: str, seq: int) -> int:
+def transcript_read_mark(*, consultation_id: int, reader_role: str, seq: int) -> int:
     """Record the highest sequence number a side has read; returns the stored value."""
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)

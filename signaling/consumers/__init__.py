@@ -1,5 +1,5 @@
 """The WebSocket consumers (Channels transport): authenticate, parse, check, call one service
-through ``signaling.access``, reply.
+through ``signaling.bridge``, reply.
 
 - ``base``: connect, close, typed client frames in (limits, auth, dispatch), error replies.
 - ``delivery``: the channel layer as a fast path (``LayerReceiver``) and delivery in order,

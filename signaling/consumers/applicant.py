@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
-from consult.selectors import queue_position_from_snapshot
+from consult.selectors.queue import queue_position_from_snapshot
 
-from .. import access, protocol
+from .. import bridge, protocol
 from .base import BaseConsumer
 
 
@@ -44,7 +44,7 @@ class ApplicantConsumer(BaseConsumer):
             await self.send_error("invalid_state", "Already authenticated.", message.id)
             return
         try:
-            opened = await access.applicant_open(
+            opened = await bridge.applicant_connection_open(
                 token=message.token, channel_name=self.channel_name
             )
         except (TokenInvalid, TokenExpired) as exc:
@@ -82,7 +82,7 @@ class ApplicantConsumer(BaseConsumer):
             }
         )
         await self.resume_from(consultation_id, message.last_seq or 0)
-        await self.push_position(await access.queue_position(consultation_id=consultation_id))
+        await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
         # The state in ``ready`` was read before the groups were joined: a change in between
         # was published to nobody here.
         await self.resync()
@@ -95,19 +95,19 @@ class ApplicantConsumer(BaseConsumer):
         followed = self.followed.get(consultation_id) if consultation_id is not None else None
         if consultation_id is None or followed is None or not followed.resumed:
             return
-        marks = await access.consultation_sync_marks(consultation_ids=[consultation_id])
+        marks = await bridge.consultation_sync_marks(consultation_ids=[consultation_id])
         if consultation_id not in marks:
             return
         version, last_seq = marks[consultation_id]
         if last_seq > followed.last_sent:
             await self.replay(consultation_id, followed.last_sent)
         if version > followed.version:
-            frame = await access.consultation_state(
+            frame = await bridge.consultation_state(
                 consultation_id=consultation_id, for_staff=False
             )
             await self.on_state(consultation_id, frame)
         elif full and followed.status == "waiting":
-            await self.push_position(await access.queue_position(consultation_id=consultation_id))
+            await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
 
     async def push_position(self, frame: dict[str, Any] | None) -> None:
         if frame is None:
@@ -131,7 +131,7 @@ class ApplicantConsumer(BaseConsumer):
         followed = self.followed[consultation_id]
         followed.status = frame["status"]
         followed.version = max(followed.version, int(frame.get("version", 0)))
-        new_topic = await access.consultation_topic(consultation_id=consultation_id)
+        new_topic = await bridge.consultation_topic(consultation_id=consultation_id)
         if new_topic != self.topic_id and self.topic_id is not None:
             await self.leave_group(events.group_topic(self.topic_id))
             self.topic_id = new_topic
@@ -140,9 +140,11 @@ class ApplicantConsumer(BaseConsumer):
             self.last_position = None
         await self.send_frame(frame)
         if frame["status"] == "waiting":
-            await self.push_position(await access.queue_position(consultation_id=consultation_id))
+            await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
 
     async def on_leave(self, message: protocol.Leave) -> None:
         consultation_id = self.resolve(message.consultation_id)
-        await access.applicant_leave(consultation_id=consultation_id)
+        await bridge.consultation_end(
+            consultation_id=consultation_id, ended_by="applicant", reason="left"
+        )
         await self.ack(message.id)

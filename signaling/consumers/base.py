@@ -9,7 +9,7 @@ delivery in order (``delivery``) and the relay of ``typing``, ``rtc.*`` and ``ca
 Per-connection state only: who is connected, which consultations this socket follows and the
 last sequence number it has sent for each. Everything else is in the database.
 
-Imports: Channels, ``consult.runtime``, ``consult.errors``, ``signaling.access``,
+Imports: Channels, ``consult.runtime``, ``consult.errors``, ``signaling.bridge``,
 ``signaling.protocol`` and the other parts of this package (never the roles).
 """
 
@@ -26,7 +26,7 @@ from django.utils import timezone
 from consult import runtime
 from consult.errors import DomainError
 
-from .. import access, protocol
+from .. import bridge, protocol
 from ..protocol import ProtocolError
 from .delivery import OrderedDelivery
 from .ratelimit import FrameLimits, warn_once_a_minute
@@ -123,7 +123,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         connection_id, self.connection_id = self.connection_id, None
         if connection_id is not None:
             try:
-                await access.connection_close(connection_id=connection_id)
+                await bridge.connection_close(connection_id=connection_id)
             except BaseException:
                 # Not renewed from now on: its lease lapses and a sweeper reaps it.
                 runtime.connection_abandoned(connection_id)
@@ -193,10 +193,10 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
 
     async def on_chat_send(self, message: protocol.ChatSend) -> None:
         consultation_id = self.resolve(message.consultation_id)
-        entry, created = await access.chat_append(
+        entry, created = await bridge.transcript_append(
             consultation_id=consultation_id,
-            role=self.role,
-            staff=getattr(self, "staff", None),
+            author_role=self.role,
+            author=getattr(self, "staff", None),
             text=message.text,
             client_msg_id=message.client_msg_id,
         )
@@ -210,5 +210,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
 
     async def on_read(self, message: protocol.Read) -> None:
         consultation_id = self.resolve(message.consultation_id)
-        await access.read_mark(consultation_id=consultation_id, role=self.role, seq=message.seq)
+        await bridge.transcript_read_mark(
+            consultation_id=consultation_id, reader_role=self.role, seq=message.seq
+        )
         await self.ack(message.id)

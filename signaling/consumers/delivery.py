@@ -11,7 +11,7 @@ Two layers of the consumer, each a class of its own:
   the sender's entry in its ``ack``, resume, and the re-check of every layer event before it is
   forwarded (``loket_frame``).
 
-Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.access`` and
+Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.bridge`` and
 ``signaling.protocol``; nothing of the other consumer modules but ``ratelimit``.
 """
 
@@ -30,7 +30,7 @@ from django.conf import settings
 from consult import events
 from consult.errors import Forbidden, InvalidState
 
-from .. import access, protocol
+from .. import bridge, protocol
 from .ratelimit import warn_once_a_minute
 
 
@@ -270,13 +270,13 @@ class OrderedDelivery(LayerReceiver):
             return
         cursor = after_seq
         while True:
-            batch = await access.entries_after(consultation_id=consultation_id, after_seq=cursor)
+            batch = await bridge.entries_after(consultation_id=consultation_id, after_seq=cursor)
             for entry in batch:
                 if upto is not None and entry["seq"] > upto:
                     return
                 await self.send_frame(entry)
                 cursor = followed.last_sent = entry["seq"]
-            if len(batch) < access.REPLAY_PAGE:
+            if len(batch) < bridge.REPLAY_PAGE:
                 return
 
     async def catch_up(self, consultation_id: int) -> None:

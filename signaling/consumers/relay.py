@@ -9,7 +9,7 @@ A mixin: it holds no state and needs of its consumer only what it declares for t
 (the consultations it follows, its role, its channel, ``resolve`` and ``ack``), so any host
 that has those can carry it.
 
-Imports: ``consult.events``, ``signaling.access`` and ``signaling.protocol``.
+Imports: ``consult.events``, ``signaling.bridge`` and ``signaling.protocol``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from consult import events
 
-from .. import access, protocol
+from .. import bridge, protocol
 
 if TYPE_CHECKING:
     from .delivery import Followed
+
+# Each ``call.*`` frame runs the call service of the same action, through the bridge.
+CALL_ACTIONS: dict[str, Any] = {
+    "call.start": bridge.call_start,
+    "call.request": bridge.call_request,
+    "call.accept": bridge.call_accept,
+    "call.decline": bridge.call_decline,
+    "call.state": bridge.call_state_report,
+    "call.end": bridge.call_end,
+}
 
 
 class RtcRelay:
@@ -54,7 +64,7 @@ class RtcRelay:
 
     async def relay_rtc(self, message: Any, frame: dict[str, Any]) -> None:
         consultation_id = self.resolve(message.consultation_id)
-        await access.rtc_participant_check(
+        await bridge.rtc_participant_check(
             consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
         )
         followed = self.followed[consultation_id]
@@ -82,10 +92,9 @@ class RtcRelay:
 
     async def call_change(self, message: Any, **fields: Any) -> None:
         """``call.*``: the call service decides (only the two participants, active only)."""
-        await access.call_change(
-            kind=message.type,
+        await CALL_ACTIONS[message.type](
             consultation_id=self.resolve(message.consultation_id),
-            role=self.role,
+            by_role=self.role,
             staff=getattr(self, "staff", None),
             **fields,
         )

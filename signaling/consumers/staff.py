@@ -10,7 +10,7 @@ from django.utils import timezone
 from consult import events
 from consult.errors import Forbidden
 
-from .. import access, protocol
+from .. import bridge, protocol
 from ..session_guard import SessionGuard
 from .base import BaseConsumer
 
@@ -27,7 +27,7 @@ class StaffConsumer(BaseConsumer):
             await self.send_error("forbidden", "Log in first.", None)
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
-        opened = await access.staff_open(user=user, channel_name=self.channel_name)
+        opened = await bridge.staff_connection_open(user=user, channel_name=self.channel_name)
         if opened is None:
             await self.send_error("forbidden", "This account is not staff.", None)
             await self.close(code=protocol.CLOSE_FORBIDDEN)
@@ -79,7 +79,7 @@ class StaffConsumer(BaseConsumer):
         if self.role == "supervisor":
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
-            await self.send_board(await access.board_snapshot())
+            await self.send_board(await bridge.board_snapshot())
         else:
             # What was read above predates the joins: a change in between reached nobody here.
             await self.resync()
@@ -94,12 +94,12 @@ class StaffConsumer(BaseConsumer):
         also the topics' queues (a supervisor: the board and queues, only on ``full``)."""
         if self.role == "supervisor":
             if full:
-                await self.send_board(await access.board_snapshot())
+                await self.send_board(await bridge.board_snapshot())
                 await self.resync_queues()
             return
         if self.role != "counselor":
             return
-        status, marks = await access.counselor_sync_marks(
+        status, marks = await bridge.counselor_sync_marks(
             staff_id=self.staff.pk, followed_ids=list(self.followed)
         )
         for consultation_id, (version, last_seq, held) in marks.items():
@@ -109,7 +109,7 @@ class StaffConsumer(BaseConsumer):
                     # Offered or handed to this counselor while the frame was lost.
                     await self.on_state(
                         consultation_id,
-                        await access.consultation_state(
+                        await bridge.consultation_state(
                             consultation_id=consultation_id, for_staff=True
                         ),
                     )
@@ -119,7 +119,7 @@ class StaffConsumer(BaseConsumer):
             if version > followed.version or not held:
                 await self.on_state(
                     consultation_id,
-                    await access.consultation_state(
+                    await bridge.consultation_state(
                         consultation_id=consultation_id, for_staff=True
                     ),
                 )
@@ -138,7 +138,7 @@ class StaffConsumer(BaseConsumer):
             await self.resync_queues()
 
     async def resync_queues(self) -> None:
-        for snapshot in await access.queue_snapshots(topic_ids=self.topic_ids):
+        for snapshot in await bridge.queue_snapshots(topic_ids=self.topic_ids):
             await self.on_queue_snapshot(snapshot)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -181,7 +181,7 @@ class StaffConsumer(BaseConsumer):
         if self.role == "supervisor":
             await self.send_frame(frame)
             return
-        held, topic_id = await access.held_by(
+        held, topic_id = await bridge.consultation_held_by(
             staff_id=self.staff.pk, consultation_id=consultation_id
         )
         if held:
@@ -215,7 +215,7 @@ class StaffConsumer(BaseConsumer):
 
     async def on_status_set(self, message: protocol.StatusSet) -> None:
         self._counselor_only()
-        await access.status_set(staff=self.staff, status=message.status)
+        await bridge.counselor_status_set(staff=self.staff, status=message.status)
         await self.ack(message.id)
 
     async def on_offer_accept(self, message: protocol.OfferAccept) -> None:
@@ -226,23 +226,24 @@ class StaffConsumer(BaseConsumer):
             # No longer followed, e.g. an offer that lapsed: the service tells the counselor who
             # had it (invalid_state) from anyone else (forbidden).
             consultation_id = None
-        await access.offer_accept(
+        await bridge.offer_accept(
             staff=self.staff, consultation_id=consultation_id, public_id=message.consultation_id
         )
         await self.ack(message.id)
 
     async def on_offer_decline(self, message: protocol.OfferDecline) -> None:
         self._counselor_only()
-        await access.offer_decline(
+        await bridge.offer_decline(
             staff=self.staff, consultation_id=self.resolve(message.consultation_id)
         )
         await self.ack(message.id)
 
     async def on_consultation_end(self, message: protocol.ConsultationEnd) -> None:
         self._counselor_only()
-        await access.consultation_end(
-            staff=self.staff,
+        await bridge.consultation_end(
             consultation_id=self.resolve(message.consultation_id),
+            ended_by="counselor",
+            staff=self.staff,
             reason=message.reason,
             outcome=message.outcome,
         )
@@ -256,7 +257,7 @@ class StaffConsumer(BaseConsumer):
         if not await self.allow_message(message.id):
             return
         consultation_id = self.resolve(message.consultation_id)
-        entry, created = await access.kb_insert(
+        entry, created = await bridge.knowledge_insert(
             staff=self.staff,
             consultation_id=consultation_id,
             article_id=message.article_id,
@@ -267,7 +268,7 @@ class StaffConsumer(BaseConsumer):
 
     async def on_note_add(self, message: protocol.NoteAdd) -> None:
         self._counselor_only()
-        await access.note_add(
+        await bridge.note_add(
             staff=self.staff,
             consultation_id=self.resolve(message.consultation_id),
             text=message.text,
@@ -280,7 +281,7 @@ class StaffConsumer(BaseConsumer):
 
     async def send_notes(self, consultation_id: int) -> None:
         """Every internal note of a consultation this counselor holds (after the replay)."""
-        for frame in await access.notes_for_holder(
+        for frame in await bridge.notes_for_holder(
             staff_id=self.staff.pk, consultation_id=consultation_id
         ):
             await self.send_frame(frame)
@@ -298,10 +299,10 @@ class StaffConsumer(BaseConsumer):
 
     async def on_consultation_transfer(self, message: protocol.ConsultationTransfer) -> None:
         self._counselor_only()
-        await access.consultation_transfer(
+        await bridge.consultation_transfer(
             staff=self.staff,
             consultation_id=self.resolve(message.consultation_id),
-            topic=message.topic,
+            topic_code=message.topic,
             counselor_id=message.counselor_id,
             note=message.note,
         )

@@ -39,7 +39,7 @@ def _all_ended(total: int) -> bool:
 
 def applicants(args: argparse.Namespace, out: TextIO) -> None:
     """Join applicants index, index + of, ...; applicant i asks about topics[i % len(topics)]."""
-    from consult.services.lifecycle import consultation_join
+    from consult.services.consultations import consultation_join
 
     topics = args.topics.split(",")
     for number in range(args.index, args.total, args.of):
@@ -86,8 +86,9 @@ def counselors(args: argparse.Namespace, usernames: list[str], out: TextIO, unti
     """Come online at staggered moments, accept every offer, end each after a short hold."""
     from consult.errors import DomainError
     from consult.models import ConnectionRole, Consultation, ConsultationStatus, StaffProfile
-    from consult.services.lifecycle import consultation_end, counselor_status_set, offer_accept
-    from consult.services.presence import connection_open
+    from consult.services.consultations import consultation_end
+    from consult.services.offers import offer_accept
+    from consult.services.presence import connection_open, counselor_status_set
 
     rng = random.Random(args.index)
     staff = {s.pk: s for s in StaffProfile.objects.filter(user__username__in=usernames)}
@@ -144,7 +145,7 @@ def counselors(args: argparse.Namespace, usernames: list[str], out: TextIO, unti
 
 def sweeper(args: argparse.Namespace, out: TextIO, until: float) -> None:
     """What every server process does in the background: sweep due deadlines, then dispatch."""
-    from consult.services.presence import sweep_due
+    from consult.services.sweeper import sweep_due
 
     while time.monotonic() < until and not _all_ended(args.total):
         began = time.monotonic()

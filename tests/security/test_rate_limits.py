@@ -26,8 +26,8 @@ from django.db import connection
 from django.test import Client
 
 from consult.models import Consultation, ConsultationStatus, OfflineQuestion
-from consult.services.lifecycle import applicant_abandon
-from consult.services.presence import sweep_due
+from consult.services.consultations import applicant_abandon
+from consult.services.sweeper import sweep_due
 from tests.support.needs import postgres_url, redis_url
 from tests.support.phones import new_phone
 from tests.support.staff import make_staff, make_topic

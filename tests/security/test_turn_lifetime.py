@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from consult.models import Consultation, EndedBy, StaffProfile
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from tests.support.applicants import join
 from tests.support.staff import counselor_online, make_staff, make_topic
 
@@ -44,7 +44,7 @@ def _active() -> tuple[StaffProfile, dict[str, Any], Consultation]:
     counselor_online(sari)
     joined = join()
     consultation = Consultation.objects.get(public_id=joined["consultation_id"])
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     return sari, joined, consultation
 
 
@@ -65,7 +65,7 @@ def test_the_deployed_default_lifetime_is_five_minutes() -> None:
 def test_no_credential_once_the_consultation_has_ended() -> None:
     sari, joined, consultation = _active()
     assert _ice(joined).status_code == 200
-    lifecycle.consultation_end(
+    consultations.consultation_end(
         staff=sari, consultation_id=consultation.pk, ended_by=EndedBy.COUNSELOR
     )
     ended = _ice(joined)

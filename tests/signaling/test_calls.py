@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, StaffRole, TranscriptEntry
-from consult.services.presence import sweep_due
+from consult.services.sweeper import sweep_due
 from tests.support.applicants import join
 from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
 from tests.support.staff import make_staff, make_topic

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from consult.models import Consultation
-from consult.services import lifecycle
+from consult.services import offers
 from tests.support.applicants import join
 from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
 from tests.support.staff import make_staff, make_topic
@@ -185,7 +185,7 @@ async def test_accepting_an_offer_that_lapsed_is_invalid_state_for_its_counselor
         Consultation.objects.filter(pk=consultation.pk).update(
             offer_expires_at=timezone.now() - timedelta(seconds=1)
         )
-        assert lifecycle.offer_expire(consultation_id=consultation.pk)
+        assert offers.offer_expire(consultation_id=consultation.pk)
 
     await sync_to_async(lapse)()
     await sari_ws.recv_until("consultation.state", consultation_id=cid, status="waiting")

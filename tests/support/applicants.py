@@ -9,7 +9,7 @@ from typing import Any
 from django.test import Client
 
 from consult.models import Consultation, StaffProfile
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from tests.support.phones import new_phone
 from tests.support.staff import counselor_online
 
@@ -28,7 +28,7 @@ def waiting_consultation(topic: str = "building-approval", **overrides: Any) -> 
     """A new applicant in the queue, through the join service."""
     fields: dict[str, Any] = {"name": "Ani", "phone": new_phone(), "topic_code": topic}
     fields.update(overrides)
-    consultation, _ = lifecycle.consultation_join(applicant_grace_seconds=60, **fields)
+    consultation, _ = consultations.consultation_join(applicant_grace_seconds=60, **fields)
     return Consultation.objects.get(pk=consultation.pk)
 
 
@@ -41,5 +41,5 @@ def active_consultation(staff: StaffProfile, **join: Any) -> Consultation:
     ``waiting_consultation`` arguments); the consultation as it is then."""
     counselor_online(staff)
     consultation = waiting_consultation(**join)
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     return reload(consultation)

@@ -17,7 +17,7 @@ from consult.models import (
     StaffRole,
     Topic,
 )
-from consult.services import lifecycle, presence
+from consult.services import presence
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +66,7 @@ def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connecti
         staff=staff,
     )
     if available:
-        lifecycle.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
+        presence.counselor_status_set(staff=staff, status=CounselorStatus.AVAILABLE)
     return connection
 
 

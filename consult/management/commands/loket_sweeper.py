@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from consult.services.presence import sweep_due
+from consult.services.sweeper import sweep_due
 
 
 class Command(BaseCommand):

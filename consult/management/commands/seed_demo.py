@@ -15,7 +15,7 @@ from django.db import transaction
 from consult.hours import OFFICE_TZ, office_clock
 from consult.knowledge_demo import knowledge_demo_seed
 from consult.models import OfficeHours, StaffProfile, StaffRole, Topic, Weekday
-from consult.office_selectors import office_status_now
+from consult.selectors.office import office_status_now
 
 TOPICS = [
     ("building-approval", "Persetujuan Bangunan Gedung (PBG)", "Building approval (PBG)"),

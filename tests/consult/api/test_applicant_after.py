@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from consult.models import Consultation, KnowledgeArticle, StaffProfile, Topic
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.tokens import applicant_token_issue
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def _active(staff: StaffProfile, name: str = "Ani") -> tuple[Consultation, str]:
     counselor_online(staff)
     consultation = waiting_consultation(name=name)
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     consultation = reload(consultation)
     return consultation, applicant_token_issue(consultation=consultation)
 
@@ -49,7 +49,9 @@ def _code(response: Any) -> tuple[int, str]:
 def test_the_applicant_rates_once_after_the_end(sari: StaffProfile) -> None:
     consultation, token = _active(sari)
     assert _code(_rate(consultation, token, stars=5)) == (409, "invalid_state")
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     assert _code(_rate(consultation, token, stars=9)) == (400, "invalid_input")
     assert _code(_rate(consultation, token, stars="5")) == (400, "invalid_input")
     answer = _rate(consultation, token, stars=4, comment="Jelas")
@@ -61,7 +63,9 @@ def test_the_applicant_rates_once_after_the_end(sari: StaffProfile) -> None:
 def test_only_the_consultations_own_token_may_rate(sari: StaffProfile) -> None:
     consultation, _ = _active(sari)
     other, other_token = _active(sari, name="Budi")
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     assert _code(_rate(consultation, None, stars=5)) == (401, "token_invalid")
     assert _code(_rate(consultation, "forged", stars=5)) == (401, "token_invalid")
     assert _code(_rate(consultation, other_token, stars=5)) == (403, "forbidden")
@@ -100,7 +104,7 @@ def test_the_transcript_page_opens_from_a_posted_token_and_shows_no_notes(
         client_msg_id="kb-1",
     )
     note_add(staff=sari, consultation_id=consultation.pk, text="RAHASIA: cek ulang KRK")
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari,
         consultation_id=consultation.pk,
         topic_code="building-approval",

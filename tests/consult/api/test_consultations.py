@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consult.models import Consultation, TranscriptAccess, TranscriptEntry
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from consult.services.tokens import applicant_token_issue
 from consult.services.transcript import transcript_append
 from tests.support.applicants import reload, waiting_consultation
@@ -113,7 +113,7 @@ def ended() -> dict[str, Any]:
     sari = make_staff("sari", topics=[topic])
     counselor_online(sari)
     consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     for role, author, text in [("applicant", None, "Halo"), ("counselor", sari, "Selamat siang")]:
         transcript_append(
             consultation_id=consultation.pk,
@@ -122,7 +122,9 @@ def ended() -> dict[str, Any]:
             text=text,
             client_msg_id=text,
         )
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     return {
         "consultation": reload(consultation),
         "sari": sari,
@@ -177,7 +179,7 @@ def test_a_counselor_who_transferred_keeps_reading_what_they_wrote() -> None:
     counselor_online(sari)
     counselor_online(budi)
     consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     transcript_append(
         consultation_id=consultation.pk,
         author_role="counselor",
@@ -185,7 +187,7 @@ def test_a_counselor_who_transferred_keeps_reading_what_they_wrote() -> None:
         text="Saya teruskan",
         client_msg_id="k",
     )
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
     )
     assert reload(consultation).counselor_id == budi.pk

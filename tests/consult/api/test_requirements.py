@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from consult.models import KnowledgeArticle, Topic
-from consult.requirements_selectors import requirement_items, topic_requirements
+from consult.selectors.requirements import requirement_items, topic_requirements
 from tests.support.applicants import join
 from tests.support.staff import make_topic
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from consult.models import CannedReply, StaffProfile, StaffRole, Topic
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from consult.services.feedback import consultation_rate
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
@@ -121,7 +121,7 @@ def test_staff_transcript_shows_notes_citations_outcome_and_rating(
     article = make_article(topic)
     counselor_online(sari)
     consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     knowledge_insert(
         staff=sari,
         consultation_id=consultation.pk,
@@ -130,7 +130,7 @@ def test_staff_transcript_shows_notes_citations_outcome_and_rating(
         client_msg_id="kb-1",
     )
     note_add(staff=sari, consultation_id=consultation.pk, text="Pemohon belum punya KRK")
-    lifecycle.consultation_end(
+    consultations.consultation_end(
         consultation_id=consultation.pk, ended_by="counselor", staff=sari, outcome="referred"
     )
     consultation_rate(consultation_id=consultation.pk, stars=5, comment="Sangat membantu")

@@ -18,7 +18,7 @@ from django.test import AsyncClient, Client
 
 from consult.models import Consultation, StaffProfile, StaffRole
 from consult.precheck import MIN_MEASUREMENT_S, PrecheckService, get_precheck_service
-from consult.services import lifecycle
+from consult.services import consultations, offers
 from tests.support.applicants import join
 from tests.support.rtc import RtcClientFactory
 from tests.support.sockets import Ws, staff_ws
@@ -60,7 +60,7 @@ def _active(staff: StaffProfile, **join_fields: Any) -> dict[str, Any]:
     counselor_online(staff)
     joined = join(**join_fields)
     consultation = Consultation.objects.get(public_id=joined["consultation_id"])
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
+    offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     return joined
 
 
@@ -141,7 +141,7 @@ def test_only_the_participants_of_an_active_consultation(sari: StaffProfile, tur
 
     # Not active: waiting or offered, and ended.
     assert _code(_as_applicant(waiting)) == (409, "invalid_state")
-    lifecycle.consultation_end(
+    consultations.consultation_end(
         consultation_id=Consultation.objects.get(public_id=cid).pk,
         ended_by="counselor",
         staff=sari,

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from consult import figures
 from consult.errors import InvalidInput
-from consult.figures import figures_csv, figures_report
 from consult.models import Consultation, ConsultationStatus, StaffProfile, Topic
+from consult.selectors import figures
+from consult.selectors.figures import figures_csv, figures_report
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db

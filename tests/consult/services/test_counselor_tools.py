@@ -20,12 +20,12 @@ from consult.models import (
     Topic,
     TranscriptEntry,
 )
-from consult.services import lifecycle
+from consult.selectors.knowledge import canned_replies_for, knowledge_search, notes_of
+from consult.services import consultations
 from consult.services.feedback import AlreadyRated, consultation_rate
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.replies import canned_reply_create, canned_reply_delete
-from consult.tools_selectors import canned_replies_for, knowledge_search, notes_of
 from tests.support.applicants import active_consultation, reload, waiting_consultation
 from tests.support.staff import make_staff, make_topic
 
@@ -183,7 +183,9 @@ def test_insert_refused_to_others_after_the_end_and_for_unknown_articles(
         insert(sari, long.pk, "s-3")
     with pytest.raises(InvalidInput):
         insert(sari, article.pk, "s-4", section="history")
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     with pytest.raises(InvalidState):
         insert(sari, article.pk, "s-5")
     assert not TranscriptEntry.objects.filter(consultation=consultation, kind="message").exists()
@@ -207,7 +209,9 @@ def test_notes_only_from_the_counselor_holding_an_active_consultation(
         note_add(staff=sari, consultation_id=consultation.pk, text="   ")
     with pytest.raises(TextTooLong):
         note_add(staff=sari, consultation_id=consultation.pk, text="x" * 2001)
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     with pytest.raises(InvalidState):
         note_add(staff=sari, consultation_id=consultation.pk, text="later")
     assert [n.text for n in notes_of(consultation_id=consultation.pk)] == ["Butuh SLF juga"]
@@ -223,10 +227,10 @@ def test_notes_only_from_the_counselor_holding_an_active_consultation(
 def test_the_counselor_ends_with_an_outcome(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
-        lifecycle.consultation_end(
+        consultations.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=sari, outcome="great"
         )
-    lifecycle.consultation_end(
+    consultations.consultation_end(
         consultation_id=consultation.pk,
         ended_by="counselor",
         staff=sari,
@@ -243,10 +247,10 @@ def test_the_counselor_ends_with_an_outcome(sari: StaffProfile) -> None:
 def test_an_applicant_gives_no_outcome(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
-        lifecycle.consultation_end(
+        consultations.consultation_end(
             consultation_id=consultation.pk, ended_by="applicant", outcome="answered"
         )
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     assert reload(consultation).outcome == ""
 
 
@@ -257,7 +261,9 @@ def test_rating_once_after_the_end_of_a_consultation_with_a_counselor(sari: Staf
     consultation = active_consultation(sari)
     with pytest.raises(InvalidState):
         consultation_rate(consultation_id=consultation.pk, stars=5)
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     for stars in (0, 6, True):
         with pytest.raises(InvalidInput):
             consultation_rate(consultation_id=consultation.pk, stars=stars)
@@ -274,7 +280,7 @@ def test_rating_once_after_the_end_of_a_consultation_with_a_counselor(sari: Staf
 
 def test_a_consultation_nobody_took_cannot_be_rated(topic: Topic) -> None:
     consultation = waiting_consultation()
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     with pytest.raises(InvalidState):
         consultation_rate(consultation_id=consultation.pk, stars=3)
 

@@ -8,7 +8,7 @@ import pytest
 
 from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
-from consult.services import lifecycle, video
+from consult.services import calls, consultations, offers, presence
 from consult.services.tokens import applicant_token_verify
 from consult.services.transcript import transcript_append
 from tests.support.applicants import active_consultation, reload, waiting_consultation
@@ -53,7 +53,7 @@ def test_join_refuses_bad_input_and_stores_nothing(fields: dict[str, Any], error
 
 def test_join_cleans_the_phone_and_issues_a_working_token() -> None:
     make_topic()
-    consultation, token = lifecycle.consultation_join(
+    consultation, token = consultations.consultation_join(
         name=" Ani ",
         phone="+62 812-3456 (789)",
         topic_code="building-approval",
@@ -81,7 +81,7 @@ def test_accept_makes_it_active_and_records_who_joined(sari: StaffProfile) -> No
     assert consultation.offer_expires_at is None
     assert _events(consultation) == ["joined", "counselor_joined"]
     with pytest.raises(InvalidState):
-        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+        offers.offer_accept(staff=sari, consultation_id=consultation.pk)
 
 
 def test_only_the_counselor_offered_may_accept_or_decline(sari: StaffProfile) -> None:
@@ -89,9 +89,9 @@ def test_only_the_counselor_offered_may_accept_or_decline(sari: StaffProfile) ->
     counselor_online(sari)
     consultation = waiting_consultation()
     with pytest.raises(Forbidden):
-        lifecycle.offer_accept(staff=other, consultation_id=consultation.pk)
+        offers.offer_accept(staff=other, consultation_id=consultation.pk)
     with pytest.raises(Forbidden):
-        lifecycle.offer_decline(staff=other, consultation_id=consultation.pk)
+        offers.offer_decline(staff=other, consultation_id=consultation.pk)
     assert (reload(consultation).status, reload(consultation).counselor_id) == ("offered", sari.pk)
 
 
@@ -99,29 +99,29 @@ def test_counselor_ends_only_an_active_consultation_of_their_own(sari: StaffProf
     other = make_staff("budi", topics=[make_topic()])
     consultation = active_consultation(sari)
     with pytest.raises(Forbidden):
-        lifecycle.consultation_end(
+        consultations.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=other
         )
-    ended = lifecycle.consultation_end(
+    ended = consultations.consultation_end(
         consultation_id=consultation.pk, ended_by="counselor", staff=sari, reason="answered"
     )
     assert (ended.status, ended.ended_by, ended.end_reason) == ("ended", "counselor", "answered")
     assert _events(ended) == ["joined", "counselor_joined", "ended"]
     with pytest.raises(InvalidState):
-        lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+        consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
 
 
 def test_an_applicant_leaving_the_queue_abandons_it() -> None:
     make_topic()
     consultation = waiting_consultation()
-    left = lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    left = consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     assert (left.status, left.ended_by, left.end_reason) == ("abandoned", "applicant", "left")
     assert _events(left) == ["joined", "abandoned"]
 
 
 def test_an_ended_consultation_takes_no_more_messages(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     with pytest.raises(InvalidState):
         transcript_append(
             consultation_id=consultation.pk,
@@ -131,7 +131,7 @@ def test_an_ended_consultation_takes_no_more_messages(sari: StaffProfile) -> Non
             client_msg_id="late",
         )
     with pytest.raises(InvalidState):
-        video.call_request(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
+        calls.call_request(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
 
 
 def test_an_applicant_may_write_while_waiting_but_a_counselor_only_when_active(
@@ -160,18 +160,18 @@ def test_an_applicant_may_write_while_waiting_but_a_counselor_only_when_active(
 def test_transfer_validation(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
     with pytest.raises(InvalidInput):
-        lifecycle.consultation_transfer(staff=sari, consultation_id=consultation.pk)
+        consultations.consultation_transfer(staff=sari, consultation_id=consultation.pk)
     with pytest.raises(NotFound):
-        lifecycle.consultation_transfer(
+        consultations.consultation_transfer(
             staff=sari, consultation_id=consultation.pk, topic_code="no-such-topic"
         )
     with pytest.raises(NotFound):
-        lifecycle.consultation_transfer(
+        consultations.consultation_transfer(
             staff=sari, consultation_id=consultation.pk, counselor_id=sari.pk
         )
     supervisor = make_staff("dewi", role="supervisor")
     with pytest.raises(NotFound):
-        lifecycle.consultation_transfer(
+        consultations.consultation_transfer(
             staff=sari, consultation_id=consultation.pk, counselor_id=supervisor.pk
         )
     stored = reload(consultation)
@@ -186,7 +186,7 @@ def test_transfer_validation(sari: StaffProfile) -> None:
 def test_transfer_records_who_and_where_and_keeps_the_note_internal(sari: StaffProfile) -> None:
     make_topic("health-permit")
     consultation = active_consultation(sari)
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit", note="klinik"
     )
     stored = reload(consultation)
@@ -202,12 +202,14 @@ def test_a_call_is_recorded_with_its_duration_and_ends_with_the_consultation(
     sari: StaffProfile,
 ) -> None:
     consultation = active_consultation(sari)
-    video.call_request(
+    calls.call_request(
         consultation_id=consultation.pk, by_role="counselor", staff=sari, audio_only=True
     )
-    video.call_accept(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
+    calls.call_accept(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
     assert reload(consultation).in_call
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=sari
+    )
     stored = reload(consultation)
     assert not stored.in_call
     assert _events(stored) == [
@@ -224,11 +226,11 @@ def test_a_call_is_recorded_with_its_duration_and_ends_with_the_consultation(
 
 def test_status_set_is_for_counselors_with_a_known_status(sari: StaffProfile) -> None:
     with pytest.raises(InvalidInput):
-        lifecycle.counselor_status_set(staff=sari, status="busy")
+        presence.counselor_status_set(staff=sari, status="busy")
     supervisor = make_staff("dewi", role="supervisor")
     with pytest.raises(Forbidden):
-        lifecycle.counselor_status_set(staff=supervisor, status="available")
-    lifecycle.counselor_status_set(staff=sari, status="away")
+        presence.counselor_status_set(staff=supervisor, status="available")
+    presence.counselor_status_set(staff=sari, status="away")
     assert StaffProfile.objects.get(pk=sari.pk).status == "away"
 
 
@@ -247,19 +249,19 @@ def test_accepting_an_expired_offer_is_invalid_state_only_for_who_had_it(
         offer_expires_at=timezone.now() - timedelta(seconds=1)
     )
     with pytest.raises(InvalidState):
-        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+        offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     assert reload(consultation).status == "offered"
     with pytest.raises(Forbidden):
-        lifecycle.offer_accept(staff=budi, consultation_id=consultation.pk)
+        offers.offer_accept(staff=budi, consultation_id=consultation.pk)
 
     # Swept: back in the queue (Sari set away), then offered to Budi.
-    assert lifecycle.offer_expire(consultation_id=consultation.pk)
+    assert offers.offer_expire(consultation_id=consultation.pk)
     counselor_online(budi)
     assert reload(consultation).counselor_id == budi.pk
     with pytest.raises(InvalidState):
-        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+        offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     # Someone never offered it learns nothing.
     dewi = make_staff("dewi", topics=[make_topic()])
     with pytest.raises(Forbidden):
-        lifecycle.offer_accept(staff=dewi, consultation_id=consultation.pk)
+        offers.offer_accept(staff=dewi, consultation_id=consultation.pk)
     assert reload(consultation).status == "offered"

@@ -15,8 +15,8 @@ from consult.models import (
     StaffProfile,
     TranscriptEntry,
 )
-from consult.services import lifecycle, presence
-from consult.services.presence import sweep_due
+from consult.services import offers, presence
+from consult.services.sweeper import sweep_due
 from tests.support.applicants import reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
 
@@ -89,7 +89,7 @@ def test_a_counselor_gone_past_the_grace_period_has_consultations_requeued_at_fr
     budi = make_staff("budi", topics=[topic], capacity=1)
     connection = counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     earlier = waiting_consultation(name="Budi")  # waiting longer than the requeue
     counselor_online(budi, available=False)
 
@@ -108,7 +108,7 @@ def test_a_counselor_gone_past_the_grace_period_has_consultations_requeued_at_fr
     assert requeued.data == {"reason": "counselor_disconnected"}
     assert _status(sari) == "offline"
     # At the front: the next free counselor takes it before the one who waited longer.
-    lifecycle.counselor_status_set(staff=budi, status="available")
+    presence.counselor_status_set(staff=budi, status="available")
     assert reload(held).counselor_id == budi.pk
     assert reload(earlier).status == "waiting"
 
@@ -117,7 +117,7 @@ def test_reconnecting_within_the_grace_period_keeps_everything(topic: Any) -> No
     sari = make_staff("sari", topics=[topic])
     connection = counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     presence.connection_close(connection_id=connection.pk)
     counselor_online(sari, available=False)
     assert StaffProfile.objects.get(pk=sari.pk).grace_deadline is None
@@ -138,7 +138,7 @@ def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
     budi = make_staff("budi", topics=[topic], capacity=1)
     connection = counselor_online(sari)
     active = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=active.pk)
+    offers.offer_accept(staff=sari, consultation_id=active.pk)
     offered = waiting_consultation(name="Budi")
     assert reload(offered).counselor_id == sari.pk
     counselor_online(budi, available=False)
@@ -156,7 +156,7 @@ def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
     back = reload(offered)
     assert (back.status, back.counselor_id) == ("waiting", None)
     assert "requeued" not in _events(back)
-    lifecycle.counselor_status_set(staff=budi, status="available")
+    presence.counselor_status_set(staff=budi, status="available")
     assert reload(active).counselor_id == budi.pk
 
 
@@ -173,7 +173,7 @@ def test_an_applicant_gone_past_the_grace_period_is_abandoned(topic: Any) -> Non
     sari = make_staff("sari", topics=[topic])
     counselor_online(sari)
     consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     connection = _applicant_online(consultation)
     assert reload(consultation).applicant_grace_deadline is None
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
-from consult.services import lifecycle, video
+from consult.services import calls, consultations, offers, presence
 from consult.services.routing import queue_dispatch
 from tests.support.applicants import reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
@@ -37,8 +37,10 @@ def _held(staff: StaffProfile) -> list[int]:
 
 
 def _finish(staff: StaffProfile, consultation: Consultation) -> None:
-    lifecycle.offer_accept(staff=staff, consultation_id=consultation.pk)
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="counselor", staff=staff)
+    offers.offer_accept(staff=staff, consultation_id=consultation.pk)
+    consultations.consultation_end(
+        consultation_id=consultation.pk, ended_by="counselor", staff=staff
+    )
 
 
 def test_first_come_first_offered_within_a_topic(topic: Any) -> None:
@@ -69,13 +71,13 @@ def test_a_transferred_consultation_goes_to_the_front_of_its_new_queue(topic: An
     already_waiting = waiting_consultation("health-permit", name="Lama")
     counselor_online(sari)
     moving = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=moving.pk)
+    offers.offer_accept(staff=sari, consultation_id=moving.pk)
 
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari, consultation_id=moving.pk, topic_code="health-permit"
     )
     assert _statuses(moving, already_waiting) == ["waiting", "waiting"]
-    lifecycle.counselor_status_set(staff=budi, status="available")
+    presence.counselor_status_set(staff=budi, status="available")
     assert reload(moving).counselor_id == budi.pk
     assert _statuses(moving, already_waiting) == ["offered", "waiting"]
 
@@ -86,18 +88,18 @@ def test_a_transfer_to_a_colleague_is_offered_only_to_them(topic: Any) -> None:
     citra = make_staff("citra", topics=[topic])
     counselor_online(sari)
     consultation = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     counselor_online(citra)  # free and idle longest, but not the one named
     counselor_online(budi, available=False)
 
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, counselor_id=budi.pk
     )
     assert reload(consultation).status == "waiting"
     # A targeted consultation does not block the queue behind it.
     behind = waiting_consultation(name="Budi")
     assert reload(behind).counselor_id == citra.pk
-    lifecycle.counselor_status_set(staff=budi, status="available")
+    presence.counselor_status_set(staff=budi, status="available")
     assert reload(consultation).counselor_id == budi.pk
 
 
@@ -123,9 +125,9 @@ def test_capacity_is_never_exceeded(topic: Any) -> None:
     assert _held(sari) == [c.pk for c in queue[:3]]
     assert queue_dispatch() == []
     for consultation in queue[:3]:
-        lifecycle.offer_accept(staff=sari, consultation_id=consultation.pk)
+        offers.offer_accept(staff=sari, consultation_id=consultation.pk)
     assert queue_dispatch() == [] and len(_held(sari)) == 3
-    lifecycle.consultation_end(consultation_id=queue[0].pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(consultation_id=queue[0].pk, ended_by="counselor", staff=sari)
     assert _held(sari) == [c.pk for c in queue[1:4]]
     assert _statuses(queue[4]) == ["waiting"]
 
@@ -155,12 +157,12 @@ def test_a_chat_in_a_call_takes_the_whole_capacity(topic: Any) -> None:
     sari = make_staff("sari", topics=[topic])
     counselor_online(sari)
     chat = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=chat.pk)
-    video.call_request(consultation_id=chat.pk, by_role="counselor", staff=sari, audio_only=False)
-    video.call_accept(consultation_id=chat.pk, by_role="applicant")
+    offers.offer_accept(staff=sari, consultation_id=chat.pk)
+    calls.call_request(consultation_id=chat.pk, by_role="counselor", staff=sari, audio_only=False)
+    calls.call_accept(consultation_id=chat.pk, by_role="applicant")
     behind = waiting_consultation(name="Budi")
     assert reload(behind).status == "waiting"
-    video.call_end(consultation_id=chat.pk, by_role="counselor", staff=sari)
+    calls.call_end(consultation_id=chat.pk, by_role="counselor", staff=sari)
     assert reload(behind).counselor_id == sari.pk
 
 
@@ -171,9 +173,9 @@ def test_a_declined_offer_goes_to_another_counselor_not_back(topic: Any) -> None
     consultation = waiting_consultation()
     counselor_online(budi)
     assert reload(consultation).counselor_id == sari.pk
-    lifecycle.offer_decline(staff=sari, consultation_id=consultation.pk)
+    offers.offer_decline(staff=sari, consultation_id=consultation.pk)
     assert reload(consultation).counselor_id == budi.pk
-    lifecycle.offer_decline(staff=budi, consultation_id=consultation.pk)
+    offers.offer_decline(staff=budi, consultation_id=consultation.pk)
     # Both passed: it waits, keeping its place, rather than bouncing between them.
     declined = reload(consultation)
     assert (declined.status, declined.counselor_id, declined.priority) == ("waiting", None, 0)
@@ -186,7 +188,7 @@ def test_a_declined_offer_returns_after_the_cooldown(topic: Any, settings: Any) 
     sari = make_staff("sari", topics=[topic])
     counselor_online(sari)
     consultation = waiting_consultation()
-    lifecycle.offer_decline(staff=sari, consultation_id=consultation.pk)
+    offers.offer_decline(staff=sari, consultation_id=consultation.pk)
     assert reload(consultation).counselor_id == sari.pk
 
 
@@ -195,7 +197,7 @@ def test_only_available_connected_counselors_are_offered(topic: Any) -> None:
     gone = make_staff("gone", topics=[topic])
     supervisor = make_staff("dewi", role="supervisor", topics=[topic])
     counselor_online(away, available=False)
-    lifecycle.counselor_status_set(staff=away, status="away")
+    presence.counselor_status_set(staff=away, status="away")
     # Available, but no live connection.
     StaffProfile.objects.filter(pk=gone.pk).update(status="available")
     StaffProfile.objects.filter(pk=supervisor.pk).update(status="available")
@@ -211,12 +213,14 @@ def test_a_transfer_within_ones_own_topics_goes_to_a_colleague_not_back(topic: A
     counselor_online(budi, available=False)
     counselor_online(sari)
     moving = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=moving.pk)
+    offers.offer_accept(staff=sari, consultation_id=moving.pk)
 
-    lifecycle.consultation_transfer(staff=sari, consultation_id=moving.pk, topic_code=topic.code)
+    consultations.consultation_transfer(
+        staff=sari, consultation_id=moving.pk, topic_code=topic.code
+    )
     # Sari still has room, but she just handed it on: it waits for someone else.
     assert reload(moving).status == "waiting"
-    lifecycle.counselor_status_set(staff=budi, status="available")
+    presence.counselor_status_set(staff=budi, status="available")
     assert reload(moving).counselor_id == budi.pk
 
 
@@ -227,15 +231,15 @@ def test_a_chat_passes_a_video_nobody_could_take_and_fifo_holds_per_mode(topic: 
     sari = make_staff("sari", topics=[topic], capacity=3)
     counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     first_video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
     second_video = waiting_consultation(mode=Mode.VIDEO, name="Citra")
     chat = waiting_consultation(name="Dewi")
     # Sari has two chat places free but is not free for a video: the chat goes ahead of both.
     assert _statuses(first_video, second_video, chat) == ["waiting", "waiting", "offered"]
-    lifecycle.offer_accept(staff=sari, consultation_id=chat.pk)
+    offers.offer_accept(staff=sari, consultation_id=chat.pk)
     for consultation in (held, chat):
-        lifecycle.consultation_end(
+        consultations.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=sari
         )
     # Fully free now: the videos come in their own order, one at a time.
@@ -249,18 +253,18 @@ def test_a_video_that_waited_too_long_keeps_the_next_counselor_to_free_fully(
     budi = make_staff("budi", topics=[topic], capacity=2)
     counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
     early = waiting_consultation(name="Eka")
     assert _statuses(video, early) == ["waiting", "offered"]  # within the bound: chats pass
-    lifecycle.offer_accept(staff=sari, consultation_id=early.pk)
+    offers.offer_accept(staff=sari, consultation_id=early.pk)
     # Past the bound the video reserves Sari: her free chat place is not offered any more, so
     # she drains to fully free.
     settings.LOKET = {**settings.LOKET, "VIDEO_RESERVE_AFTER": 0}
     chat = waiting_consultation(name="Citra")
     assert _statuses(video, chat) == ["waiting", "waiting"]
     for consultation in (held, early):
-        lifecycle.consultation_end(
+        consultations.consultation_end(
             consultation_id=consultation.pk, ended_by="counselor", staff=sari
         )
     assert (reload(video).status, reload(video).counselor_id) == ("offered", sari.pk)
@@ -277,7 +281,7 @@ def test_a_reserved_counselor_is_released_when_a_colleague_takes_the_video(
     budi = make_staff("budi", topics=[topic], capacity=2)
     counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
     chat = waiting_consultation(name="Citra")
     assert _statuses(video, chat) == ["waiting", "waiting"]
@@ -289,19 +293,19 @@ def test_a_reserved_counselor_is_released_when_a_colleague_takes_the_video(
 
 
 def test_the_estimate_is_per_mode_and_counts_only_usable_places(topic: Any, settings: Any) -> None:
-    from consult.selectors import queue_position
+    from consult.selectors.queue import queue_position
 
     sari = make_staff("sari", topics=[topic], capacity=3)
     counselor_online(sari)
     held = waiting_consultation()
-    lifecycle.offer_accept(staff=sari, consultation_id=held.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
     video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
     frame = queue_position(consultation=reload(video))
     assert frame is not None and frame["position"] == 1
     # Two chat places are free, but none for a video: at least one handling time (300 s), never
     # "under a minute".
     assert frame["estimated_wait_seconds"] >= 300
-    lifecycle.consultation_end(consultation_id=held.pk, ended_by="counselor", staff=sari)
+    consultations.consultation_end(consultation_id=held.pk, ended_by="counselor", staff=sari)
     assert reload(video).status == "offered"
 
     # Chats count chat places: Sari holds the video, so a chat waits one handling time / 3.

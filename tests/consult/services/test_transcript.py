@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 
 from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
-from consult.services import lifecycle
+from consult.services import consultations
 from consult.services.transcript import transcript_append
 from tests.support.applicants import active_consultation, reload
 from tests.support.needs import postgres_url
@@ -84,7 +84,7 @@ def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
 def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
     sent, _ = _say(consultation, "sebelum")
-    lifecycle.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
+    consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     repeat, created = _say(consultation, "sebelum")
     assert (repeat.pk, created) == (sent.pk, False)
     with pytest.raises(InvalidState):
@@ -103,7 +103,7 @@ def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffPr
         text="Saya teruskan",
         client_msg_id="k-1",
     )
-    lifecycle.consultation_transfer(
+    consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
     )
     repeat, created = transcript_append(

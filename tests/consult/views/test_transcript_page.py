@@ -12,7 +12,7 @@ from consult.models import (
     StaffRole,
     TranscriptAccess,
 )
-from consult.services import feedback, knowledge, lifecycle, notes, video
+from consult.services import calls, consultations, feedback, knowledge, notes, offers
 from consult.services.transcript import transcript_append
 from tests.support.applicants import reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
@@ -34,7 +34,7 @@ def test_the_whole_timeline_in_order() -> None:
     c = waiting_consultation(name="Siti")
     counselor_online(sari)
     assert reload(c).status == ConsultationStatus.OFFERED
-    lifecycle.offer_accept(staff=sari, consultation_id=c.pk)
+    offers.offer_accept(staff=sari, consultation_id=c.pk)
     transcript_append(
         consultation_id=c.pk,
         author_role="applicant",
@@ -50,16 +50,16 @@ def test_the_whole_timeline_in_order() -> None:
         client_msg_id="kb1",
     )
     notes.note_add(staff=sari, consultation_id=c.pk, text="Pemohon sudah punya sertifikat.")
-    video.call_request(consultation_id=c.pk, by_role="applicant", audio_only=False)
-    video.call_accept(consultation_id=c.pk, by_role="counselor", staff=sari, audio_only=False)
-    video.call_state_report(
+    calls.call_request(consultation_id=c.pk, by_role="applicant", audio_only=False)
+    calls.call_accept(consultation_id=c.pk, by_role="counselor", staff=sari, audio_only=False)
+    calls.call_state_report(
         consultation_id=c.pk, by_role="counselor", staff=sari, state="connected"
     )
-    video.call_state_report(
+    calls.call_state_report(
         consultation_id=c.pk, by_role="applicant", state="reconnecting", audio_only=None
     )
-    video.call_end(consultation_id=c.pk, by_role="applicant")
-    lifecycle.consultation_end(
+    calls.call_end(consultation_id=c.pk, by_role="applicant")
+    consultations.consultation_end(
         consultation_id=c.pk, ended_by="counselor", staff=sari, outcome="answered"
     )
     feedback.consultation_rate(consultation_id=c.pk, stars=4, comment="Jelas sekali")

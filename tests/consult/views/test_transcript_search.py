@@ -22,7 +22,7 @@ from consult.models import (
     TranscriptAccess,
     TranscriptEntry,
 )
-from consult.transcript_search import TranscriptQuery, transcript_search
+from consult.selectors.transcript import TranscriptQuery, transcript_search
 from tests.support.staff import make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,8 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 @pytest.fixture(autouse=True)
 def _today(monkeypatch: pytest.MonkeyPatch) -> None:
     # The office day the tests call today: 10 March 2026 in Jakarta.
-    monkeypatch.setattr("consult.figures.office_today", lambda: date(2026, 3, 10))
-    monkeypatch.setattr("consult.transcript_search.office_today", lambda: date(2026, 3, 10))
+    monkeypatch.setattr("consult.selectors.figures.office_today", lambda: date(2026, 3, 10))
+    monkeypatch.setattr("consult.selectors.transcript.office_today", lambda: date(2026, 3, 10))
 
 
 def closed(

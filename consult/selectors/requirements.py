@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
-from .models import KnowledgeArticle
+from ..models import KnowledgeArticle
 
 # "1." "2)" "-" "*" "•" (or an en dash) at the start of a line: the article's own numbering or
 # bullet, which the page replaces with its own.

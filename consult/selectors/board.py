@@ -14,15 +14,15 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import (
+from ..models import (
     HELD_STATUSES,
     Consultation,
     StaffProfile,
     StaffRole,
     Topic,
 )
-from .payloads import iso
-from .selectors import queue_snapshot
+from ..payloads import iso
+from .queue import queue_snapshot
 
 
 def board_snapshot() -> dict[str, Any]:

@@ -1,24 +1,32 @@
-"""A consultation's life: join, offer answers, end, transfer, requeue, abandon.
+"""A consultation's life: join (with the one-open-consultation-per-contact rule), end,
+transfer, requeue, abandon.
 
-Calls are in ``video.py``; ending or releasing a consultation ends its call here too.
+One open consultation per applicant contact: someone who joins a second time with the same phone
+or e-mail address while the first consultation is still open is refused (``already_queued``), so
+one person (or one script reusing one contact) cannot fill the queue. The usual second join is a
+person who lost their page: the refusal says when the place they left is released (the applicant
+grace period), after which joining works again.
+
+Offers are in ``offers.py``, calls in ``calls.py``; ending or releasing a consultation ends its
+call here too.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zlib
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .. import events
-from ..contact import contact_clean
-from ..errors import Forbidden, InvalidInput, InvalidState, NotFound
+from ..contact import contact_clean, contact_keys, phone_spellings
+from ..errors import AlreadyQueued, Forbidden, InvalidInput, InvalidState, NotFound
 from ..models import (
-    HELD_STATUSES,
     OPEN_STATUSES,
     Consultation,
     ConsultationStatus,
-    CounselorStatus,
     DeclinedOffer,
     EndedBy,
     Language,
@@ -28,14 +36,58 @@ from ..models import (
     StaffProfile,
     StaffRole,
 )
-from ..selectors import topic_active_get
-from .applicants import applicant_contact_check_free
+from ..selectors.consultations import consultation_holder_check
+from ..selectors.queue import topic_active_get
+from .calls import CALL_FIELDS, call_close
+from .locking import consultation_lock
 from .notes import note_record
 from .office import office_check_accepting
 from .routing import publish_consultation_state, queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
-from .transcript import consultation_lock, system_event_add
-from .video import CALL_FIELDS, call_close
+from .transcript import system_event_add
+
+# The first half of the PostgreSQL advisory lock's two-part key: "one contact joining".
+_LOCK_CLASS = 0x4C4B_0001 & 0x7FFF_FFFF
+
+
+def _released_in(deadline: datetime | None) -> int | None:
+    """Seconds until the sweeper abandons a consultation whose applicant left at ``deadline``."""
+    if deadline is None:
+        return None
+    left = (deadline - timezone.now()).total_seconds() + float(settings.LOKET["SWEEP_INTERVAL"])
+    return max(1, int(left + 0.999))
+
+
+def applicant_contact_check_free(*, phone: str, email: str) -> None:
+    """Inside the join's transaction: AlreadyQueued if the (cleaned) phone or e-mail address has
+    an open consultation.
+
+    On PostgreSQL a transaction lock per contact comes first, so two joins with one contact at the
+    same moment are taken one after the other and the second sees the first; SQLite runs every
+    write transaction alone already (``BEGIN IMMEDIATE``).
+    """
+    keys = contact_keys(phone=phone, email=email)
+    if not keys:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Sorted, so two joins naming the same two contacts cannot wait for each other.
+            for key in sorted(keys):
+                lock = zlib.crc32(key.encode()) & 0x7FFF_FFFF
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, lock])
+    same = Q()
+    if phone:
+        same |= Q(applicant_phone__in=phone_spellings(phone))
+    if email:
+        same |= Q(applicant_email__iexact=email)
+    held = (
+        Consultation.objects.filter(same, status__in=OPEN_STATUSES)
+        .only("pk", "applicant_grace_deadline")
+        .order_by("-created_at")
+        .first()
+    )
+    if held is not None:
+        raise AlreadyQueued(retry_after=_released_in(held.applicant_grace_deadline))
 
 
 def consultation_join(
@@ -76,7 +128,7 @@ def consultation_join(
     return consultation, applicant_token_issue(consultation=consultation)
 
 
-def _release_to_queue(
+def consultation_release(
     consultation: Consultation, *, front: bool, event: str | None, reason: str
 ) -> None:
     """Put a held consultation (locked by the caller) back in the queue; the caller then runs
@@ -109,81 +161,6 @@ def _release_to_queue(
     publish_consultation_state(consultation, previous_counselor_id=previous)
 
 
-def _held_by(consultation: Consultation, staff: StaffProfile) -> None:
-    if consultation.counselor_id != staff.pk:
-        raise Forbidden()
-
-
-def offer_accept(*, staff: StaffProfile, consultation_id: int) -> Consultation:
-    """The counselor takes the consultation offered to them."""
-    with transaction.atomic():
-        consultation = consultation_lock(consultation_id=consultation_id)
-        now = timezone.now()
-        if consultation.counselor_id != staff.pk:
-            # An offer that lapsed (or that this counselor declined or handed on) has gone back to
-            # the queue or to a colleague: they had it, so they may learn it is no longer theirs.
-            # Anyone else learns nothing about the consultation.
-            if DeclinedOffer.objects.filter(consultation=consultation, counselor=staff).exists():
-                raise InvalidState("The offer has expired.")
-            raise Forbidden()
-        if consultation.status != ConsultationStatus.OFFERED:
-            raise InvalidState()
-        if consultation.offer_expires_at is not None and consultation.offer_expires_at <= now:
-            # Past its deadline, even if the sweeper has not re-offered it yet.
-            raise InvalidState("The offer has expired.")
-        consultation.status = ConsultationStatus.ACTIVE
-        consultation.accepted_at = now
-        consultation.first_accepted_at = consultation.first_accepted_at or now
-        consultation.offer_expires_at = None
-        consultation.target_counselor = None
-        consultation.save(
-            update_fields=[
-                "status",
-                "accepted_at",
-                "first_accepted_at",
-                "offer_expires_at",
-                "target_counselor",
-            ]
-        )
-        system_event_add(
-            consultation, event="counselor_joined", data={"counselor": staff.display_name}
-        )
-        publish_consultation_state(consultation)
-    return consultation
-
-
-def offer_decline(*, staff: StaffProfile, consultation_id: int) -> None:
-    """The counselor passes; the consultation keeps its place and goes to someone else."""
-    with transaction.atomic():
-        consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
-        if consultation.status != ConsultationStatus.OFFERED:
-            raise InvalidState()
-        DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
-        _release_to_queue(consultation, front=False, event=None, reason="declined")
-    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
-
-
-def offer_expire(*, consultation_id: int) -> bool:
-    """An offer nobody answered in time: re-offer it and set the silent counselor away."""
-    with transaction.atomic():
-        consultation = consultation_lock(consultation_id=consultation_id)
-        now = timezone.now()
-        if (
-            consultation.status != ConsultationStatus.OFFERED
-            or consultation.offer_expires_at is None
-            or consultation.offer_expires_at > now
-            or consultation.counselor is None
-        ):
-            return False
-        staff = consultation.counselor
-        DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=now)
-        _release_to_queue(consultation, front=False, event=None, reason="offer_timeout")
-        _status_set(staff, CounselorStatus.AWAY, reason="offer_timeout")
-    queue_dispatch(counselor_ids=[staff.pk], topic_ids=[consultation.topic_id])
-    return True
-
-
 def consultation_end(
     *,
     consultation_id: int,
@@ -201,9 +178,9 @@ def consultation_end(
         if ended_by == EndedBy.COUNSELOR:
             if staff is None:
                 raise Forbidden()
-            _held_by(consultation, staff)
-            if consultation.status != ConsultationStatus.ACTIVE:
-                raise InvalidState()
+            consultation_holder_check(
+                consultation, staff_id=staff.pk, statuses=(ConsultationStatus.ACTIVE,)
+            )
         elif consultation.status not in OPEN_STATUSES:
             raise InvalidState()
         was_waiting = consultation.status == ConsultationStatus.WAITING
@@ -263,9 +240,9 @@ def consultation_transfer(
         raise InvalidInput("Give a topic or a counselor to transfer to.")
     with transaction.atomic():
         consultation = consultation_lock(consultation_id=consultation_id)
-        _held_by(consultation, staff)
-        if consultation.status != ConsultationStatus.ACTIVE:
-            raise InvalidState()
+        consultation_holder_check(
+            consultation, staff_id=staff.pk, statuses=(ConsultationStatus.ACTIVE,)
+        )
         data: dict[str, object] = {"from": staff.display_name}
         old_topic = consultation.topic_id
         if topic_code:
@@ -286,67 +263,9 @@ def consultation_transfer(
             note_record(consultation, author=staff, text=note.strip()[:500], kind=NoteKind.TRANSFER)
         # The counselor handing it on must not be offered it straight back (cooldown as a decline).
         DeclinedOffer.objects.create(consultation=consultation, counselor=staff, at=timezone.now())
-        _release_to_queue(consultation, front=True, event=None, reason="transferred")
+        consultation_release(consultation, front=True, event=None, reason="transferred")
     queue_dispatch(counselor_ids=[staff.pk], topic_ids=[old_topic, consultation.topic_id])
     return consultation
-
-
-def _status_set(staff: StaffProfile, status: str, *, reason: str = "") -> None:
-    """Store and announce the status; the caller runs ``queue_dispatch`` with the counselor."""
-    StaffProfile.objects.filter(pk=staff.pk).update(status=status)
-    staff.status = status
-    events.publish(
-        [events.group_staff(staff.pk), events.GROUP_SUPERVISORS],
-        {
-            "type": "counselor.status",
-            "counselor_id": staff.pk,
-            "counselor_name": staff.display_name,
-            "status": status,
-            "reason": reason or None,
-        },
-        audience=events.AUDIENCE_STAFF,
-    )
-
-
-def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
-    """The counselor says whether they take new consultations."""
-    if not staff.is_counselor:
-        raise Forbidden()
-    if status not in CounselorStatus.values:
-        raise InvalidInput("status must be available, away or offline.")
-    with transaction.atomic():
-        _status_set(staff, status)
-    queue_dispatch(counselor_ids=[staff.pk])
-
-
-def counselor_lose(*, staff_id: int) -> int:
-    """The counselor is gone (grace passed or lease lapsed): requeue what they held."""
-    with transaction.atomic():
-        staff = StaffProfile.objects.select_for_update().filter(pk=staff_id).first()
-        if staff is None:
-            return 0
-        held = list(
-            Consultation.objects.filter(counselor=staff, status__in=HELD_STATUSES).values_list(
-                "pk", flat=True
-            )
-        )
-        requeued_topics: list[int] = []
-        for consultation_id in held:
-            consultation = consultation_lock(consultation_id=consultation_id)
-            if consultation.counselor_id != staff.pk:
-                continue
-            requeued_topics.append(consultation.topic_id)
-            if consultation.status == ConsultationStatus.ACTIVE:
-                _release_to_queue(
-                    consultation, front=True, event="requeued", reason="counselor_disconnected"
-                )
-            else:
-                _release_to_queue(consultation, front=False, event=None, reason="counselor_lost")
-        StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
-        if staff.status != CounselorStatus.OFFLINE:
-            _status_set(staff, CounselorStatus.OFFLINE, reason="disconnected")
-    queue_dispatch(counselor_ids=[staff.pk], topic_ids=requeued_topics)
-    return len(held)
 
 
 def applicant_abandon(*, consultation_id: int) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import translation
 
-from .models import (
+from ..models import (
     CannedReply,
     Consultation,
     InternalNote,
@@ -18,6 +18,8 @@ from .models import (
     StaffProfile,
     TranscriptEntry,
 )
+from ..payloads import note_payload
+from .consultations import consultation_is_held
 
 _TITLE_FIELDS = ("title_id", "title_en")
 _BODY_FIELDS = tuple(f"{key}_{lang}" for key in KnowledgeSection.values for lang in ("id", "en"))
@@ -131,3 +133,22 @@ def applicant_transcript(*, consultation: Consultation) -> list[TranscriptEntry]
         .select_related("author")
         .order_by("seq")
     )
+
+
+def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, Any]]:
+    """The internal notes of a consultation as ``note`` frames, only while ``staff_id`` holds it
+    (none otherwise)."""
+    consultation = (
+        Consultation.objects.filter(pk=consultation_id)
+        .only("public_id", "counselor_id", "status")
+        .first()
+    )
+    if consultation is None or not consultation_is_held(
+        counselor_id=consultation.counselor_id, status=consultation.status, staff_id=staff_id
+    ):
+        return []
+    public_id = str(consultation.public_id)
+    return [
+        note_payload(note, public_id=public_id)
+        for note in notes_of(consultation_id=consultation_id)
+    ]

@@ -1,4 +1,6 @@
-"""Reads. Pure queries with no side effects (except ``transcript_read``, which records access)."""
+"""Reads for routing and the queue: who is available with what load, video reservations, the
+topics' queue snapshots, each waiting consultation's position and wait estimate, and the topics
+applicants may join."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .errors import Forbidden, NotFound
-from .models import (
+from ..errors import NotFound
+from ..models import (
     HELD_STATUSES,
     Connection,
     Consultation,
@@ -23,24 +25,11 @@ from .models import (
     StaffProfile,
     StaffRole,
     Topic,
-    TranscriptAccess,
-    TranscriptEntry,
 )
-from .payloads import iso
+from ..payloads import iso
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
-
-
-def entries_after(
-    *, consultation_id: int, after_seq: int, limit: int = 500
-) -> list[TranscriptEntry]:
-    """Transcript entries with seq > after_seq, in order (at most ``limit``)."""
-    return list(
-        TranscriptEntry.objects.filter(consultation_id=consultation_id, seq__gt=after_seq)
-        .select_related("author")
-        .order_by("seq")[:limit]
-    )
 
 
 def handling_seconds(*, topic_id: int) -> float:
@@ -372,67 +361,19 @@ def queue_position_from_snapshot(
     }
 
 
-def queue_position(*, consultation: Consultation) -> dict[str, Any] | None:
-    """The waiting consultation's position and estimate, as the ``queue.position`` frame."""
+def queue_position(
+    *, consultation: Consultation | None = None, consultation_id: int | None = None
+) -> dict[str, Any] | None:
+    """The waiting consultation's position and estimate, as the ``queue.position`` frame (None
+    when it is not waiting). Give the consultation, or its id."""
+    if consultation is None:
+        assert consultation_id is not None
+        consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
     if consultation.status != ConsultationStatus.WAITING:
         return None
     return queue_position_from_snapshot(
         snapshot=queue_snapshot(topic_id=consultation.topic_id), consultation_id=consultation.pk
     )
-
-
-def staff_consultations(*, staff: StaffProfile) -> list[Consultation]:
-    """The consultations a counselor holds now (offered to them or active)."""
-    return list(
-        Consultation.objects.filter(counselor=staff, status__in=HELD_STATUSES)
-        .select_related("topic", "counselor")
-        .order_by("offered_at")
-    )
-
-
-def consultation_for_staff(*, staff: StaffProfile, public_id: str) -> Consultation:
-    """A consultation a staff member may see: supervisors any, counselors only their own."""
-    consultation = (
-        Consultation.objects.select_related("topic", "counselor")
-        .filter(public_id=public_id)
-        .first()
-        if _is_uuid(public_id)
-        else None
-    )
-    if consultation is None:
-        raise NotFound()
-    if staff.is_supervisor:
-        return consultation
-    if consultation.counselor_id == staff.pk:
-        return consultation
-    if TranscriptEntry.objects.filter(consultation=consultation, author=staff).exists():
-        # They took part before a transfer: their own messages are part of their record.
-        return consultation
-    raise Forbidden()
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def transcript_read(
-    *, staff: StaffProfile, public_id: str, via: str
-) -> tuple[Consultation, list[TranscriptEntry]]:
-    """The whole transcript, for a staff member allowed to read it; the read is recorded."""
-    consultation = consultation_for_staff(staff=staff, public_id=public_id)
-    TranscriptAccess.objects.create(consultation=consultation, reader=staff.user, via=via)
-    entries = list(
-        TranscriptEntry.objects.filter(consultation=consultation)
-        .select_related("author")
-        .order_by("seq")
-    )
-    return consultation, entries
 
 
 def topic_active_get(*, code: str) -> Topic:
@@ -446,41 +387,3 @@ def topic_active_get(*, code: str) -> Topic:
 def topics_active() -> list[Topic]:
     """Topics applicants may join, in display order."""
     return list(Topic.objects.filter(active=True).order_by("order", "code"))
-
-
-def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Each consultation's state version and last sequence number (one query, for resync)."""
-    return {
-        pk: (version, last_seq)
-        for pk, version, last_seq in Consultation.objects.filter(
-            pk__in=consultation_ids
-        ).values_list("pk", "version", "last_seq")
-    }
-
-
-def counselor_sync_marks(
-    *, staff_id: int, followed_ids: list[int]
-) -> tuple[str, dict[int, tuple[int, int, bool]]]:
-    """A counselor's status, and for what they hold or follow: version, last seq, held now.
-
-    One query (the status rides along as a row with id 0), since it runs before every pong.
-    """
-    consultations = Consultation.objects.filter(
-        Q(pk__in=followed_ids) | Q(counselor_id=staff_id, status__in=HELD_STATUSES)
-    ).values_list("pk", "version", "last_seq", "counselor_id", "status")
-    status_row = (
-        StaffProfile.objects.filter(pk=staff_id)
-        .annotate(row_id=Value(0), row_version=Value(0), row_seq=Value(0), row_holder=Value(0))
-        .values_list("row_id", "row_version", "row_seq", "row_holder", "status")
-    )
-    status = ""
-    marks: dict[int, tuple[int, int, bool]] = {}
-    for pk, version, last_seq, counselor_id, row_status in consultations.union(
-        status_row, all=True
-    ):
-        if pk == 0:
-            status = str(row_status)
-        else:
-            held = counselor_id == staff_id and row_status in HELD_STATUSES
-            marks[int(pk)] = (int(version), int(last_seq), held)
-    return status, marks

@@ -1,23 +1,60 @@
-"""Transcript search for the transcripts page. Reads only."""
+"""Transcript reads: entries after a sequence number (replay), a whole transcript for staff, and
+the transcripts page's search."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
-from .figures import office_today, period_bounds
-from .models import (
+from ..models import (
     Consultation,
     ConsultationStatus,
     EntryKind,
     StaffProfile,
     TranscriptEntry,
 )
+from ..payloads import entry_payload
+from .consultations import consultation_for_staff
+from .figures import office_today, period_bounds
+
+
+def entries_after(
+    *, consultation_id: int, after_seq: int, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The transcript entries with seq > after_seq, in order (at most ``limit``), as the frames
+    a replay sends."""
+    public_id = str(
+        Consultation.objects.values_list("public_id", flat=True).get(pk=consultation_id)
+    )
+    return [
+        entry_payload(entry, public_id=public_id)
+        for entry in TranscriptEntry.objects.filter(
+            consultation_id=consultation_id, seq__gt=after_seq
+        )
+        .select_related("author")
+        .order_by("seq")[:limit]
+    ]
+
+
+def transcript_read(
+    *, staff: StaffProfile, public_id: str
+) -> tuple[Consultation, list[TranscriptEntry]]:
+    """The whole transcript, for a staff member allowed to read it. The caller records the read
+    (``services.transcript.transcript_access_record``): every read of a transcript is audited."""
+    consultation = consultation_for_staff(staff=staff, public_id=public_id)
+    entries = list(
+        TranscriptEntry.objects.filter(consultation=consultation)
+        .select_related("author")
+        .order_by("seq")
+    )
+    return consultation, entries
+
 
 CLOSED = (ConsultationStatus.ENDED, ConsultationStatus.ABANDONED)
 # Without dates the list shows the last 30 office days.

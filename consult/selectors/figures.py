@@ -28,8 +28,8 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from .errors import InvalidInput
-from .models import Consultation, ConsultationStatus, StaffProfile, Topic
+from ..errors import InvalidInput
+from ..models import Consultation, ConsultationStatus, StaffProfile, Topic
 
 # The service-level target: answered within this many seconds of joining.
 TARGET_SECONDS = 60

@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, OverCapacity
 from ..models import AuthorRole, Consultation, ConsultationStatus, Mode, StaffProfile
+from ..selectors.consultations import call_participant_check
+from .locking import consultation_lock
 from .routing import publish_consultation_state, queue_dispatch, queues_publish
-from .transcript import consultation_lock, system_event_add
+from .transcript import system_event_add
 
 CALL_STATES = ("connected", "reconnecting", "failed")
 PRECHECK_VERDICTS = ("ready", "audio_only", "connection_problem")
@@ -47,24 +49,11 @@ def _call_lock(*, consultation_id: int, by_role: str, staff: StaffProfile | None
     consultation by its token; a counselor must hold the consultation. Forbidden comes before any
     state check, so others learn nothing of the consultation.
     """
-    counselor_id = (
-        Consultation.objects.filter(pk=consultation_id)
-        .values_list("counselor_id", flat=True)
-        .first()
-    )
-    if counselor_id is not None:
-        StaffProfile.objects.select_for_update().filter(pk=counselor_id).first()
     try:
-        consultation = consultation_lock(consultation_id=consultation_id)
+        consultation = consultation_lock(consultation_id=consultation_id, counselor_first=True)
     except NotFound:
         raise Forbidden() from None
-    if by_role == AuthorRole.COUNSELOR:
-        if staff is None or consultation.counselor_id != staff.pk:
-            raise Forbidden()
-    elif by_role != AuthorRole.APPLICANT:
-        raise Forbidden()
-    if consultation.status != ConsultationStatus.ACTIVE:
-        raise InvalidState()
+    call_participant_check(consultation, role=by_role, staff_id=staff.pk if staff else None)
     return consultation
 
 

@@ -26,8 +26,8 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
 
-from . import events
-from .models import StaffProfile
+from .. import events
+from ..models import StaffProfile
 
 
 def session_digest(session_key: str | None) -> str | None:

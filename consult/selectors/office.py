@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db.models import QuerySet
 
-from .errors import Forbidden, NotFound
-from .hours import (
+from ..errors import Forbidden, NotFound
+from ..hours import (
     OFFICE_TZ,
     SEARCH_DAYS,
     DayHours,
@@ -18,7 +18,7 @@ from .hours import (
     office_clock,
     office_status,
 )
-from .models import OfficeHoliday, OfficeHours, OfflineQuestion, StaffProfile
+from ..models import OfficeHoliday, OfficeHours, OfflineQuestion, StaffProfile
 
 
 def office_schedule(*, today: date) -> Schedule:

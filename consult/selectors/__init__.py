@@ -1,0 +1,1 @@
+"""Reads only: pure queries, no writes and no service imports (see docs/ARCHITECTURE.md)."""

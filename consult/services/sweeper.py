@@ -1,0 +1,108 @@
+"""The sweeper: every due deadline handled once (lapsed leases reaped, offers and call requests
+expired, lost counselors requeued, vanished applicants abandoned), safe to run in every process
+at the same time. ``consult/runtime.py`` runs it in each server process; ``loket_sweeper`` runs it
+on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import (
+    HELD_STATUSES,
+    OPEN_STATUSES,
+    Connection,
+    Consultation,
+    ConsultationStatus,
+    CounselorStatus,
+    StaffProfile,
+)
+from .calls import call_request_expire
+from .consultations import applicant_abandon
+from .locking import row_lock
+from .offers import offer_expire
+from .presence import counselor_lose, grace_start
+from .routing import queue_dispatch
+
+
+def connections_reap() -> int:
+    """Remove connections whose process stopped renewing them; their owners are disconnected."""
+    now = timezone.now()
+    reaped = 0
+    for connection_id in list(
+        Connection.objects.filter(lease_expires_at__lte=now).values_list("pk", flat=True)[:500]
+    ):
+        with transaction.atomic():
+            connection = row_lock(
+                Connection.objects.filter(pk=connection_id, lease_expires_at__lte=now)
+            )
+            if connection is None:
+                continue
+            connection.delete()
+            # A lapsed lease means the server process died: the counselor is lost at once (their
+            # applicants should not wait a grace period for a process that will not come back);
+            # the applicant still gets the grace period to reconnect to another process.
+            grace_start(
+                role=connection.role,
+                staff_id=connection.staff_id,
+                consultation_id=connection.consultation_id,
+                now_grace_from=False,
+            )
+            reaped += 1
+    return reaped
+
+
+def sweep_due() -> dict[str, int]:
+    """Handle every due deadline once. Safe to run in every process at the same time."""
+    reaped = connections_reap()
+    # Read the clock after reaping: a lapsed lease sets its counselor's grace deadline to "now",
+    # which must already count as due in this same sweep (lost at once, not one sweep later).
+    now = timezone.now()
+    done = {"reaped": reaped, "offers": 0, "counselors": 0, "abandoned": 0, "call_requests": 0}
+    for consultation_id in list(
+        Consultation.objects.filter(
+            status=ConsultationStatus.OFFERED, offer_expires_at__lte=now
+        ).values_list("pk", flat=True)[:200]
+    ):
+        done["offers"] += int(offer_expire(consultation_id=consultation_id))
+    lost = StaffProfile.objects.filter(grace_deadline__lte=now).values_list("pk", flat=True)[:200]
+    for staff_id in list(lost):
+        if Connection.objects.filter(staff_id=staff_id, lease_expires_at__gt=now).exists():
+            StaffProfile.objects.filter(pk=staff_id).update(grace_deadline=None)
+            continue
+        counselor_lose(staff_id=staff_id)
+        done["counselors"] += 1
+    # Counselors marked available or holding work with no connection at all and no deadline
+    # (a process died before it could record anything): give them the lapse treatment.
+    orphaned = (
+        StaffProfile.objects.filter(grace_deadline__isnull=True)
+        .exclude(connections__lease_expires_at__gt=now)
+        .filter(pk__in=Consultation.objects.filter(status__in=HELD_STATUSES).values("counselor_id"))
+        .values_list("pk", flat=True)[:200]
+    )
+    for staff_id in list(orphaned):
+        StaffProfile.objects.filter(pk=staff_id, grace_deadline__isnull=True).update(
+            grace_deadline=now + timedelta(seconds=settings.LOKET["COUNSELOR_GRACE"])
+        )
+    StaffProfile.objects.filter(
+        status=CounselorStatus.AVAILABLE, grace_deadline__isnull=True
+    ).exclude(connections__lease_expires_at__gt=now).update(status=CounselorStatus.OFFLINE)
+    for consultation_id in list(
+        Consultation.objects.filter(
+            status__in=OPEN_STATUSES, applicant_grace_deadline__lte=now
+        ).values_list("pk", flat=True)[:200]
+    ):
+        done["abandoned"] += int(applicant_abandon(consultation_id=consultation_id))
+    for consultation_id in list(
+        Consultation.objects.filter(call_request_expires_at__lte=now).values_list("pk", flat=True)[
+            :200
+        ]
+    ):
+        done["call_requests"] += int(call_request_expire(consultation_id=consultation_id))
+    # Safety net for any trigger that was missed (e.g. a process died between commit and routing).
+    queue_dispatch()
+    return done

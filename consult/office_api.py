@@ -15,10 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, InvalidInput
+from .events.frames import iso
 from .hours import OFFICE_TZ
 from .http import error_response, json_body, query_text, staff_of, text_fields
 from .models import OfflineQuestion, OfflineQuestionStatus
-from .payloads import iso
 from .selectors.office import office_status_now, offline_question_get, offline_questions_list
 from .services.office import offline_question_answer, offline_question_submit
 from .text_input import text_check

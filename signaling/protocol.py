@@ -408,11 +408,6 @@ def parse_client(text: str | None, *, allowed: frozenset[str] = CLIENT_TYPES) ->
         ) from None
 
 
-def server_frame(data: dict[str, Any]) -> str:
-    """Validate an outgoing frame against the models and serialise it."""
-    return str(frames.validated(data).model_dump_json())
-
-
 def error_frame(code: str, message: str, request_id: str | None = None) -> str:
     """An ``error`` frame with a stable code."""
     return Error(type="error", id=request_id, code=code, message=message).model_dump_json()

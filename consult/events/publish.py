@@ -27,6 +27,7 @@ from django.db.models import F
 from pydantic import BaseModel
 
 from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
+from consult.selectors.queue import queue_snapshots
 
 from . import layer
 from .frames import (
@@ -240,8 +241,6 @@ def queues_changed(
         return
 
     def send() -> None:
-        from consult import selectors
-
         if staff_ids:
             topics.update(
                 StaffProfile.topics.through.objects.filter(
@@ -249,9 +248,7 @@ def queues_changed(
                 ).values_list("topic_id", flat=True)
             )
         ordered = sorted(topics)
-        for topic_id, view in zip(
-            ordered, selectors.queue_snapshots(topic_ids=ordered), strict=True
-        ):
+        for topic_id, view in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
             publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot, order=view.order)
 
     after_commit(send)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.db.models import Q, Value
 
 from ..errors import Forbidden, InvalidState, NotFound
+from ..events.frames import ConsultationState
 from ..models import (
     HELD_STATUSES,
     AuthorRole,
@@ -24,7 +25,6 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from ..payloads import consultation_payload
 
 
 class Holding(Protocol):
@@ -117,10 +117,10 @@ def consultation_topic(*, consultation_id: int) -> int:
     return int(Consultation.objects.values_list("topic_id", flat=True).get(pk=consultation_id))
 
 
-def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, Any]:
+def consultation_state(*, consultation_id: int, for_staff: bool) -> ConsultationState:
     """The consultation's ``consultation.state`` frame as it is now."""
     consultation = Consultation.objects.select_related("topic", "counselor").get(pk=consultation_id)
-    return consultation_payload(consultation, for_staff=for_staff)
+    return ConsultationState.of(consultation, for_staff=for_staff)
 
 
 def staff_consultations(*, staff: StaffProfile) -> list[Consultation]:

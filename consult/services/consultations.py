@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ..contact import contact_clean, contact_keys, phone_spellings
 from ..errors import AlreadyQueued, Forbidden, InvalidInput, InvalidState, NotFound
+from ..events import publish
 from ..models import (
     OPEN_STATUSES,
     Consultation,
@@ -42,7 +43,7 @@ from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock
 from .notes import note_record
 from .office import office_check_accepting
-from .routing import publish_consultation_state, queue_dispatch
+from .routing import queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import system_event_add
 
@@ -158,7 +159,7 @@ def consultation_release(
     )
     if event:
         system_event_add(consultation, event=event, data={"reason": reason})
-    publish_consultation_state(consultation, previous_counselor_id=previous)
+    publish.consultation_changed(consultation, previous_counselor_id=previous)
 
 
 def consultation_end(
@@ -224,7 +225,7 @@ def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: s
         event="ended" if status == ConsultationStatus.ENDED else "abandoned",
         data={"by": ended_by, "reason": reason},
     )
-    publish_consultation_state(consultation)
+    publish.consultation_changed(consultation)
 
 
 def consultation_transfer(

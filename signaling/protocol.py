@@ -268,33 +268,11 @@ ClientMessage = Annotated[
     | RtcHangup,
     Field(discriminator="type"),
 ]
+# Every ``type`` a client frame can have.
 CLIENT_TYPES: frozenset[str] = frozenset(
-    {
-        "auth",
-        "resume",
-        "chat.send",
-        "typing",
-        "read",
-        "ping",
-        "leave",
-        "status.set",
-        "offer.accept",
-        "offer.decline",
-        "consultation.end",
-        "consultation.transfer",
-        "kb.insert",
-        "note.add",
-        "call.start",
-        "call.request",
-        "call.accept",
-        "call.decline",
-        "call.state",
-        "call.end",
-        "rtc.offer",
-        "rtc.answer",
-        "rtc.ice",
-        "rtc.hangup",
-    }
+    kind
+    for model in ClientMessage.__origin__.__args__  # type: ignore[attr-defined]
+    for kind in model.model_fields["type"].annotation.__args__
 )
 APPLICANT_TYPES = frozenset(
     {

@@ -9,7 +9,7 @@ docs/PROTOCOL.md documents each frame with an example, checked against these mod
 (tests/signaling/test_protocol_doc.py); docs/protocol.schema.json is generated from them
 (``manage.py protocol_schema``) together with the client frames of signaling/protocol.py.
 
-Imports pydantic and consult.models (for the builders' argument types) only.
+Imports pydantic, Django's clock, and consult.models (for the builders' argument types) only.
 """
 
 from __future__ import annotations

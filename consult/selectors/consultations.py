@@ -15,10 +15,12 @@ from typing import Protocol
 
 from django.db.models import Q, Value
 
+from ..contact import phone_spellings
 from ..errors import Forbidden, InvalidState, NotFound
 from ..events.frames import ConsultationState
 from ..models import (
     HELD_STATUSES,
+    OPEN_STATUSES,
     AuthorRole,
     Consultation,
     ConsultationStatus,
@@ -110,6 +112,24 @@ def consultation_id_by_public(*, public_id: str | None) -> int | None:
         Consultation.objects.filter(public_id=public_id).values_list("pk", flat=True).first()
     )
     return pk
+
+
+def consultation_open_for_contact(*, phone: str, email: str) -> Consultation | None:
+    """The latest open consultation of this (cleaned) phone or e-mail address, if any (only its
+    id and applicant grace deadline loaded)."""
+    same = Q()
+    if phone:
+        same |= Q(applicant_phone__in=phone_spellings(phone))
+    if email:
+        same |= Q(applicant_email__iexact=email)
+    if not same:
+        return None
+    return (
+        Consultation.objects.filter(same, status__in=OPEN_STATUSES)
+        .only("pk", "applicant_grace_deadline")
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def consultation_topic(*, consultation_id: int) -> int:

@@ -13,15 +13,13 @@ call here too.
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
-from ..contact import contact_clean, contact_keys, phone_spellings
+from ..contact import contact_clean, contact_keys
 from ..errors import AlreadyQueued, Forbidden, InvalidInput, InvalidState, NotFound
 from ..events import publish
 from ..models import (
@@ -37,18 +35,15 @@ from ..models import (
     StaffProfile,
     StaffRole,
 )
-from ..selectors.consultations import consultation_holder_check
+from ..selectors.consultations import consultation_holder_check, consultation_open_for_contact
 from ..selectors.queue import topic_active_get
 from .calls import CALL_FIELDS, call_close
-from .locking import consultation_lock
+from .locking import consultation_lock, contacts_lock
 from .notes import note_record
 from .office import office_check_accepting
 from .routing import queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import system_event_add
-
-# The first half of the PostgreSQL advisory lock's two-part key: "one contact joining".
-_LOCK_CLASS = 0x4C4B_0001 & 0x7FFF_FFFF
 
 
 def _released_in(deadline: datetime | None) -> int | None:
@@ -70,23 +65,8 @@ def applicant_contact_check_free(*, phone: str, email: str) -> None:
     keys = contact_keys(phone=phone, email=email)
     if not keys:
         return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Sorted, so two joins naming the same two contacts cannot wait for each other.
-            for key in sorted(keys):
-                lock = zlib.crc32(key.encode()) & 0x7FFF_FFFF
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, lock])
-    same = Q()
-    if phone:
-        same |= Q(applicant_phone__in=phone_spellings(phone))
-    if email:
-        same |= Q(applicant_email__iexact=email)
-    held = (
-        Consultation.objects.filter(same, status__in=OPEN_STATUSES)
-        .only("pk", "applicant_grace_deadline")
-        .order_by("-created_at")
-        .first()
-    )
+    contacts_lock(keys=keys)
+    held = consultation_open_for_contact(phone=phone, email=email)
     if held is not None:
         raise AlreadyQueued(retry_after=_released_in(held.applicant_grace_deadline))
 

@@ -1,4 +1,4 @@
-"""Pre-call check benchmark: cost of ``consult.precheck.PrecheckService`` per concurrent check.
+"""Pre-call check benchmark: cost of ``consult.rtc.precheck.PrecheckService`` per concurrent check.
 
 For each N in ``--concurrency`` (default ``1,4``) a fresh *server* subprocess runs one
 ``PrecheckService`` (``python bench/precheck.py --server``, driven by JSON lines on stdin/stdout)
@@ -78,13 +78,13 @@ async def _server_main(max_concurrent: int, max_seconds: float) -> None:
     settings.configure(
         LOKET={"PRECHECK_MAX_CONCURRENT": max_concurrent, "PRECHECK_MAX_SECONDS": max_seconds}
     )
-    from consult.ice import host_addresses_restrict
+    from consult.rtc.ice import host_addresses_restrict
 
     # Media stays on loopback: this machine may send to no other address.
     host_addresses_restrict(["127.0.0.1"])
     import aiortc.codecs  # noqa: F401  (import cost before the baseline)
 
-    from consult.precheck import PrecheckService
+    from consult.rtc.precheck import PrecheckService
 
     service = PrecheckService()
     loop = asyncio.get_running_loop()
@@ -361,7 +361,7 @@ async def _round(n: int, seconds: float, width: int, height: int) -> dict[str, A
 
 
 async def _bench(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from consult.ice import host_addresses_restrict
+    from consult.rtc.ice import host_addresses_restrict
 
     host_addresses_restrict(["127.0.0.1"])
     results = []

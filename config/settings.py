@@ -404,7 +404,7 @@ RATELIMIT_CACHE_PREFIX = "loket-rl:"
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AUTHENTICATION_BACKENDS = [
-    "consult.login_lockout.LoginLockoutBackend",
+    "consult.guard.lockout.LoginLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = _env_int("LOKET_LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -414,9 +414,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # it began, whatever an attacker keeps sending.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "consult.login_lockout.login_client_address"
-AXES_CLIENT_STR_CALLABLE = "consult.login_lockout.client_label"
-AXES_LOCKOUT_CALLABLE = "consult.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "consult.guard.lockout.login_client_address"
+AXES_CLIENT_STR_CALLABLE = "consult.guard.lockout.client_label"
+AXES_LOCKOUT_CALLABLE = "consult.guard.lockout.lockout_response"
 # Failed attempts (username, address, time) are kept only while they count, and shown in the
 # admin; successful logins are not recorded.
 AXES_DISABLE_ACCESS_LOG = True
@@ -465,7 +465,7 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "csp.middleware.CSPMiddleware",
 )
-MIDDLEWARE.append("consult.security.NoStoreMiddleware")
+MIDDLEWARE.append("consult.guard.middleware.NoStoreMiddleware")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -8,7 +8,7 @@ class ConsultConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .ice import host_addresses_from_settings
+        from .rtc.ice import host_addresses_from_settings
         from .services.sessions import connect_signals
 
         host_addresses_from_settings()

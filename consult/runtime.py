@@ -155,7 +155,7 @@ def _reactor_running(reactor: Any, ready_message: str) -> None:
 
 async def _close_prechecks() -> None:
     """Close this process's pre-call check peers (their media would otherwise outlive it)."""
-    from .precheck import get_precheck_service
+    from .rtc.precheck import get_precheck_service
 
     service = get_precheck_service()
     if service.peer_count:

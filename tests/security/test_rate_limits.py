@@ -266,7 +266,7 @@ def test_with_the_cache_down_the_limits_fail_open_and_say_so_once(
     }
     limits(JOIN_PER_ADDRESS=(1, 600))
     address = new_address()
-    with caplog.at_level(logging.WARNING, logger="consult.throttle"):
+    with caplog.at_level(logging.WARNING, logger="consult.guard.throttle"):
         for _ in range(3):
             assert _join(address=address).status_code == 201
     outage = [r for r in caplog.records if "unavailable" in r.getMessage()]

@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient, Client
 
 from consult.models import Consultation, StaffProfile, StaffRole
-from consult.precheck import MIN_MEASUREMENT_S, PrecheckService, get_precheck_service
+from consult.rtc.precheck import PrecheckService, get_precheck_service
+from consult.rtc.verdict import MIN_MEASUREMENT_S
 from consult.services import consultations, offers
 from tests.support.applicants import join
 from tests.support.rtc import RtcClientFactory

@@ -14,15 +14,14 @@ import pytest
 from av import VideoFrame
 from pytest_django import Settings
 
-from consult.precheck import (
-    MIN_MEASUREMENT_S,
+from consult.rtc.precheck import (
     PrecheckBusy,
     PrecheckInvalid,
     PrecheckNotFound,
     PrecheckService,
     get_precheck_service,
-    precheck_verdict,
 )
+from consult.rtc.verdict import MIN_MEASUREMENT_S, precheck_verdict
 from tests.support.rtc import BOTTOM_Y, HEIGHT, TOP_Y, WIDTH, RtcClient, RtcClientFactory
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pytest_django import Settings
 
-from consult.turn import ice_servers_for, turn_credentials_mint
+from consult.rtc.turn import ice_servers_for, turn_credentials_mint
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 NOW_TS = 1740830400  # NOW as a Unix timestamp, written out independently

@@ -140,7 +140,7 @@ def test_csv_download(people: dict[str, StaffProfile], day_of_work: None) -> Non
 def test_figures_page_starts_with_today_filled_in(
     people: dict[str, StaffProfile], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("consult.supervisor_views.office_today", lambda: DAY)
+    monkeypatch.setattr("consult.views.supervisor.office_today", lambda: DAY)
     monkeypatch.setattr("consult.forms.office_today", lambda: DAY)
     html = staff_client(people["dewi"]).get("/supervisor/figures/").content.decode()
     assert f'name="date_from" value="{DAY}"' in html

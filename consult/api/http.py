@@ -1,4 +1,5 @@
-"""What every JSON API view shares: the request body, who is asking, and the error response.
+"""What every JSON API endpoint (and the pages) share: the request body, who is asking, the error
+response, and the headers of a private answer.
 
 The applicant has no account, only the consultation's token, sent as ``Authorization: Bearer
 <token>``; staff have their Django session. Views catch ``DomainError`` and answer with
@@ -10,12 +11,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .errors import DomainError, Forbidden, InvalidInput, RateLimited, TokenInvalid, Unauthenticated
-from .models import Consultation, StaffProfile
-from .services.tokens import applicant_token_verify
-from .text_input import json_texts_check, text_check
+from ..errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    RateLimited,
+    TokenInvalid,
+    Unauthenticated,
+)
+from ..models import Consultation, StaffProfile
+from ..services.tokens import applicant_token_verify
+from ..text_input import json_texts_check, text_check
 
 # Codes not listed here are the client's mistake: 400.
 _STATUS = {
@@ -50,6 +58,15 @@ def error_response(exc: DomainError) -> JsonResponse:
     response = JsonResponse({"error": error}, status=_STATUS.get(exc.code, 400))
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def response_private(response: HttpResponse) -> HttpResponse:
+    """``response`` marked as personal: the applicant's own conversation (or what to prepare for
+    it), which no cache may keep and no link may leak the address of."""
+    response["Cache-Control"] = "no-store, private"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
     return response
 
 

@@ -21,9 +21,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from .client_address import client_address, client_key
-from .contact import contact_keys
-from .errors import RateLimited
+from ..contact import contact_keys
+from ..errors import RateLimited
+from .address import client_address, client_key
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,9 @@ section. The server answers with its own ``aiortc`` peer (``iceServers=[]``: hos
 no STUN/TURN server is ever contacted), receives the applicant's media, counts it, and sends it
 straight back (video: the latest decoded picture; audio: the decoded frames), so the applicant
 sees and hears themselves *through the server*. Nothing is stored: frames are only counted and
-forwarded, no recorder is attached.
+forwarded, no recorder is attached. This module is the service (offer, answer, limits, the end of
+a check); one check's peer and media are in :mod:`consult.rtc.check`, its report in
+:mod:`consult.rtc.report`, and what the measurement means in :mod:`consult.rtc.verdict`.
 
 Limits (``settings.LOKET``, from the environment variables of these names; read at each
 :meth:`PrecheckService.start`):
@@ -37,29 +39,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
-import sys
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
-from aiortc.stats import (
-    RTCInboundRtpStreamStats,
-    RTCRemoteInboundRtpStreamStats,
-    RTCStatsReport,
-)
-from av import AudioFrame, VideoFrame
-from av.frame import Frame
-from av.packet import Packet
+from aiortc.stats import RTCStatsReport
 from django.conf import settings
 
-from consult.errors import DomainError
+from ..errors import DomainError
+from .check import Check, EchoTrack, media_relay
+from .report import check_report
 
 logger = logging.getLogger(__name__)
 
@@ -68,28 +62,6 @@ GATHER_TIMEOUT_SECONDS: Final = 10.0
 STATS_TIMEOUT_SECONDS: Final = 2.0
 FINISHED_REPORT_SECONDS: Final = 300.0
 MAX_FINISHED: Final = 256
-
-# --- verdict thresholds -------------------------------------------------------------------------
-#: Below this average received video frame rate (frames per second of connected time) the
-#: camera counts as not usable: the picture would look frozen to the counselor.
-MIN_VIDEO_FPS: Final = 5.0
-#: Below this average rate of received audio RTP packets the microphone path counts as broken.
-#: A normal Opus stream is 50 packets/s; with DTX during silence browsers still send about 2.5/s.
-MIN_AUDIO_PACKETS_PER_S: Final = 2.0
-#: Packet loss (worst direction, share of packets) above which a warning is given ...
-LOSS_WARN_RATIO: Final = 0.05
-#: ... and above which the connection is not good enough for a consultation.
-LOSS_PROBLEM_RATIO: Final = 0.15
-#: Round-trip time above which a warning is given ...
-RTT_WARN_MS: Final = 400.0
-#: ... and above which conversation becomes impractical.
-RTT_PROBLEM_MS: Final = 1000.0
-#: Measurements shorter than this are flagged ``short_measurement`` (informational only).
-MIN_MEASUREMENT_S: Final = 3.0
-
-VERDICT_READY: Final = "ready"
-VERDICT_AUDIO_ONLY: Final = "audio_only"
-VERDICT_CONNECTION_PROBLEM: Final = "connection_problem"
 
 
 class PrecheckError(DomainError):
@@ -114,142 +86,6 @@ class PrecheckNotFound(PrecheckError):
     message = "No such connection check."
 
 
-def precheck_verdict(
-    *,
-    video_frames: int,
-    duration_s: float,
-    audio_packets: int,
-    rtt_ms: float | None,
-    loss_ratio: float | None,
-    ice_failed: bool,
-) -> tuple[str, list[str]]:
-    """Classify a measurement. Pure; thresholds are the module constants above.
-
-    Returns ``(verdict, reasons)``; ``verdict`` is one of
-
-    * ``"connection_problem"``: ICE failed (``ice_failed``), nothing arrived (``no_media``), loss
-      above :data:`LOSS_PROBLEM_RATIO` (``high_packet_loss``), RTT above :data:`RTT_PROBLEM_MS`
-      (``very_high_rtt``), or audio missing / below :data:`MIN_AUDIO_PACKETS_PER_S`
-      (``no_audio`` / ``low_audio_packet_rate``), since a consultation needs sound;
-    * ``"audio_only"``: audio is fine but no video arrived (``no_video``) or its rate is below
-      :data:`MIN_VIDEO_FPS` (``low_video_framerate``);
-    * ``"ready"``: otherwise.
-
-    Warnings that do not change the verdict: ``packet_loss`` (loss above
-    :data:`LOSS_WARN_RATIO`), ``high_rtt`` (above :data:`RTT_WARN_MS`) and ``short_measurement``
-    (``duration_s`` below :data:`MIN_MEASUREMENT_S`, so the rates are rough). ``rtt_ms`` and
-    ``loss_ratio`` of ``None`` mean "not measured" and count as fine.
-    """
-    reasons: list[str] = []
-    if ice_failed:
-        return VERDICT_CONNECTION_PROBLEM, ["ice_failed"]
-    if video_frames <= 0 and audio_packets <= 0:
-        return VERDICT_CONNECTION_PROBLEM, ["no_media"]
-
-    duration = max(duration_s, 1e-3)
-    problem = False
-    if loss_ratio is not None:
-        if loss_ratio > LOSS_PROBLEM_RATIO:
-            problem = True
-            reasons.append("high_packet_loss")
-        elif loss_ratio > LOSS_WARN_RATIO:
-            reasons.append("packet_loss")
-    if rtt_ms is not None:
-        if rtt_ms > RTT_PROBLEM_MS:
-            problem = True
-            reasons.append("very_high_rtt")
-        elif rtt_ms > RTT_WARN_MS:
-            reasons.append("high_rtt")
-    if audio_packets <= 0:
-        problem = True
-        reasons.append("no_audio")
-    elif audio_packets / duration < MIN_AUDIO_PACKETS_PER_S:
-        problem = True
-        reasons.append("low_audio_packet_rate")
-
-    video_ok = False
-    if video_frames <= 0:
-        reasons.append("no_video")
-    elif video_frames / duration < MIN_VIDEO_FPS:
-        reasons.append("low_video_framerate")
-    else:
-        video_ok = True
-    if duration_s < MIN_MEASUREMENT_S:
-        reasons.append("short_measurement")
-
-    if problem:
-        return VERDICT_CONNECTION_PROBLEM, reasons
-    if not video_ok:
-        return VERDICT_AUDIO_ONLY, reasons
-    return VERDICT_READY, reasons
-
-
-class _EchoTrack(MediaStreamTrack):
-    """Outgoing track fed with the frames received on the matching incoming track.
-
-    Bounded: video keeps only the newest picture (a slow encoder drops frames instead of
-    queueing them), audio keeps at most 200 ms.
-    """
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self._frames: deque[Frame] = deque(maxlen=1 if kind == "video" else 10)
-        self._ready = asyncio.Event()
-
-    def push(self, frame: Frame) -> None:
-        self._frames.append(frame)
-        self._ready.set()
-
-    async def recv(self) -> Frame | Packet:
-        while not self._frames:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        if self.readyState != "live":
-            raise MediaStreamError
-        return self._frames.popleft()
-
-    def stop(self) -> None:
-        super().stop()
-        self._frames.clear()
-        self._ready.set()
-
-
-@dataclass(eq=False)
-class _Check:
-    check_id: str
-    session_key: str
-    pc: RTCPeerConnection
-    started_at: float
-    connected_at: float | None = None
-    ended_at: float | None = None
-    end_reason: str | None = None
-    ice_failed: bool = False
-    video_frames: int = 0
-    first_video_frame_at: float | None = None
-    video_width: int | None = None
-    video_height: int | None = None
-    audio_frames: int = 0
-    audio_peak: int = 0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    echo_tracks: list[_EchoTrack] = field(default_factory=list)
-    timer: asyncio.Task[None] | None = None
-    close_task: asyncio.Task[None] | None = None
-
-
-def _audio_peak(frame: AudioFrame) -> int:
-    """Largest absolute sample value of a packed signed 16-bit frame (0 for other formats)."""
-    if frame.format.name != "s16" or not frame.planes or sys.byteorder != "little":
-        return 0
-    nbytes = frame.samples * len(frame.layout.channels) * 2
-    samples = memoryview(frame.planes[0]).cast("B")[:nbytes].cast("h")
-    if len(samples) == 0:
-        return 0
-    return max(max(samples), -min(samples))
-
-
 def _validate_offer(offer_sdp: str, offer_type: str) -> None:
     if offer_type != "offer":
         raise PrecheckInvalid("The description must be of type 'offer'.")
@@ -272,14 +108,6 @@ def _validate_offer(offer_sdp: str, offer_type: str) -> None:
         raise PrecheckInvalid("The offer has no ICE candidates; wait for gathering to complete.")
 
 
-def _ratio(lost: int, received: int) -> float | None:
-    lost = max(lost, 0)
-    total = lost + max(received, 0)
-    if total <= 0:
-        return None
-    return lost / total
-
-
 class PrecheckService:
     """Runs pre-call checks; one instance per server process (see :func:`get_precheck_service`).
 
@@ -289,8 +117,8 @@ class PrecheckService:
     """
 
     def __init__(self) -> None:
-        self._checks: dict[str, _Check] = {}
-        self._closing: set[_Check] = set()
+        self._checks: dict[str, Check] = {}
+        self._closing: set[Check] = set()
         self._finished: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
         self._shut_down = False
@@ -331,7 +159,7 @@ class PrecheckService:
 
         check_id = secrets.token_urlsafe(16)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        check = _Check(
+        check = Check(
             check_id=check_id, session_key=session_key, pc=pc, started_at=time.monotonic()
         )
         self._checks[check_id] = check
@@ -410,7 +238,7 @@ class PrecheckService:
             return dict(finished[2])
         if session_key is not None and check.session_key != session_key:
             raise PrecheckNotFound
-        return self._build_report(check, await self._stats(check))
+        return check_report(check, await self._stats(check))
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -423,17 +251,17 @@ class PrecheckService:
     def _owner_matches(self, check_id: str, session_key: str | None) -> bool:
         return session_key is None or self._finished[check_id][0] == session_key
 
-    def _wire(self, check: _Check) -> None:
+    def _wire(self, check: Check) -> None:
         pc = check.pc
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind not in ("audio", "video") or check.close_task is not None:
                 return
-            echo = _EchoTrack(track.kind)
+            echo = EchoTrack(track.kind)
             check.echo_tracks.append(echo)
             pc.addTrack(echo)
-            task = asyncio.create_task(self._consume(check, track, echo))
+            task = asyncio.create_task(media_relay(check, track, echo))
             check.tasks.add(task)
             task.add_done_callback(check.tasks.discard)
 
@@ -452,32 +280,11 @@ class PrecheckService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _consume(self, check: _Check, track: MediaStreamTrack, echo: _EchoTrack) -> None:
-        try:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    return
-                if isinstance(frame, VideoFrame):
-                    check.video_frames += 1
-                    if check.first_video_frame_at is None:
-                        check.first_video_frame_at = time.monotonic()
-                    check.video_width, check.video_height = frame.width, frame.height
-                elif isinstance(frame, AudioFrame):
-                    check.audio_frames += 1
-                    check.audio_peak = max(check.audio_peak, _audio_peak(frame))
-                else:
-                    continue
-                echo.push(frame)
-        finally:
-            echo.stop()
-
-    async def _expire(self, check: _Check, seconds: float) -> None:
+    async def _expire(self, check: Check, seconds: float) -> None:
         await asyncio.sleep(seconds)
         await self._close(check, "max_duration")
 
-    async def _close(self, check: _Check, reason: str, *, remember: bool = True) -> None:
+    async def _close(self, check: Check, reason: str, *, remember: bool = True) -> None:
         """Idempotent; the slot is freed synchronously, the teardown is shielded from the
         caller's cancellation."""
         if check.close_task is None:
@@ -490,11 +297,11 @@ class PrecheckService:
             check.close_task = asyncio.create_task(self._teardown(check, remember))
         await asyncio.shield(check.close_task)
 
-    async def _teardown(self, check: _Check, remember: bool) -> None:
+    async def _teardown(self, check: Check, remember: bool) -> None:
         try:
             if remember:
                 try:
-                    report = self._build_report(check, await self._stats(check))
+                    report = check_report(check, await self._stats(check))
                     self._finished[check.check_id] = (check.session_key, time.monotonic(), report)
                     self._prune_finished()
                 except Exception:
@@ -517,7 +324,7 @@ class PrecheckService:
                 break
             del self._finished[check_id]
 
-    async def _stats(self, check: _Check) -> RTCStatsReport | None:
+    async def _stats(self, check: Check) -> RTCStatsReport | None:
         if check.pc.connectionState == "closed":
             return None
         try:
@@ -526,75 +333,6 @@ class PrecheckService:
         except Exception as exc:
             logger.debug("precheck: getStats failed (%r)", exc)
             return None
-
-    def _build_report(self, check: _Check, stats: RTCStatsReport | None) -> dict[str, Any]:
-        now = check.ended_at if check.ended_at is not None else time.monotonic()
-        since = check.connected_at if check.connected_at is not None else check.started_at
-        duration = max(now - since, 0.0)
-
-        audio_packets: int | None = None
-        uplink: float | None = None
-        downlink: float | None = None
-        rtts: list[float] = []
-        if stats is not None:
-            up_lost = up_received = 0
-            down_lost = down_received = 0
-            have_remote = False
-            for entry in stats.values():
-                if isinstance(entry, RTCInboundRtpStreamStats):
-                    up_lost += entry.packetsLost
-                    up_received += entry.packetsReceived
-                    if entry.kind == "audio":
-                        audio_packets = (audio_packets or 0) + entry.packetsReceived
-                elif isinstance(entry, RTCRemoteInboundRtpStreamStats):
-                    have_remote = True
-                    down_lost += entry.packetsLost
-                    down_received += entry.packetsReceived
-                    # aiortc derives RTT from wall-clock LSR/DLSR; a starved event loop can
-                    # make it negative, which means "not measured", not "fast".
-                    if entry.roundTripTime is not None and entry.roundTripTime >= 0:
-                        rtts.append(float(entry.roundTripTime))
-            uplink = _ratio(up_lost, up_received)
-            downlink = _ratio(down_lost, down_received) if have_remote else None
-        if audio_packets is None:
-            audio_packets = check.audio_frames
-        known = [x for x in (uplink, downlink) if x is not None]
-        loss = max(known) if known else None
-        rtt_ms = max(rtts) * 1000.0 if rtts else None
-
-        verdict, reasons = precheck_verdict(
-            video_frames=check.video_frames,
-            duration_s=duration,
-            audio_packets=audio_packets,
-            rtt_ms=rtt_ms,
-            loss_ratio=loss,
-            ice_failed=check.ice_failed,
-        )
-        first = check.first_video_frame_at
-        return {
-            "check_id": check.check_id,
-            "state": "running" if check.close_task is None else "ended",
-            "end_reason": check.end_reason,
-            "connection_state": "failed" if check.ice_failed else check.pc.connectionState,
-            "duration_s": round(duration, 3),
-            "time_to_first_video_ms": (
-                None if first is None else round((first - check.started_at) * 1000.0, 1)
-            ),
-            "video_frames": check.video_frames,
-            "video_fps": round(check.video_frames / duration, 2) if duration > 0 else None,
-            "video_width": check.video_width,
-            "video_height": check.video_height,
-            "audio_packets": audio_packets,
-            "audio_peak_dbfs": (
-                round(20 * math.log10(check.audio_peak / 32768), 1) if check.audio_peak else None
-            ),
-            "rtt_ms": None if rtt_ms is None else round(rtt_ms, 1),
-            "loss_ratio": None if loss is None else round(loss, 4),
-            "loss_ratio_uplink": None if uplink is None else round(uplink, 4),
-            "loss_ratio_downlink": None if downlink is None else round(downlink, 4),
-            "verdict": verdict,
-            "reasons": reasons,
-        }
 
 
 _service: PrecheckService | None = None

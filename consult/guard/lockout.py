@@ -4,7 +4,7 @@ Axes counts failed logins per username and client address (``AXES_LOCKOUT_PARAME
 ``AccessAttempt`` table, shown in Django admin ("Axes"), where a supervisor with admin rights
 can also delete an attempt to lift a lockout early. A locked pair gets the login page again with
 status 429, ``Retry-After`` and the reason; the lockout ends by itself after the cool-off. The
-address is the trusted-proxy-aware one (``consult.client_address``), and axes' log lines name a
+address is the trusted-proxy-aware one (``consult.guard.address``), and axes' log lines name a
 keyed hash of the client, never the username or the address.
 """
 
@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
-from .client_address import client_address, client_key
+from .address import client_address, client_key
 
 log = logging.getLogger(__name__)
 

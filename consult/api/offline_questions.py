@@ -1,6 +1,7 @@
-"""JSON HTTP API for office hours and offline questions. HTTP only; services do the work.
+"""Offline questions: left while the office is closed, answered by e-mail. HTTP only; services do
+the work.
 
-Public: ``GET /api/office`` and ``POST /api/offline-questions``. Staff (session, CSRF):
+Public: ``POST /api/offline-questions``. Staff (session, CSRF):
 ``GET /api/staff/offline-questions``, ``GET /api/staff/offline-questions/<reference>`` and
 ``POST /api/staff/offline-questions/<reference>/answer``.
 """
@@ -9,45 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .errors import DomainError, InvalidInput
-from .events.frames import iso
-from .hours import OFFICE_TZ
+from ..errors import DomainError, InvalidInput
+from ..events.frames import iso
+from ..guard.throttle import throttle_offline_question
+from ..models import OfflineQuestion, OfflineQuestionStatus
+from ..selectors.office import offline_question_get, offline_questions_list
+from ..services.office import offline_question_answer, offline_question_submit
+from ..text_input import text_check
 from .http import error_response, json_body, query_text, staff_of, text_fields
-from .models import OfflineQuestion, OfflineQuestionStatus
-from .selectors.office import office_status_now, offline_question_get, offline_questions_list
-from .services.office import offline_question_answer, offline_question_submit
-from .text_input import text_check
-from .throttle import throttle_offline_question
 
 MAX_BODY = 16 * 1024
-
-
-def _local(value: Any) -> str | None:
-    """ISO 8601 in the office's time zone (+07:00), or None."""
-    return value.astimezone(OFFICE_TZ).isoformat() if value is not None else None
-
-
-@require_GET
-def office(request: HttpRequest) -> JsonResponse:
-    """GET /api/office: whether the office is open and takes new applicants, and when it opens."""
-    status = office_status_now()
-    enforced = bool(settings.LOKET["ENFORCE_HOURS"])
-    return JsonResponse(
-        {
-            "is_open": status.is_open,
-            "accepts_new": status.accepts_new,
-            "next_opening": _local(status.next_opening),
-            "closes_at": _local(status.closes_at),
-            # False where hours are not enforced (LOKET_ENFORCE_HOURS=0): joining always works.
-            "enforced": enforced,
-            "time_zone": str(OFFICE_TZ),
-        }
-    )
 
 
 # Like joining the queue: JSON only, no session, so CSRF protection adds nothing here.

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from .errors import DomainError, InvalidInput
-from .forms import FiguresForm
-from .http import staff_of
-from .models import StaffProfile
-from .selectors.figures import figures_csv, figures_report, office_today
-
-View = Callable[..., HttpResponse]
-
-
-def supervisor_required(view: View) -> View:
-    """Logged-in supervisors only: others get 403, anonymous visitors the login page."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            staff = staff_of(request)
-        except DomainError:
-            staff = None
-        if staff is None or not staff.is_supervisor:
-            return HttpResponseForbidden(_("Supervisors only."))
-        return view(request, staff, *args, **kwargs)
-
-    return wrapped
+from ..errors import InvalidInput
+from ..forms import FiguresForm
+from ..models import StaffProfile
+from ..selectors.figures import figures_csv, figures_report, office_today
+from .decorators import supervisor_required
 
 
 @require_GET

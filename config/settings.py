@@ -205,7 +205,7 @@ if REDIS_URL:
     _REDIS_BLOCKING_POP = 5
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "consult.channel_layer.LoketRedisChannelLayer",
+            "BACKEND": "consult.events.layer.LoketRedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -271,7 +271,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "filters": {
         # channels_redis logs every group send into a full channel; once a minute is enough.
-        "once_a_minute": {"()": "consult.channel_layer.OncePerPeriod", "period": 60},
+        "once_a_minute": {"()": "consult.events.layer.OncePerPeriod", "period": 60},
     },
     "root": {"handlers": ["console"], "level": _log_level},
     "loggers": {

@@ -184,8 +184,8 @@ class Consultation(models.Model):
     # The call's connection state as last recorded ("", connected, reconnecting), so a state both
     # sides report is recorded once.
     call_state = models.CharField(max_length=12, blank=True)
-    # Counts every published change of state (routing.publish_consultation_state bumps it in the
-    # change's own transaction): a connection that sent a lower version has missed one.
+    # Counts every published change of state (events.publish.consultation_changed bumps it in
+    # the change's own transaction): a connection that sent a lower version has missed one.
     version = models.PositiveIntegerField(default=0)
     # A call one participant asked for and the other has not answered yet; it lapses at the
     # deadline (the sweeper records that).

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 
-from consult.payloads import entry_payload
+from consult.events.frames import (
+    Board,
+    ConsultationState,
+    Entry,
+    NoteFrame,
+    QueuePosition,
+    QueueView,
+)
 from consult.runtime import SERVER_ID
 from consult.selectors import board, consultations, knowledge, queue, transcript
 from consult.services import calls, notes, offers, presence, sessions
@@ -55,24 +62,24 @@ def staff_session_valid(*, session_key: str | None, user_id: int) -> bool:
 
 
 @database_sync_to_async
-def entries_after(*, consultation_id: int, after_seq: int) -> list[dict[str, Any]]:
+def entries_after(*, consultation_id: int, after_seq: int) -> list[Entry]:
     return transcript.entries_after(
         consultation_id=consultation_id, after_seq=after_seq, limit=REPLAY_PAGE
     )
 
 
 @database_sync_to_async
-def queue_position(*, consultation_id: int) -> dict[str, Any] | None:
+def queue_position(*, consultation_id: int) -> QueuePosition | None:
     return queue.queue_position(consultation_id=consultation_id)
 
 
 @database_sync_to_async
-def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
+def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
     return queue.queue_snapshots(topic_ids=topic_ids)
 
 
 @database_sync_to_async
-def board_snapshot() -> dict[str, Any]:
+def board_snapshot() -> Board:
     return board.board_snapshot()
 
 
@@ -82,7 +89,7 @@ def consultation_topic(*, consultation_id: int) -> int:
 
 
 @database_sync_to_async
-def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, Any]:
+def consultation_state(*, consultation_id: int, for_staff: bool) -> ConsultationState:
     return consultations.consultation_state(consultation_id=consultation_id, for_staff=for_staff)
 
 
@@ -104,7 +111,7 @@ def counselor_sync_marks(
 
 
 @database_sync_to_async
-def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, Any]]:
+def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[NoteFrame]:
     return knowledge.notes_for_holder(staff_id=staff_id, consultation_id=consultation_id)
 
 
@@ -116,10 +123,10 @@ def rtc_participant_check(*, consultation_id: int, role: str, staff: StaffProfil
 # ---------------------------------------------------------------- the transcript
 
 
-def _appended(stored: tuple[TranscriptEntry, bool]) -> tuple[dict[str, Any], bool]:
+def _appended(stored: tuple[TranscriptEntry, bool]) -> tuple[Entry, bool]:
     """An appended entry as its frame (its consultation is loaded), and whether it is new."""
     entry, created = stored
-    return entry_payload(entry, public_id=str(entry.consultation.public_id)), created
+    return Entry.of(entry, public_id=str(entry.consultation.public_id)), created
 
 
 @database_sync_to_async
@@ -130,7 +137,7 @@ def transcript_append(
     author: StaffProfile | None,
     text: str,
     client_msg_id: str,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Entry, bool]:
     return _appended(
         transcript_services.transcript_append(
             consultation_id=consultation_id,
@@ -157,7 +164,7 @@ def knowledge_insert(
     article_id: int,
     section: str | None,
     client_msg_id: str,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Entry, bool]:
     return _appended(
         knowledge_services.knowledge_insert(
             staff=staff,

@@ -1,7 +1,9 @@
-"""The WebSocket protocol: every frame in either direction is one of these typed models.
+"""The WebSocket protocol, client to server: every frame a client sends is one of these typed
+models; the error codes and close codes; the JSON schema of both directions.
 
-docs/PROTOCOL.md documents each with an example, and docs/protocol.schema.json is generated from
-these models (``python manage.py protocol_schema``); tests fail when either drifts.
+The server's frames are typed in consult/events/frames.py. docs/PROTOCOL.md documents every
+frame of either direction with an example, and docs/protocol.schema.json is generated from both
+(``python manage.py protocol_schema``); tests fail when either drifts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from consult.events import frames
+from consult.events.frames import Error, IceCandidate, Outcome
 from consult.text_input import text_storable
 
 RequestId = Annotated[str, Field(max_length=64)]
@@ -22,8 +26,6 @@ MAX_SEQ = 2**31 - 1
 MAX_ID = 2**53 - 1
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Role = Literal["applicant", "counselor", "system"]
-Outcome = Literal["answered", "referred", "needs_documents", "out_of_scope", "other"]
 KnowledgeSection = Literal["requirements", "procedure", "legal_basis", "fees"]
 
 
@@ -229,14 +231,6 @@ class RtcDescription(_Request):
     sdp: Annotated[str, Field(max_length=32_000)]
 
 
-class IceCandidate(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    candidate: Annotated[str, Field(max_length=1000)]
-    sdpMid: Annotated[str, Field(max_length=64)] | None = None
-    sdpMLineIndex: Annotated[int, Field(ge=0, le=65535)] | None = None
-    usernameFragment: Annotated[str, Field(max_length=256)] | None = None
-
-
 class RtcIce(_Request):
     type: Literal["rtc.ice"]
     consultation_id: ConsultationRef | None = None
@@ -274,33 +268,11 @@ ClientMessage = Annotated[
     | RtcHangup,
     Field(discriminator="type"),
 ]
+# Every ``type`` a client frame can have.
 CLIENT_TYPES: frozenset[str] = frozenset(
-    {
-        "auth",
-        "resume",
-        "chat.send",
-        "typing",
-        "read",
-        "ping",
-        "leave",
-        "status.set",
-        "offer.accept",
-        "offer.decline",
-        "consultation.end",
-        "consultation.transfer",
-        "kb.insert",
-        "note.add",
-        "call.start",
-        "call.request",
-        "call.accept",
-        "call.decline",
-        "call.state",
-        "call.end",
-        "rtc.offer",
-        "rtc.answer",
-        "rtc.ice",
-        "rtc.hangup",
-    }
+    kind
+    for model in ClientMessage.__origin__.__args__  # type: ignore[attr-defined]
+    for kind in model.model_fields["type"].annotation.__args__
 )
 APPLICANT_TYPES = frozenset(
     {
@@ -325,240 +297,6 @@ APPLICANT_TYPES = frozenset(
 )
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
-
-# ---------------------------------------------------------------- server to client
-
-
-class Entry(_Frame):
-    """One transcript entry (a message or a system event) with its sequence number."""
-
-    type: Literal["entry"]
-    consultation_id: str
-    seq: int
-    kind: Literal["message", "event"]
-    author_role: Role
-    author_name: str | None
-    text: str
-    event: str | None
-    data: dict[str, Any]
-    client_msg_id: str | None
-    created_at: str
-
-
-class Ack(_Frame):
-    """The reply to a request that succeeded; for ``chat.send`` it carries the stored entry."""
-
-    type: Literal["ack"]
-    id: RequestId | None
-    entry: Entry | None = None
-    duplicate: bool = False
-
-
-class ConsultationState(_Frame):
-    type: Literal["consultation.state"]
-    consultation_id: str
-    status: Literal["waiting", "offered", "active", "ended", "abandoned"]
-    topic: str
-    mode: Literal["chat", "video"]
-    language: Literal["id", "en"]
-    counselor_name: str | None
-    # Staff only (null for the applicant): the counselor's id, as in ``counselor.status``.
-    counselor_id: int | None = None
-    applicant_name: str | None
-    last_seq: int
-    # Goes up with every change of this consultation's state; a frame with a version not above
-    # the last one the client applied is stale (see "Recovery" in docs/PROTOCOL.md).
-    version: Annotated[int, Field(ge=0)] = 0
-    in_call: bool
-    offer_expires_at: str | None
-    queued_at: str | None
-    ended_by: str | None
-    end_reason: str | None
-    # Who asked for a call the other side has not answered yet.
-    call_requested_by: Literal["applicant", "counselor"] | None
-    # The applicant's latest pre-call check verdict (see docs/VIDEO.md).
-    precheck_verdict: Literal["ready", "audio_only", "connection_problem"] | None
-    # How the counselor ended it (staff only; null for the applicant and until then).
-    outcome: Outcome | None = None
-    # The applicant's rating (1 to 5) once given after the end.
-    rating: Annotated[int, Field(ge=1, le=5)] | None = None
-
-
-class Ready(_Frame):
-    """Sent once the connection is authenticated: who you are and what you take part in."""
-
-    type: Literal["ready"]
-    role: Literal["applicant", "counselor", "supervisor"]
-    name: str | None
-    consultations: list[ConsultationState]
-    topics: list[str]
-    status: Literal["available", "away", "offline"] | None
-    server_time: str
-
-
-class QueuePosition(_Frame):
-    """A waiting applicant's place among the waiting of their mode in their topic (1 = next) and
-    the estimated wait in seconds (None: unknown)."""
-
-    type: Literal["queue.position"]
-    consultation_id: str
-    position: int
-    estimated_wait_seconds: int | None
-
-
-class WaitingItem(_Frame):
-    consultation_id: str
-    position: int
-    mode: Literal["chat", "video"]
-    language: Literal["id", "en"]
-    waiting_since: str | None
-    requeued: bool
-
-
-class QueueSnapshot(_Frame):
-    """A topic's queue for staff: who waits (no personal data), and the staffing behind it."""
-
-    type: Literal["queue.snapshot"]
-    topic: str
-    waiting: list[WaitingItem]
-    # Chat places of the available, connected counselors serving the topic, and how many are free.
-    staffed_slots: int
-    free_slots: int
-    # Those counselors, and how many have nothing else (could take a video consultation now).
-    staffed_counselors: int
-    free_counselors: int
-    handling_seconds: float
-
-
-class CounselorStatusFrame(_Frame):
-    type: Literal["counselor.status"]
-    counselor_id: int
-    counselor_name: str
-    status: Literal["available", "away", "offline"]
-    reason: str | None
-
-
-class TypingFrame(_Frame):
-    type: Literal["typing"]
-    consultation_id: str
-    role: Role
-    active: bool
-
-
-class ReadFrame(_Frame):
-    type: Literal["read"]
-    consultation_id: str
-    role: Role
-    seq: int
-
-
-class RtcDescriptionFrame(_Frame):
-    type: Literal["rtc.offer", "rtc.answer"]
-    consultation_id: str
-    from_role: Role
-    sdp: str
-
-
-class RtcIceFrame(_Frame):
-    type: Literal["rtc.ice"]
-    consultation_id: str
-    from_role: Role
-    candidate: IceCandidate | None
-
-
-class RtcHangupFrame(_Frame):
-    type: Literal["rtc.hangup"]
-    consultation_id: str
-    from_role: Role
-
-
-class NoteFrame(_Frame):
-    """An internal note (staff only): to the counselor holding the consultation and to
-    supervisors; sent again after ``resume`` and when a consultation is newly offered."""
-
-    type: Literal["note"]
-    consultation_id: str
-    note_id: int
-    kind: Literal["note", "transfer"]
-    author_name: str | None
-    text: str
-    created_at: str
-
-
-class BoardTopic(_Frame):
-    code: str
-    name_id: str
-    name_en: str
-
-
-class BoardCounselor(_Frame):
-    counselor_id: int
-    name: str
-    status: Literal["available", "away", "offline"]
-    capacity: int
-    topics: list[str]
-
-
-class BoardConsultation(_Frame):
-    """A consultation a counselor holds now (offered to them or active)."""
-
-    consultation_id: str
-    topic: str
-    status: Literal["offered", "active"]
-    mode: Literal["chat", "video"]
-    in_call: bool
-    counselor_id: int | None
-
-
-class Board(_Frame):
-    """Supervisors, once connected: the whole office at one moment. The page then applies the
-    live ``queue.snapshot``, ``consultation.state`` and ``counselor.status`` frames to it."""
-
-    type: Literal["board"]
-    server_time: str
-    topics: list[BoardTopic]
-    queues: list[QueueSnapshot]
-    counselors: list[BoardCounselor]
-    consultations: list[BoardConsultation]
-
-
-class Pong(_Frame):
-    """Reply to ``ping``. Before it, the server sends any entries the channel layer dropped."""
-
-    type: Literal["pong"]
-    id: RequestId | None
-    server_time: str
-
-
-class Error(_Frame):
-    """A refused request. ``code`` is stable (see ERROR_CODES); ``id`` echoes the request's id."""
-
-    type: Literal["error"]
-    id: RequestId | None
-    code: str
-    message: str
-
-
-ServerMessage = Annotated[
-    Entry
-    | Ack
-    | ConsultationState
-    | Ready
-    | QueuePosition
-    | QueueSnapshot
-    | CounselorStatusFrame
-    | TypingFrame
-    | ReadFrame
-    | RtcDescriptionFrame
-    | RtcIceFrame
-    | RtcHangupFrame
-    | NoteFrame
-    | Board
-    | Pong
-    | Error,
-    Field(discriminator="type"),
-]
-_server_adapter: TypeAdapter[Any] = TypeAdapter(ServerMessage)
 
 # Every error code a client can receive, with its meaning (docs/PROTOCOL.md lists the same).
 ERROR_CODES: dict[str, str] = {
@@ -648,15 +386,9 @@ def parse_client(text: str | None, *, allowed: frozenset[str] = CLIENT_TYPES) ->
         ) from None
 
 
-def server_frame(data: dict[str, Any]) -> str:
-    """Validate an outgoing frame against the models and serialise it."""
-    model = _server_adapter.validate_python(data)
-    return str(model.model_dump_json())
-
-
 def error_frame(code: str, message: str, request_id: str | None = None) -> str:
     """An ``error`` frame with a stable code."""
-    return server_frame({"type": "error", "id": request_id, "code": code, "message": message})
+    return Error(type="error", id=request_id, code=code, message=message).model_dump_json()
 
 
 def json_schema() -> dict[str, Any]:
@@ -665,6 +397,6 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Loket WebSocket protocol",
         "client_to_server": _client_adapter.json_schema(),
-        "server_to_client": _server_adapter.json_schema(),
+        "server_to_client": frames.server_frames.json_schema(),
         "error_codes": ERROR_CODES,
     }

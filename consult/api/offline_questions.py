@@ -15,9 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from ..errors import DomainError, InvalidInput
+from ..events.frames import iso
 from ..guard.throttle import throttle_offline_question
 from ..models import OfflineQuestion, OfflineQuestionStatus
-from ..payloads import iso
 from ..selectors.office import offline_question_get, offline_questions_list
 from ..services.office import offline_question_answer, offline_question_submit
 from ..text_input import text_check

@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from ..errors import DomainError
-from ..payloads import consultation_payload, entry_payload, note_payload
+from ..events.frames import ConsultationState, Entry, NoteFrame
 from ..selectors.knowledge import notes_of
 from ..selectors.transcript import transcript_read
 from ..services.transcript import transcript_access_record
@@ -23,17 +23,18 @@ def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
     except DomainError as exc:
         return error_response(exc)
     pid = str(consultation.public_id)
-    state = consultation_payload(consultation, for_staff=True)
+    state = ConsultationState.of(consultation, for_staff=True).model_dump()
     state["created_at"] = consultation.created_at.isoformat()
     state["ended_at"] = consultation.ended_at.isoformat() if consultation.ended_at else None
     state["rating_comment"] = consultation.rating_comment or None
     return JsonResponse(
         {
             "consultation": state,
-            "entries": [entry_payload(e, public_id=pid) for e in entries],
+            "entries": [Entry.of(e, public_id=pid).model_dump() for e in entries],
             # Staff only: internal notes are never part of what the applicant receives.
             "notes": [
-                note_payload(n, public_id=pid) for n in notes_of(consultation_id=consultation.pk)
+                NoteFrame.of(n, public_id=pid).model_dump()
+                for n in notes_of(consultation_id=consultation.pk)
             ],
         }
     )

@@ -9,11 +9,15 @@ offline and away by their status; an available counselor holding at least one co
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import connection, transaction
-from django.utils import timezone
 
+from ..events.frames import (
+    Board,
+    BoardConsultation,
+    BoardCounselor,
+    BoardTopic,
+    now_iso,
+)
 from ..models import (
     HELD_STATUSES,
     Consultation,
@@ -21,11 +25,10 @@ from ..models import (
     StaffRole,
     Topic,
 )
-from ..payloads import iso
 from .queue import queue_snapshot
 
 
-def board_snapshot() -> dict[str, Any]:
+def board_snapshot() -> Board:
     """Topics, their queues, counselors and the consultations they hold, read together."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -34,11 +37,7 @@ def board_snapshot() -> dict[str, Any]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         topics = list(Topic.objects.filter(active=True).order_by("order", "code"))
-        queues = []
-        for topic in topics:
-            snapshot = queue_snapshot(topic_id=topic.pk)
-            snapshot.pop("order", None)
-            queues.append(snapshot)
+        queues = [queue_snapshot(topic_id=topic.pk).snapshot for topic in topics]
         codes = {topic.pk: topic.code for topic in Topic.objects.all()}
         counselors = list(
             StaffProfile.objects.filter(role=StaffRole.COUNSELOR, user__is_active=True)
@@ -50,33 +49,33 @@ def board_snapshot() -> dict[str, Any]:
             .order_by("offered_at", "pk")
             .values("public_id", "topic_id", "status", "mode", "in_call", "counselor_id")
         )
-        return {
-            "type": "board",
-            "server_time": iso(timezone.now()),
-            "topics": [
-                {"code": topic.code, "name_id": topic.name_id, "name_en": topic.name_en}
+        return Board(
+            type="board",
+            server_time=now_iso(),
+            topics=[
+                BoardTopic(code=topic.code, name_id=topic.name_id, name_en=topic.name_en)
                 for topic in topics
             ],
-            "queues": queues,
-            "counselors": [
-                {
-                    "counselor_id": member.pk,
-                    "name": member.display_name,
-                    "status": member.status,
-                    "capacity": member.capacity,
-                    "topics": sorted(codes[t.pk] for t in member.topics.all()),
-                }
+            queues=queues,
+            counselors=[
+                BoardCounselor(
+                    counselor_id=member.pk,
+                    name=member.display_name,
+                    status=member.status,
+                    capacity=member.capacity,
+                    topics=sorted(codes[t.pk] for t in member.topics.all()),
+                )
                 for member in counselors
             ],
-            "consultations": [
-                {
-                    "consultation_id": str(row["public_id"]),
-                    "topic": codes[row["topic_id"]],
-                    "status": row["status"],
-                    "mode": row["mode"],
-                    "in_call": row["in_call"],
-                    "counselor_id": row["counselor_id"],
-                }
+            consultations=[
+                BoardConsultation(
+                    consultation_id=str(row["public_id"]),
+                    topic=codes[row["topic_id"]],
+                    status=row["status"],
+                    mode=row["mode"],
+                    in_call=row["in_call"],
+                    counselor_id=row["counselor_id"],
+                )
                 for row in held
             ],
-        }
+        )

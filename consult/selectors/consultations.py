@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.db.models import Q, Value
 
 from ..contact import phone_spellings
 from ..errors import Forbidden, InvalidState, NotFound
+from ..events.frames import ConsultationState
 from ..models import (
     HELD_STATUSES,
     OPEN_STATUSES,
@@ -26,7 +27,6 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from ..payloads import consultation_payload
 
 
 class Holding(Protocol):
@@ -137,10 +137,10 @@ def consultation_topic(*, consultation_id: int) -> int:
     return int(Consultation.objects.values_list("topic_id", flat=True).get(pk=consultation_id))
 
 
-def consultation_state(*, consultation_id: int, for_staff: bool) -> dict[str, Any]:
+def consultation_state(*, consultation_id: int, for_staff: bool) -> ConsultationState:
     """The consultation's ``consultation.state`` frame as it is now."""
     consultation = Consultation.objects.select_related("topic", "counselor").get(pk=consultation_id)
-    return consultation_payload(consultation, for_staff=for_staff)
+    return ConsultationState.of(consultation, for_staff=for_staff)
 
 
 def staff_consultations(*, staff: StaffProfile) -> list[Consultation]:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import translation
 
+from ..events.frames import NoteFrame
 from ..models import (
     CannedReply,
     Consultation,
@@ -18,7 +19,6 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from ..payloads import note_payload
 from .consultations import consultation_is_held
 
 _TITLE_FIELDS = ("title_id", "title_en")
@@ -135,7 +135,7 @@ def applicant_transcript(*, consultation: Consultation) -> list[TranscriptEntry]
     )
 
 
-def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, Any]]:
+def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[NoteFrame]:
     """The internal notes of a consultation as ``note`` frames, only while ``staff_id`` holds it
     (none otherwise)."""
     consultation = (
@@ -149,6 +149,6 @@ def notes_for_holder(*, staff_id: int, consultation_id: int) -> list[dict[str, A
         return []
     public_id = str(consultation.public_id)
     return [
-        note_payload(note, public_id=public_id)
+        NoteFrame.of(note, public_id=public_id)
         for note in notes_of(consultation_id=consultation_id)
     ]

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ..errors import NotFound
+from ..events.frames import QueuePosition, QueueSnapshot, QueueView, WaitingItem, iso
 from ..models import (
     HELD_STATUSES,
     Connection,
@@ -26,7 +27,6 @@ from ..models import (
     StaffRole,
     Topic,
 )
-from ..payloads import iso
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -284,12 +284,13 @@ def wait_estimate(
     return math.ceil(ahead * handling / staffed)
 
 
-def queue_snapshot(*, topic_id: int) -> dict[str, Any]:
-    """The topic's queue as published: order, waiting details for staff, estimate inputs."""
+def queue_snapshot(*, topic_id: int) -> QueueView:
+    """The topic's queue as published: waiting details for staff and estimate inputs (the
+    ``queue.snapshot`` frame), and the internal order applicants find their place in."""
     return queue_snapshots(topic_ids=[topic_id])[0]
 
 
-def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
+def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
     """The snapshots of several topics (in the order given), from one read of the staffing."""
     topics = Topic.objects.in_bulk(topic_ids)
     waiting: dict[int, list[dict[str, Any]]] = {topic_id: [] for topic_id in topic_ids}
@@ -301,37 +302,39 @@ def queue_snapshots(*, topic_ids: list[int]) -> list[dict[str, Any]]:
         waiting[row["topic_id"]].append(dict(row))
     staffing = staffing_view()
     return [
-        {
-            "type": "queue.snapshot",
-            "topic": topics[topic_id].code,
-            "order": [row["pk"] for row in waiting[topic_id]],
-            "waiting": [
-                {
-                    "consultation_id": str(row["public_id"]),
-                    "position": index + 1,
-                    "mode": row["mode"],
-                    "language": row["language"],
-                    "waiting_since": iso(row["queued_at"]),
-                    "requeued": row["priority"] > 0,
-                }
-                for index, row in enumerate(waiting[topic_id])
-            ],
-            **staffing.of_topic(topic_id),
-            "handling_seconds": round(handling_seconds(topic_id=topic_id), 1),
-        }
+        QueueView(
+            snapshot=QueueSnapshot(
+                type="queue.snapshot",
+                topic=topics[topic_id].code,
+                waiting=[
+                    WaitingItem(
+                        consultation_id=str(row["public_id"]),
+                        position=index + 1,
+                        mode=row["mode"],
+                        language=row["language"],
+                        waiting_since=iso(row["queued_at"]),
+                        requeued=row["priority"] > 0,
+                    )
+                    for index, row in enumerate(waiting[topic_id])
+                ],
+                **staffing.of_topic(topic_id),
+                handling_seconds=round(handling_seconds(topic_id=topic_id), 1),
+            ),
+            order=[row["pk"] for row in waiting[topic_id]],
+        )
         for topic_id in topic_ids
     ]
 
 
 def queue_position_from_snapshot(
-    *, snapshot: dict[str, Any], consultation_id: int
-) -> dict[str, Any] | None:
-    """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot.
+    *, snapshot: dict[str, Any], order: list[int], consultation_id: int
+) -> QueuePosition | None:
+    """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot
+    (the ``queue.snapshot`` frame's values) and the queue's internal ``order``.
 
     The position counts the waiting consultations of the same mode ahead (chats and videos queue
     separately within a topic; see docs/ARCHITECTURE.md). None if it is not in the queue.
     """
-    order: list[int] = snapshot.get("order", [])
     if consultation_id not in order:
         return None
     rows: list[dict[str, Any]] = snapshot["waiting"]
@@ -344,11 +347,11 @@ def queue_position_from_snapshot(
     if mode == Mode.VIDEO and same_mode[0]["waiting_since"]:
         head_since = datetime.fromisoformat(same_mode[0]["waiting_since"])
         reserve_in = (head_since - video_reserve_cutoff(now=timezone.now())).total_seconds()
-    return {
-        "type": "queue.position",
-        "consultation_id": row["consultation_id"],
-        "position": position,
-        "estimated_wait_seconds": wait_estimate(
+    return QueuePosition(
+        type="queue.position",
+        consultation_id=row["consultation_id"],
+        position=position,
+        estimated_wait_seconds=wait_estimate(
             mode=mode,
             position=position,
             staffed=int(snapshot["staffed_slots"]),
@@ -358,12 +361,12 @@ def queue_position_from_snapshot(
             free_counselors=int(snapshot["free_counselors"]),
             reserve_in=reserve_in,
         ),
-    }
+    )
 
 
 def queue_position(
     *, consultation: Consultation | None = None, consultation_id: int | None = None
-) -> dict[str, Any] | None:
+) -> QueuePosition | None:
     """The waiting consultation's position and estimate, as the ``queue.position`` frame (None
     when it is not waiting). Give the consultation, or its id."""
     if consultation is None:
@@ -371,8 +374,9 @@ def queue_position(
         consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
     if consultation.status != ConsultationStatus.WAITING:
         return None
+    view = queue_snapshot(topic_id=consultation.topic_id)
     return queue_position_from_snapshot(
-        snapshot=queue_snapshot(topic_id=consultation.topic_id), consultation_id=consultation.pk
+        snapshot=view.snapshot.model_dump(), order=view.order, consultation_id=consultation.pk
     )
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
+from ..events.frames import Entry
 from ..models import (
     Consultation,
     ConsultationStatus,
@@ -19,21 +19,18 @@ from ..models import (
     StaffProfile,
     TranscriptEntry,
 )
-from ..payloads import entry_payload
 from .consultations import consultation_for_staff
 from .figures import office_today, period_bounds
 
 
-def entries_after(
-    *, consultation_id: int, after_seq: int, limit: int = 500
-) -> list[dict[str, Any]]:
+def entries_after(*, consultation_id: int, after_seq: int, limit: int = 500) -> list[Entry]:
     """The transcript entries with seq > after_seq, in order (at most ``limit``), as the frames
     a replay sends."""
     public_id = str(
         Consultation.objects.values_list("public_id", flat=True).get(pk=consultation_id)
     )
     return [
-        entry_payload(entry, public_id=public_id)
+        Entry.of(entry, public_id=public_id)
         for entry in TranscriptEntry.objects.filter(
             consultation_id=consultation_id, seq__gt=after_seq
         )

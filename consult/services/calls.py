@@ -20,10 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import Forbidden, InvalidInput, InvalidState, NotFound, OverCapacity
+from ..events import publish
 from ..models import AuthorRole, Consultation, ConsultationStatus, Mode, StaffProfile
 from ..selectors.consultations import call_participant_check
 from .locking import consultation_lock
-from .routing import publish_consultation_state, queue_dispatch, queues_publish
+from .routing import queue_dispatch
 from .transcript import system_event_add
 
 CALL_STATES = ("connected", "reconnecting", "failed")
@@ -94,7 +95,7 @@ def _call_open(consultation: Consultation, *, by_role: str, audio_only: bool) ->
         consultation, event="call_started", data={"by": by_role, "audio_only": audio_only}
     )
     # The call takes the counselor's whole capacity: their topics' free places change.
-    queues_publish(counselor_ids=[consultation.counselor_id])
+    publish.queues_changed(counselor_ids=[consultation.counselor_id])
 
 
 def call_close(consultation: Consultation, *, reason: str) -> None:
@@ -122,7 +123,7 @@ def call_close(consultation: Consultation, *, reason: str) -> None:
 
 def _save_and_publish(consultation: Consultation) -> None:
     consultation.save(update_fields=CALL_FIELDS)
-    publish_consultation_state(consultation)
+    publish.consultation_changed(consultation)
 
 
 def call_start(
@@ -318,5 +319,5 @@ def precheck_result_record(*, consultation_id: int, verdict: str, reasons: list[
         consultation.precheck_reasons = reasons
         consultation.precheck_at = timezone.now()
         consultation.save(update_fields=["precheck_verdict", "precheck_reasons", "precheck_at"])
-        publish_consultation_state(consultation)
+        publish.consultation_changed(consultation)
     return True

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..contact import contact_clean, contact_keys
 from ..errors import AlreadyQueued, Forbidden, InvalidInput, InvalidState, NotFound
+from ..events import publish
 from ..models import (
     OPEN_STATUSES,
     Consultation,
@@ -40,7 +41,7 @@ from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock, contacts_lock
 from .notes import note_record
 from .office import office_check_accepting
-from .routing import publish_consultation_state, queue_dispatch
+from .routing import queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import system_event_add
 
@@ -138,7 +139,7 @@ def consultation_release(
     )
     if event:
         system_event_add(consultation, event=event, data={"reason": reason})
-    publish_consultation_state(consultation, previous_counselor_id=previous)
+    publish.consultation_changed(consultation, previous_counselor_id=previous)
 
 
 def consultation_end(
@@ -204,7 +205,7 @@ def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: s
         event="ended" if status == ConsultationStatus.ENDED else "abandoned",
         data={"by": ended_by, "reason": reason},
     )
-    publish_consultation_state(consultation)
+    publish.consultation_changed(consultation)
 
 
 def consultation_transfer(

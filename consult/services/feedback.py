@@ -6,9 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import DomainError, InvalidInput, InvalidState
+from ..events import publish
 from ..models import Consultation, ConsultationStatus
 from .locking import consultation_lock
-from .routing import publish_consultation_state
 
 MAX_COMMENT = 1000
 
@@ -36,5 +36,5 @@ def consultation_rate(*, consultation_id: int, stars: int, comment: str = "") ->
         consultation.rating_comment = comment.strip()
         consultation.rated_at = timezone.now()
         consultation.save(update_fields=["rating", "rating_comment", "rated_at"])
-        publish_consultation_state(consultation)
+        publish.consultation_changed(consultation)
     return consultation

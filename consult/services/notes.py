@@ -10,10 +10,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events
 from ..errors import InvalidInput, TextTooLong
+from ..events import publish
 from ..models import Consultation, ConsultationStatus, InternalNote, NoteKind, StaffProfile
-from ..payloads import note_payload
 from ..selectors.consultations import consultation_holder_check
 from .locking import consultation_lock
 
@@ -31,15 +30,7 @@ def note_record(
         text=text,
         created_at=timezone.now(),
     )
-    groups = [events.GROUP_SUPERVISORS]
-    if consultation.counselor_id:
-        groups.append(events.group_staff(consultation.counselor_id))
-    events.publish(
-        groups,
-        note_payload(note, public_id=str(consultation.public_id)),
-        consultation_id=consultation.pk,
-        audience=events.AUDIENCE_STAFF,
-    )
+    publish.note_added(consultation, note)
     return note
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import Forbidden, InvalidState
+from ..events import publish
 from ..models import (
     Consultation,
     ConsultationStatus,
@@ -21,7 +22,7 @@ from ..selectors.consultations import consultation_holder_check, consultation_id
 from .consultations import consultation_release
 from .locking import consultation_lock
 from .presence import counselor_status_store
-from .routing import publish_consultation_state, queue_dispatch
+from .routing import queue_dispatch
 from .transcript import system_event_add
 
 
@@ -71,7 +72,7 @@ def offer_accept(
         system_event_add(
             consultation, event="counselor_joined", data={"counselor": staff.display_name}
         )
-        publish_consultation_state(consultation)
+        publish.consultation_changed(consultation)
     return consultation
 
 

@@ -19,8 +19,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events
 from ..errors import Forbidden, InvalidInput
+from ..events import publish
+from ..events.frames import ConsultationState
 from ..models import (
     HELD_STATUSES,
     OPEN_STATUSES,
@@ -31,12 +32,11 @@ from ..models import (
     CounselorStatus,
     StaffProfile,
 )
-from ..payloads import consultation_payload
 from ..selectors.consultations import consultation_is_held, staff_consultations
 from ..selectors.queue import queue_snapshots, topics_active
 from .consultations import consultation_release
 from .locking import consultation_lock, staff_lock
-from .routing import counselor_topic_ids, queue_dispatch, queues_publish
+from .routing import counselor_topic_ids, queue_dispatch
 from .tokens import applicant_token_verify
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def applicant_connection_open(*, token: str, server_id: str, channel_name: str) 
         "connection_id": connection_id,
         "consultation_id": consultation.pk,
         "topic_id": consultation.topic_id,
-        "state": consultation_payload(consultation, for_staff=False),
+        "state": ConsultationState.of(consultation, for_staff=False),
     }
 
 
@@ -119,7 +119,7 @@ def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> di
     return {
         "staff": staff,
         "connection_id": connection_id,
-        "held": [(c.pk, c.topic_id, consultation_payload(c, for_staff=True)) for c in held],
+        "held": [(c.pk, c.topic_id, ConsultationState.of(c, for_staff=True)) for c in held],
         "topic_ids": topic_ids,
         "snapshots": queue_snapshots(topic_ids=topic_ids),
     }
@@ -138,7 +138,7 @@ def grace_start(
             grace_deadline=now + timedelta(seconds=grace)
         )
         # Routing counts only connected counselors: their places no longer count in any topic.
-        queues_publish(counselor_ids=[staff_id])
+        publish.queues_changed(counselor_ids=[staff_id])
     elif role == ConnectionRole.APPLICANT and consultation_id is not None:
         if Connection.objects.filter(
             consultation_id=consultation_id,
@@ -184,17 +184,7 @@ def counselor_status_store(staff: StaffProfile, status: str, *, reason: str = ""
     """Store and announce the status; the caller runs ``queue_dispatch`` with the counselor."""
     StaffProfile.objects.filter(pk=staff.pk).update(status=status)
     staff.status = status
-    events.publish(
-        [events.group_staff(staff.pk), events.GROUP_SUPERVISORS],
-        {
-            "type": "counselor.status",
-            "counselor_id": staff.pk,
-            "counselor_name": staff.display_name,
-            "status": status,
-            "reason": reason or None,
-        },
-        audience=events.AUDIENCE_STAFF,
-    )
+    publish.counselor_status_changed(staff, reason=reason)
 
 
 def counselor_status_set(*, staff: StaffProfile, status: str) -> None:

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from .. import events
+from ..events import publish
 from ..models import (
     Consultation,
     ConsultationStatus,
@@ -24,11 +23,9 @@ from ..models import (
     Mode,
     StaffProfile,
 )
-from ..payloads import consultation_payload
 from ..selectors.queue import (
     Seat,
     declined_recently,
-    queue_snapshots,
     seats_available,
     seats_reserve,
 )
@@ -47,7 +44,7 @@ def queue_dispatch(
     """
     with transaction.atomic():
         offered = _dispatch_pass()
-        queues_publish(
+        publish.queues_changed(
             counselor_ids=[*counselor_ids, *(c.counselor_id for c in offered)],
             topic_ids=[*topic_ids, *(c.topic_id for c in offered)],
         )
@@ -115,7 +112,7 @@ def _dispatch_pass() -> list[Consultation]:
     counselors = {c.counselor_id for c in written}
     StaffProfile.objects.filter(pk__in=counselors).update(last_assigned_at=now)
     for consultation in written:
-        publish_consultation_state(consultation)
+        publish.consultation_changed(consultation)
     return written
 
 
@@ -136,70 +133,6 @@ def _offer(consultation: Consultation, seat: Seat, *, seats: list[Seat], now: da
     consultation.offer_expires_at = now + timedelta(seconds=settings.LOKET["OFFER_TIMEOUT"])
 
 
-def publish_consultation_state(
-    consultation: Consultation, *, previous_counselor_id: int | None = None
-) -> None:
-    """After commit: the consultation's state to its participants and the counselors concerned.
-
-    Bumps the consultation's ``version`` in the caller's transaction first, so the frame carries
-    the version the database has: a connection that missed the frame sees a higher version when
-    it re-reads (``BaseConsumer.resync``) and re-sends the state.
-    """
-    Consultation.objects.filter(pk=consultation.pk).update(version=F("version") + 1)
-    consultation.version = (
-        Consultation.objects.filter(pk=consultation.pk).values_list("version", flat=True).get()
-    )
-    events.publish(
-        [events.group_consultation(consultation.pk)],
-        consultation_payload(consultation, for_staff=False),
-        consultation_id=consultation.pk,
-        audience=events.AUDIENCE_APPLICANT,
-    )
-    staff_groups = [events.GROUP_SUPERVISORS]
-    for staff_id in (consultation.counselor_id, previous_counselor_id):
-        if staff_id:
-            staff_groups.append(events.group_staff(staff_id))
-    events.publish(
-        staff_groups,
-        consultation_payload(consultation, for_staff=True),
-        consultation_id=consultation.pk,
-        audience=events.AUDIENCE_STAFF,
-    )
-
-
-def publish_queue(*, topic_id: int) -> None:
-    """After commit: the topic's queue order and estimate inputs, read fresh at that moment."""
-    queues_publish(topic_ids=[topic_id])
-
-
-def queues_publish(
-    *, counselor_ids: Iterable[int | None] = (), topic_ids: Iterable[int | None] = ()
-) -> None:
-    """After commit: the queue of each topic given and of each topic these counselors serve, once.
-
-    The one place where "counselor C's capacity changed" becomes fresh snapshots (estimates and
-    free places) for every topic C serves. Everything is read after commit (outside the dispatch
-    lock), the staffing once for all of them.
-    """
-    topics = {t for t in topic_ids if t is not None}
-    staff_ids = {c for c in counselor_ids if c is not None}
-    if not topics and not staff_ids:
-        return
-
-    def send() -> None:
-        if staff_ids:
-            topics.update(
-                StaffProfile.topics.through.objects.filter(
-                    staffprofile_id__in=staff_ids
-                ).values_list("topic_id", flat=True)
-            )
-        ordered = sorted(topics)
-        for topic_id, snapshot in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
-            events.publish([events.group_topic(topic_id), events.GROUP_SUPERVISORS], snapshot)
-
-    events.publish_callback(send)
-
-
 def counselor_topic_ids(staff: StaffProfile) -> list[int]:
     """The topics whose queues this counselor serves."""
     return list(staff.topics.values_list("pk", flat=True))
@@ -207,8 +140,5 @@ def counselor_topic_ids(staff: StaffProfile) -> list[int]:
 
 __all__ = [
     "counselor_topic_ids",
-    "publish_consultation_state",
-    "publish_queue",
     "queue_dispatch",
-    "queues_publish",
 ]

@@ -5,7 +5,7 @@ A staff WebSocket is admitted once, by the session cookie of its handshake. Logg
 deactivating the account, changing its password or the session expiring must end it too, on
 whichever process holds the socket. Two paths do that:
 
-* a push: on logout and on any change to the account, :func:`consult.events.publish_session_check`
+* a push: on logout and on any change to the account, :func:`consult.events.publish.session_changed`
   asks every connection of that user to re-check (logout names the ending session, whose
   connections close at once);
 * a pull: the channel layer is at-most-once, so each connection also re-checks its session
@@ -26,7 +26,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
 
-from .. import events
+from ..events import publish
 from ..models import StaffProfile
 
 
@@ -60,7 +60,7 @@ def _on_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs
         return
     # Sent before the session is flushed: the ending session is named, so its sockets close
     # without asking the database (which would still find it).
-    events.publish_session_check(
+    publish.session_changed(
         user_id=user.pk, revoked_session=session_digest(request.session.session_key)
     )
 
@@ -69,11 +69,11 @@ def _on_user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwar
     # Every login saves last_login; nothing about the account's other sessions changed then.
     if update_fields is not None and set(update_fields) == {"last_login"}:
         return
-    events.publish_session_check(user_id=instance.pk)
+    publish.session_changed(user_id=instance.pk)
 
 
 def _on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    events.publish_session_check(user_id=instance.pk)
+    publish.session_changed(user_id=instance.pk)
 
 
 def connect_signals() -> None:

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import events
 from ..errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
+from ..events import publish
 from ..models import (
     OPEN_STATUSES,
     AuthorRole,
@@ -20,7 +20,6 @@ from ..models import (
     TranscriptAccess,
     TranscriptEntry,
 )
-from ..payloads import entry_payload
 from ..selectors.consultations import consultation_holder_check
 from .locking import consultation_lock
 
@@ -81,11 +80,7 @@ def _entry_create(
         client_msg_id=client_msg_id,
         created_at=timezone.now(),
     )
-    events.publish(
-        [events.group_consultation(consultation.pk)],
-        entry_payload(entry, public_id=str(consultation.public_id)),
-        consultation_id=consultation.pk,
-    )
+    publish.entry_appended(consultation, entry)
     return entry
 
 
@@ -237,14 +232,5 @@ def transcript_read_mark(*, consultation_id: int, reader_role: str, seq: int) ->
         if seq <= current:
             return int(current)
         Consultation.objects.filter(pk=consultation.pk).update(**{field: seq})
-        events.publish(
-            [events.group_consultation(consultation.pk)],
-            {
-                "type": "read",
-                "consultation_id": str(consultation.public_id),
-                "role": reader_role,
-                "seq": seq,
-            },
-            consultation_id=consultation.pk,
-        )
+        publish.read_marked(consultation, role=reader_role, seq=seq)
         return seq

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
-from consult import events
 from consult.errors import DomainError, TokenExpired, TokenInvalid
+from consult.events import groups
+from consult.events.frames import Outgoing, QueuePosition
 from consult.selectors.queue import queue_position_from_snapshot
 
 from .. import bridge, protocol
@@ -20,7 +19,7 @@ class ApplicantConsumer(BaseConsumer):
     """Connection of one applicant, admitted by the token of their consultation."""
 
     role = "applicant"
-    audience = events.AUDIENCE_APPLICANT
+    audience = groups.AUDIENCE_APPLICANT
     allowed_types = protocol.APPLICANT_TYPES
 
     async def on_open(self) -> None:
@@ -62,25 +61,11 @@ class ApplicantConsumer(BaseConsumer):
         state = opened["state"]
         # Join the groups before reading anything, so no live frame falls between read and join.
         await self.start_following(
-            consultation_id,
-            state["consultation_id"],
-            self.topic_id,
-            state["status"],
-            int(state["version"]),
+            consultation_id, state.consultation_id, self.topic_id, state.status, state.version
         )
         self.authenticated = True
-        await self.join(events.group_topic(self.topic_id))
-        await self.send_frame(
-            {
-                "type": "ready",
-                "role": "applicant",
-                "name": None,
-                "consultations": [state],
-                "topics": [state["topic"]],
-                "status": None,
-                "server_time": timezone.now().isoformat(),
-            }
-        )
+        await self.join(groups.group_topic(self.topic_id))
+        await self.send_ready(name=None, consultations=[state], topics=[state.topic], status=None)
         await self.resume_from(consultation_id, message.last_seq or 0)
         await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
         # The state in ``ready`` was read before the groups were joined: a change in between
@@ -102,44 +87,47 @@ class ApplicantConsumer(BaseConsumer):
         if last_seq > followed.last_sent:
             await self.replay(consultation_id, followed.last_sent)
         if version > followed.version:
-            frame = await bridge.consultation_state(
+            state = await bridge.consultation_state(
                 consultation_id=consultation_id, for_staff=False
             )
-            await self.on_state(consultation_id, frame)
+            await self.on_state(consultation_id, Outgoing.of(state))
         elif full and followed.status == "waiting":
             await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
 
-    async def push_position(self, frame: dict[str, Any] | None) -> None:
+    async def push_position(self, frame: QueuePosition | None) -> None:
         if frame is None:
             return
-        key = (frame["position"], frame["estimated_wait_seconds"])
+        key = (frame.position, frame.estimated_wait_seconds)
         if key != self.last_position:
             self.last_position = key
             await self.send_frame(frame)
 
-    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
+    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
         consultation_id = self.consultation_id
         if consultation_id is None:
             return
         await self.push_position(
-            queue_position_from_snapshot(snapshot=frame, consultation_id=consultation_id)
+            queue_position_from_snapshot(
+                snapshot=frame.data, order=order, consultation_id=consultation_id
+            )
         )
 
-    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+    async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         if consultation_id != self.consultation_id:
             return
+        state = frame.data
         followed = self.followed[consultation_id]
-        followed.status = frame["status"]
-        followed.version = max(followed.version, int(frame.get("version", 0)))
+        followed.status = state["status"]
+        followed.version = max(followed.version, int(state.get("version", 0)))
         new_topic = await bridge.consultation_topic(consultation_id=consultation_id)
         if new_topic != self.topic_id and self.topic_id is not None:
-            await self.leave_group(events.group_topic(self.topic_id))
+            await self.leave_group(groups.group_topic(self.topic_id))
             self.topic_id = new_topic
-            await self.join(events.group_topic(new_topic))
-        if frame["status"] != "waiting":
+            await self.join(groups.group_topic(new_topic))
+        if state["status"] != "waiting":
             self.last_position = None
-        await self.send_frame(frame)
-        if frame["status"] == "waiting":
+        await self.send_outgoing(frame)
+        if state["status"] == "waiting":
             await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
 
     async def on_leave(self, message: protocol.Leave) -> None:

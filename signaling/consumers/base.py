@@ -21,10 +21,10 @@ from typing import Any
 from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.utils import timezone
 
 from consult import runtime
 from consult.errors import DomainError
+from consult.events.frames import ConsultationState, Pong, Ready, now_iso
 
 from .. import bridge, protocol
 from ..protocol import ProtocolError
@@ -132,6 +132,27 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
     async def send_error(self, code: str, message: str, request_id: str | None) -> None:
         await self.send(text_data=protocol.error_frame(code, message, request_id))
 
+    async def send_ready(
+        self,
+        *,
+        name: str | None,
+        consultations: list[ConsultationState],
+        topics: list[str],
+        status: str | None,
+    ) -> None:
+        """The ``ready`` frame, once the connection is authenticated (either role)."""
+        await self.send_frame(
+            Ready(
+                type="ready",
+                role=self.role,
+                name=name,
+                consultations=consultations,
+                topics=topics,
+                status=status,
+                server_time=now_iso(),
+            )
+        )
+
     async def allow_message(self, request_id: str | None) -> bool:
         """Whether one more message may be stored now (``LOKET_CHAT_RATE``); if not, the
         client is told ``rate_limited``."""
@@ -187,9 +208,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
     async def on_ping(self, message: protocol.Ping) -> None:
         # The channel layer may drop a frame; a ping is the client's chance to get it anyway.
         await self.resync()
-        await self.send_frame(
-            {"type": "pong", "id": message.id, "server_time": timezone.now().isoformat()}
-        )
+        await self.send_frame(Pong(type="pong", id=message.id, server_time=now_iso()))
 
     async def on_chat_send(self, message: protocol.ChatSend) -> None:
         consultation_id = self.resolve(message.consultation_id)

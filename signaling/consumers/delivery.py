@@ -13,6 +13,9 @@ Two layers of the consumer, each a class of its own:
 
 Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.bridge`` and
 ``signaling.protocol``; nothing of the other consumer modules but ``ratelimit``.
+
+A frame from the channel layer arrives validated and serialised by its publisher
+(``consult.events.frames.Outgoing``): it is re-checked here and forwarded as is, never rebuilt.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from pydantic import BaseModel
 
-from consult import events
 from consult.errors import Forbidden, InvalidState
+from consult.events import groups, layer, publish
+from consult.events.frames import Ack, Entry, Outgoing
 
-from .. import bridge, protocol
+from .. import bridge
 from .ratelimit import warn_once_a_minute
 
 
@@ -84,9 +89,9 @@ class LayerReceiver(AsyncWebsocketConsumer):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         with _live_lock:
             _live[self] = asyncio.get_running_loop()
-        if _degrade_all not in events.layer_health.listeners:
-            events.layer_health.listeners.append(_degrade_all)
-        if events.layer_health.down:
+        if _degrade_all not in layer.layer_health.listeners:
+            layer.layer_health.listeners.append(_degrade_all)
+        if layer.layer_health.down:
             self.degrade()
         try:
             await super().__call__(scope, receive, send)
@@ -101,8 +106,8 @@ class LayerReceiver(AsyncWebsocketConsumer):
         self.groups_joined.add(group)
         # While the layer is down a join is tried only when the breaker lets one through (the
         # first socket after Redis is back then finds out at once); the others are remembered.
-        skip = self.degraded or not events.layer_health.may_try()
-        if skip or not await events.layer_call(
+        skip = self.degraded or not layer.layer_health.may_try()
+        if skip or not await layer.layer_call(
             self.channel_layer.group_add(group, self.channel_name)
         ):
             self.degrade()
@@ -111,14 +116,14 @@ class LayerReceiver(AsyncWebsocketConsumer):
         if group in self.groups_joined:
             self.groups_joined.discard(group)
             if not self.degraded:
-                await events.layer_call(self.channel_layer.group_discard(group, self.channel_name))
+                await layer.layer_call(self.channel_layer.group_discard(group, self.channel_name))
 
     async def leave_all_groups(self) -> None:
         """Leave every group (on disconnect); stop at the first the layer does not answer."""
         groups = list(self.groups_joined)
         self.groups_joined.clear()
         for group in groups:
-            if self.degraded or not await events.layer_call(
+            if self.degraded or not await layer.layer_call(
                 self.channel_layer.group_discard(group, self.channel_name)
             ):
                 break
@@ -145,7 +150,7 @@ class LayerReceiver(AsyncWebsocketConsumer):
             if self.degraded:
                 # Spread the connections' polls so they do not all query at the same instant.
                 await asyncio.sleep(settings.LOKET["LAYER_POLL"] * random.uniform(0.75, 1.25))  # noqa: S311
-                if await events.layer_probe(self.channel_name):
+                if await layer.layer_probe(self.channel_name):
                     self.degraded = False
                     return {"type": "loket.layer_back"}
                 return {"type": "loket.layer_poll"}
@@ -167,10 +172,10 @@ class LayerReceiver(AsyncWebsocketConsumer):
             try:
                 message = receiving.result()
             except Exception as exc:
-                events.layer_health.failed(exc)
+                layer.layer_health.failed(exc)
                 self.degrade()
                 continue
-            events.layer_health.succeeded()
+            layer.layer_health.succeeded()
             return message
 
     async def loket_layer_poll(self, message: dict[str, Any]) -> None:
@@ -189,7 +194,7 @@ class LayerReceiver(AsyncWebsocketConsumer):
         """The layer answers again: re-join every group (a restarted Redis forgot them), then
         resync once for whatever was published before the groups were joined."""
         for group in list(self.groups_joined):
-            if not await events.layer_call(self.channel_layer.group_add(group, self.channel_name)):
+            if not await layer.layer_call(self.channel_layer.group_add(group, self.channel_name)):
                 self.degrade()
                 break
         await self.loket_layer_poll({**message, "full": True})
@@ -205,7 +210,7 @@ class OrderedDelivery(LayerReceiver):
     # Who this connection is ("applicant", "counselor", "supervisor"), set by the role.
     role = ""
     # Which frames published with an audience this connection may receive.
-    audience = events.AUDIENCE_ALL
+    audience = groups.AUDIENCE_ALL
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,11 +219,18 @@ class OrderedDelivery(LayerReceiver):
         # about one of them crossed the state change, and is told so rather than "forbidden".
         self.dropped: set[str] = set()
 
-    async def send_frame(self, data: dict[str, Any]) -> None:
-        await self.send(text_data=protocol.server_frame(data))
+    async def send_frame(self, frame: BaseModel) -> None:
+        """Send a frame this connection built (validated when it was built)."""
+        await self.send(text_data=frame.model_dump_json())
 
-    async def ack(self, request_id: str | None, **extra: Any) -> None:
-        await self.send_frame({"type": "ack", "id": request_id, **extra})
+    async def send_outgoing(self, frame: Outgoing) -> None:
+        """Send a frame already validated and serialised (published, or read for several)."""
+        await self.send(text_data=frame.text)
+
+    async def ack(
+        self, request_id: str | None, *, entry: Entry | None = None, duplicate: bool = False
+    ) -> None:
+        await self.send_frame(Ack(type="ack", id=request_id, entry=entry, duplicate=duplicate))
 
     async def resync(self, *, full: bool = False) -> None:
         """Re-read from the database what this connection's client may have missed (entries,
@@ -237,14 +249,14 @@ class OrderedDelivery(LayerReceiver):
             followed = Followed(public_id, topic_id, status, version)
             self.followed[consultation_id] = followed
             self.dropped.discard(public_id)
-            await self.join(events.group_consultation(consultation_id))
+            await self.join(groups.group_consultation(consultation_id))
         return followed
 
     async def stop_following(self, consultation_id: int) -> None:
         followed = self.followed.pop(consultation_id, None)
         if followed is not None:
             self.dropped.add(followed.public_id)
-            await self.leave_group(events.group_consultation(consultation_id))
+            await self.leave_group(groups.group_consultation(consultation_id))
 
     def resolve(self, ref: str | None) -> int:
         """The internal id of a consultation this connection follows, by its public id."""
@@ -272,10 +284,10 @@ class OrderedDelivery(LayerReceiver):
         while True:
             batch = await bridge.entries_after(consultation_id=consultation_id, after_seq=cursor)
             for entry in batch:
-                if upto is not None and entry["seq"] > upto:
+                if upto is not None and entry.seq > upto:
                     return
                 await self.send_frame(entry)
-                cursor = followed.last_sent = entry["seq"]
+                cursor = followed.last_sent = entry.seq
             if len(batch) < bridge.REPLAY_PAGE:
                 return
 
@@ -290,11 +302,11 @@ class OrderedDelivery(LayerReceiver):
         followed.last_sent = last_seq
         await self.replay(consultation_id, last_seq)
 
-    async def deliver_entry(self, consultation_id: int, frame: dict[str, Any]) -> None:
+    async def deliver_entry(self, consultation_id: int, frame: Outgoing) -> None:
         followed = self.followed.get(consultation_id)
         if followed is None or not followed.resumed:
             return
-        seq = int(frame["seq"])
+        seq = int(frame.data["seq"])
         if seq <= followed.last_sent:
             return
         if seq > followed.last_sent + 1:
@@ -304,11 +316,11 @@ class OrderedDelivery(LayerReceiver):
             await self.replay(consultation_id, followed.last_sent)
             await self.resync()
             return
-        await self.send_frame(frame)
+        await self.send_outgoing(frame)
         followed.last_sent = seq
 
     async def ack_appended(
-        self, request_id: str | None, consultation_id: int, entry: dict[str, Any], created: bool
+        self, request_id: str | None, consultation_id: int, entry: Entry, created: bool
     ) -> None:
         """Ack an entry this connection appended, with the entry itself and in order.
 
@@ -317,29 +329,30 @@ class OrderedDelivery(LayerReceiver):
         """
         followed = self.followed.get(consultation_id)
         if followed is not None and followed.resumed and created:
-            if entry["seq"] > followed.last_sent + 1:
-                await self.replay(consultation_id, followed.last_sent, upto=entry["seq"] - 1)
-            followed.last_sent = max(followed.last_sent, entry["seq"])
+            if entry.seq > followed.last_sent + 1:
+                await self.replay(consultation_id, followed.last_sent, upto=entry.seq - 1)
+            followed.last_sent = max(followed.last_sent, entry.seq)
         await self.ack(request_id, entry=entry, duplicate=not created)
 
     # -------------------------------------------------------------- outbound (channel layer)
 
     async def loket_frame(self, event: dict[str, Any]) -> None:
-        """A frame published by consult.events; re-checked here before it is forwarded."""
+        """A frame published by consult.events; re-checked here before it is forwarded (as its
+        publisher serialised it)."""
         if event.get("sender") == self.channel_name:
             return
-        audience = event.get("audience", events.AUDIENCE_ALL)
-        if audience not in (events.AUDIENCE_ALL, self.audience):
+        audience = event.get("audience", groups.AUDIENCE_ALL)
+        if audience not in (groups.AUDIENCE_ALL, self.audience):
             return
-        frame = event["frame"]
+        frame = publish.frame_of(event)
         consultation_id = event.get("consultation_id")
-        kind = frame.get("type")
+        kind = frame.type
         if kind == "queue.snapshot":
-            await self.on_queue_snapshot(frame)
+            await self.on_queue_snapshot(frame, event.get("order", []))
             return
         if kind == "consultation.state" and consultation_id is not None:
             followed = self.followed.get(consultation_id)
-            if followed is not None and int(frame.get("version", 0)) <= followed.version:
+            if followed is not None and int(frame.data.get("version", 0)) <= followed.version:
                 # Already sent (by a resync) or overtaken by a newer state from another process.
                 return
             await self.on_state(consultation_id, frame)
@@ -352,13 +365,14 @@ class OrderedDelivery(LayerReceiver):
         if kind == "entry":
             await self.deliver_entry(consultation_id, frame)
         else:
-            await self.send_frame(frame)
+            await self.send_outgoing(frame)
 
-    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
-        """Subclasses decide what of a queue snapshot this connection may see."""
+    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
+        """Subclasses decide what of a queue snapshot this connection may see (``order``, the
+        queue's internal ids, is for finding a place in it, never sent)."""
 
-    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+    async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         """Subclasses follow or stop following on a consultation's state change."""
 
-    async def on_counselor_status(self, frame: dict[str, Any]) -> None:
+    async def on_counselor_status(self, frame: Outgoing) -> None:
         """Subclasses forward counselor status where it concerns them."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from consult import events
+from consult.events import publish
+from consult.events.frames import Entry, RtcDescriptionFrame, RtcHangupFrame, RtcIceFrame
 
 from .. import bridge, protocol
 
@@ -45,50 +46,49 @@ class RtcRelay:
 
         def resolve(self, ref: str | None) -> int: ...
 
-        async def ack(self, request_id: str | None, **extra: Any) -> None: ...
+        async def ack(
+            self, request_id: str | None, *, entry: Entry | None = None, duplicate: bool = False
+        ) -> None: ...
 
     async def on_typing(self, message: protocol.Typing) -> None:
         consultation_id = self.resolve(message.consultation_id)
         followed = self.followed[consultation_id]
-        await events.publish_ephemeral(
-            [events.group_consultation(consultation_id)],
-            {
-                "type": "typing",
-                "consultation_id": followed.public_id,
-                "role": self.role,
-                "active": message.active,
-            },
+        await publish.typing_changed(
             consultation_id=consultation_id,
+            public_id=followed.public_id,
+            role=self.role,
+            active=message.active,
             sender_channel=self.channel_name,
         )
 
-    async def relay_rtc(self, message: Any, frame: dict[str, Any]) -> None:
+    async def relay_rtc(
+        self,
+        message: Any,
+        model: type[RtcDescriptionFrame | RtcIceFrame | RtcHangupFrame],
+        **fields: Any,
+    ) -> None:
         consultation_id = self.resolve(message.consultation_id)
         await bridge.rtc_participant_check(
             consultation_id=consultation_id, role=self.role, staff=getattr(self, "staff", None)
         )
         followed = self.followed[consultation_id]
-        frame.update(
-            {"type": message.type, "consultation_id": followed.public_id, "from_role": self.role}
+        frame = model(
+            type=message.type, consultation_id=followed.public_id, from_role=self.role, **fields
         )
-        await events.publish_ephemeral(
-            [events.group_consultation(consultation_id)],
-            frame,
-            consultation_id=consultation_id,
-            sender_channel=self.channel_name,
+        await publish.rtc_relayed(
+            frame, consultation_id=consultation_id, sender_channel=self.channel_name
         )
 
     async def on_rtc_offer(self, message: protocol.RtcDescription) -> None:
-        await self.relay_rtc(message, {"sdp": message.sdp})
+        await self.relay_rtc(message, RtcDescriptionFrame, sdp=message.sdp)
 
     on_rtc_answer = on_rtc_offer
 
     async def on_rtc_ice(self, message: protocol.RtcIce) -> None:
-        candidate = message.candidate.model_dump() if message.candidate else None
-        await self.relay_rtc(message, {"candidate": candidate})
+        await self.relay_rtc(message, RtcIceFrame, candidate=message.candidate)
 
     async def on_rtc_hangup(self, message: protocol.RtcHangup) -> None:
-        await self.relay_rtc(message, {})
+        await self.relay_rtc(message, RtcHangupFrame)
 
     async def call_change(self, message: Any, **fields: Any) -> None:
         """``call.*``: the call service decides (only the two participants, active only)."""

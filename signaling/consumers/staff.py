@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
-from consult import events
 from consult.errors import Forbidden
+from consult.events import groups, publish
+from consult.events.frames import Board, CounselorStatusFrame, Outgoing, QueueView
 
 from .. import bridge, protocol
 from ..session_guard import SessionGuard
@@ -18,7 +17,7 @@ from .base import BaseConsumer
 class StaffConsumer(BaseConsumer):
     """Connection of a logged-in counselor or supervisor."""
 
-    audience = events.AUDIENCE_STAFF
+    audience = groups.AUDIENCE_STAFF
     allowed_types = protocol.CLIENT_TYPES - {"auth", "leave"}
 
     async def on_open(self) -> None:
@@ -38,7 +37,7 @@ class StaffConsumer(BaseConsumer):
         # after that check arrives as an event. (A failed check closes; disconnect then closes
         # the connection recorded above.)
         self.guard = SessionGuard(self)
-        await self.join(events.group_user(self.guard.user_id))
+        await self.join(groups.group_user(self.guard.user_id))
         if not await self.guard.check():
             return
         self.guard.start()
@@ -48,34 +47,26 @@ class StaffConsumer(BaseConsumer):
         # What this connection last sent, so a resync sends only what changed.
         self.status_sent: str | None = self.staff.status if self.staff.is_counselor else None
         self.snapshots_sent: dict[str, dict[str, Any]] = {}
-        self.board_sent: dict[str, Any] | None = None
+        self.board_sent: Board | None = None
         if self.staff.is_counselor:
-            await self.join(events.group_staff(self.staff.pk))
+            await self.join(groups.group_staff(self.staff.pk))
             for consultation_id, topic_id, state in opened["held"]:
                 await self.start_following(
-                    consultation_id,
-                    state["consultation_id"],
-                    topic_id,
-                    state["status"],
-                    int(state["version"]),
+                    consultation_id, state.consultation_id, topic_id, state.status, state.version
                 )
         else:
-            await self.join(events.GROUP_SUPERVISORS)
+            await self.join(groups.GROUP_SUPERVISORS)
         for topic_id in self.topic_ids:
-            await self.join(events.group_topic(topic_id))
-        await self.send_frame(
-            {
-                "type": "ready",
-                "role": self.role,
-                "name": self.staff.display_name,
-                "consultations": [state for _, _, state in opened["held"]],
-                "topics": [s["topic"] for s in opened["snapshots"]],
-                "status": self.staff.status if self.staff.is_counselor else None,
-                "server_time": timezone.now().isoformat(),
-            }
+            await self.join(groups.group_topic(topic_id))
+        views: list[QueueView] = opened["snapshots"]
+        await self.send_ready(
+            name=self.staff.display_name,
+            consultations=[state for _, _, state in opened["held"]],
+            topics=[view.snapshot.topic for view in views],
+            status=self.staff.status if self.staff.is_counselor else None,
         )
-        for snapshot in opened["snapshots"]:
-            await self.on_queue_snapshot(snapshot)
+        for view in views:
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.order)
         if self.role == "supervisor":
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
@@ -84,7 +75,7 @@ class StaffConsumer(BaseConsumer):
             # What was read above predates the joins: a change in between reached nobody here.
             await self.resync()
 
-    async def send_board(self, board: dict[str, Any]) -> None:
+    async def send_board(self, board: Board) -> None:
         if board != self.board_sent:
             self.board_sent = board
             await self.send_frame(board)
@@ -107,39 +98,34 @@ class StaffConsumer(BaseConsumer):
             if followed is None:
                 if held:
                     # Offered or handed to this counselor while the frame was lost.
-                    await self.on_state(
-                        consultation_id,
-                        await bridge.consultation_state(
-                            consultation_id=consultation_id, for_staff=True
-                        ),
-                    )
+                    await self.resend_state(consultation_id)
                 continue
             if followed.resumed and last_seq > followed.last_sent:
                 await self.replay(consultation_id, followed.last_sent)
             if version > followed.version or not held:
-                await self.on_state(
-                    consultation_id,
-                    await bridge.consultation_state(
-                        consultation_id=consultation_id, for_staff=True
-                    ),
-                )
+                await self.resend_state(consultation_id)
         if status != self.status_sent:
             self.status_sent = status
             await self.send_frame(
-                {
-                    "type": "counselor.status",
-                    "counselor_id": self.staff.pk,
-                    "counselor_name": self.staff.display_name,
-                    "status": status,
-                    "reason": None,
-                }
+                CounselorStatusFrame(
+                    type="counselor.status",
+                    counselor_id=self.staff.pk,
+                    counselor_name=self.staff.display_name,
+                    status=status,
+                    reason=None,
+                )
             )
         if full:
             await self.resync_queues()
 
+    async def resend_state(self, consultation_id: int) -> None:
+        """The consultation's state as the database has it now, as if it had been published."""
+        state = await bridge.consultation_state(consultation_id=consultation_id, for_staff=True)
+        await self.on_state(consultation_id, Outgoing.of(state))
+
     async def resync_queues(self) -> None:
-        for snapshot in await bridge.queue_snapshots(topic_ids=self.topic_ids):
-            await self.on_queue_snapshot(snapshot)
+        for view in await bridge.queue_snapshots(topic_ids=self.topic_ids):
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.order)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         guard: SessionGuard | None = getattr(self, "guard", None)
@@ -170,17 +156,18 @@ class StaffConsumer(BaseConsumer):
 
             raise Forbidden("Only counselors may do this.")
 
-    async def on_queue_snapshot(self, frame: dict[str, Any]) -> None:
-        # Staff see who waits (no personal data); the internal order list stays on the server.
-        view = {k: v for k, v in frame.items() if k != "order"}
-        if self.snapshots_sent.get(view["topic"]) != view:
-            self.snapshots_sent[view["topic"]] = view
-            await self.send_frame(view)
+    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
+        # Staff see who waits (no personal data); the internal order is not theirs to see.
+        topic = frame.data["topic"]
+        if self.snapshots_sent.get(topic) != frame.data:
+            self.snapshots_sent[topic] = frame.data
+            await self.send_outgoing(frame)
 
-    async def on_state(self, consultation_id: int, frame: dict[str, Any]) -> None:
+    async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         if self.role == "supervisor":
-            await self.send_frame(frame)
+            await self.send_outgoing(frame)
             return
+        state = frame.data
         held, topic_id = await bridge.consultation_held_by(
             staff_id=self.staff.pk, consultation_id=consultation_id
         )
@@ -189,29 +176,29 @@ class StaffConsumer(BaseConsumer):
             if followed is None:
                 followed = await self.start_following(
                     consultation_id,
-                    frame["consultation_id"],
+                    state["consultation_id"],
                     topic_id,
-                    frame["status"],
-                    int(frame.get("version", 0)),
+                    state["status"],
+                    int(state.get("version", 0)),
                 )
-                await self.send_frame(frame)
+                await self.send_outgoing(frame)
                 # New to this connection: it has nothing of it yet, so everything is sent.
                 await self.resume_from(consultation_id, 0)
                 await self.send_notes(consultation_id)
                 return
-            followed.status = frame["status"]
-            followed.version = max(followed.version, int(frame.get("version", 0)))
-            await self.send_frame(frame)
+            followed.status = state["status"]
+            followed.version = max(followed.version, int(state.get("version", 0)))
+            await self.send_outgoing(frame)
         elif consultation_id in self.followed:
-            await self.send_frame(frame)
+            await self.send_outgoing(frame)
             await self.stop_following(consultation_id)
 
-    async def on_counselor_status(self, frame: dict[str, Any]) -> None:
+    async def on_counselor_status(self, frame: Outgoing) -> None:
         if self.role == "supervisor":
-            await self.send_frame(frame)
-        elif frame.get("counselor_id") == self.staff.pk:
-            self.status_sent = frame["status"]
-            await self.send_frame(frame)
+            await self.send_outgoing(frame)
+        elif frame.data.get("counselor_id") == self.staff.pk:
+            self.status_sent = frame.data["status"]
+            await self.send_outgoing(frame)
 
     async def on_status_set(self, message: protocol.StatusSet) -> None:
         self._counselor_only()
@@ -287,15 +274,15 @@ class StaffConsumer(BaseConsumer):
             await self.send_frame(frame)
 
     async def loket_frame(self, event: dict[str, Any]) -> None:
-        frame = event["frame"]
-        if frame.get("type") != "note":
+        frame = publish.frame_of(event)
+        if frame.type != "note":
             await super().loket_frame(event)
             return
         # Staff only, and re-checked here: supervisors, or the counselor following it now.
-        if event.get("audience") != events.AUDIENCE_STAFF:
+        if event.get("audience") != groups.AUDIENCE_STAFF:
             return
         if self.role == "supervisor" or event.get("consultation_id") in self.followed:
-            await self.send_frame(frame)
+            await self.send_outgoing(frame)
 
     async def on_consultation_transfer(self, message: protocol.ConsultationTransfer) -> None:
         self._counselor_only()

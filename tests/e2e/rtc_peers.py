@@ -1,5 +1,5 @@
 """Scriptable call participants for end-to-end tests: an aiortc peer with a synthetic camera and
-microphone, a buffered WebSocket signaling client, and plain HTTP helpers (login, JSON).
+microphone, and a buffered WebSocket signaling client (HTTP: tests.support.live.HttpClient).
 
 Everything here talks to 127.0.0.1 only: no STUN server, no proxy, loopback ICE candidates.
 """
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.cookiejar
 import json
-import re
 import time
 import urllib.error
 import urllib.parse
@@ -269,68 +267,3 @@ class Signaling:
         await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(self._reader, 5)
-
-
-# ---------------------------------------------------------------- HTTP
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browser:
-    """A cookie-keeping HTTP client for one person (no proxy, redirects not followed)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}),
-            urllib.request.HTTPCookieProcessor(self.cookies),
-            _NoRedirect(),
-        )
-
-    def fetch(
-        self, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, dict(exc.headers), exc.read()
-
-    def json(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        status, _, content = self.fetch(path, data=data, headers=headers)
-        return status, json.loads(content)
-
-    def cookie(self, name: str) -> str | None:
-        return next((c.value for c in self.cookies if c.name == name), None)
-
-    def log_in(self, username: str, password: str) -> str:
-        """Log in through the /login/ page (form and CSRF token); the Cookie header to use."""
-        status, _, page = self.fetch("/login/")
-        assert status == 200, f"GET /login/ answered {status}: {page[:300]!r}"
-        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert found, "the login page has no CSRF token field"
-        form = urllib.parse.urlencode(
-            {
-                "username": username,
-                "password": password,
-                "csrfmiddlewaretoken": found.group(1).decode(),
-            }
-        ).encode()
-        status, headers, page = self.fetch(
-            "/login/",
-            data=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        assert status == 302, f"login as {username} answered {status}: {page[:300]!r}"
-        assert not headers.get("Location", "").startswith("/login/"), headers
-        session = self.cookie("sessionid")
-        assert session, "no session cookie after logging in"
-        return f"sessionid={session}"

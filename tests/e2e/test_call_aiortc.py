@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.rtc_peers import (
-    Browser,
     Peer,
     Signaling,
     patch_loopback_ice,
     receive_audio,
     receive_video,
 )
+from tests.support.live import HttpClient
 from tests.support.phones import new_phone
 from tests.support.servers import SqliteServer, sqlite_server
 
@@ -62,11 +62,12 @@ async def applicant_joins(
     server: SqliteServer, name: str, topic: str, mode: str = "video"
 ) -> tuple[str, Signaling]:
     """POST /api/consultations, then the applicant socket authenticated with the token."""
-    status, joined = await asyncio.to_thread(
-        Browser(server.url).json,
+    response = await asyncio.to_thread(
+        HttpClient(server.url).post_json,
         "/api/consultations",
         {"name": name, "phone": new_phone(), "topic": topic, "mode": mode},
     )
+    status, joined = response.status, response.json()
     assert status == 201, joined
     ws = await Signaling.open(name, server.ws_url("/ws/applicant/"))
     try:
@@ -78,11 +79,12 @@ async def applicant_joins(
     return str(joined["consultation_id"]), ws
 
 
-async def staff_connects(server: SqliteServer, who: str) -> tuple[Browser, Signaling]:
+async def staff_connects(server: SqliteServer, who: str) -> tuple[HttpClient, Signaling]:
     """Log in through the /login/ page, then the staff socket with the session cookie."""
     username, password, _, _ = STAFF[who]
-    browser = Browser(server.url)
-    cookie = await asyncio.to_thread(browser.log_in, username, password)
+    browser = HttpClient(server.url)
+    await asyncio.to_thread(browser.login, username, password)
+    cookie = browser.cookie_header()
     ws = await Signaling.open(username, server.ws_url("/ws/staff/"), cookie=cookie)
     try:
         await ws.expect("ready")
@@ -250,11 +252,10 @@ async def test_two_calls_between_aiortc_peers_through_daphne(
         await other_counselor.none_of("rtc.", wait=0.5)
 
         username, password, _, _ = STAFF["supervisor"]
-        supervisor = Browser(server.url)
-        await asyncio.to_thread(supervisor.log_in, username, password)
-        status, transcript = await asyncio.to_thread(
-            supervisor.json, f"/api/consultations/{cid}/transcript"
-        )
+        supervisor = HttpClient(server.url)
+        await asyncio.to_thread(supervisor.login, username, password)
+        response = await asyncio.to_thread(supervisor.get, f"/api/consultations/{cid}/transcript")
+        status, transcript = response.status, response.json()
         assert status == 200, transcript
     finally:
         for ws in sockets:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rtc_peers import Browser, patch_loopback_ice
+from tests.e2e.rtc_peers import patch_loopback_ice
+from tests.support.live import HttpClient
 from tests.support.rtc import rtc_client_open as make_rtc_client
 from tests.support.servers import SqliteServer, sqlite_server
 
@@ -34,12 +35,13 @@ async def test_a_running_check_is_closed_when_daphne_stops(
     daphne: SqliteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     patch_loopback_ice(monkeypatch)
-    browser = Browser(daphne.url)
-    status, joined = await asyncio.to_thread(
-        browser.json,
+    browser = HttpClient(daphne.url)
+    response = await asyncio.to_thread(
+        browser.post_json,
         "/api/consultations",
         {"name": "Ani", "phone": "081234567890", "topic": "building-approval", "mode": "video"},
     )
+    status, joined = response.status, response.json()
     assert status == 201, joined
 
     client = await asyncio.wait_for(make_rtc_client(), 10)
@@ -52,15 +54,14 @@ async def test_a_running_check_is_closed_when_daphne_stops(
                 left_connected.set()
 
         body = json.dumps({"sdp": client.offer.sdp, "type": "offer"}).encode()
-        status, _, content = await asyncio.to_thread(
-            browser.fetch,
+        response = await asyncio.to_thread(
+            browser.request,
+            "POST",
             f"/api/consultations/{joined['consultation_id']}/precheck",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {joined['token']}",
-            },
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {joined['token']}"},
         )
+        status, content = response.status, response.body
         assert status == 201, content
         await client.accept(json.loads(content))
         await asyncio.wait_for(client.first_video, 15)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from consult import events
+from consult.events import layer as events
 from consult.models import Connection, TranscriptEntry
 from tests.support.applicants import join
 from tests.support.needs import missing, redis_url

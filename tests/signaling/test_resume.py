@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from asgiref.sync import sync_to_async
 
-from consult import events
+from consult.events import publish as events
 from consult.models import TranscriptEntry
 from tests.support.applicants import join
 from tests.support.sockets import Ws, accepted, applicant_ws

@@ -14,8 +14,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from consult import events
-from consult.channel_layer import OncePerPeriod
+from consult.events import publish as events
+from consult.events.layer import OncePerPeriod
 from tests.support.applicants import join
 from tests.support.sockets import accepted, drain, staff_ws
 from tests.support.staff import make_staff, make_topic

@@ -61,9 +61,10 @@ def e2e_database(migrated_template: Database) -> Iterator[Database]:
         database.drop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_redis() -> str:
-    """Redis for the channel layer (requested before the database, so a skip comes first)."""
+    """Redis for the channel layer. Session-scoped like ``migrated_template``, so that a test
+    asking for it before the database is skipped (or failed) for Redis first."""
     return redis_url()
 
 

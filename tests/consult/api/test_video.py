@@ -31,11 +31,6 @@ TURN_SECRET = "coturn-static-auth-secret-for-tests"
 
 
 @pytest.fixture
-def sari() -> StaffProfile:
-    return make_staff("sari", topics=[make_topic()])
-
-
-@pytest.fixture
 def turn(settings: Any) -> None:
     settings.LOKET = {
         **settings.LOKET,

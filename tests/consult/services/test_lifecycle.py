@@ -17,11 +17,6 @@ from tests.support.staff import counselor_online, make_staff, make_topic
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sari() -> StaffProfile:
-    return make_staff("sari", topics=[make_topic()])
-
-
 def _events(consultation: Consultation) -> list[str]:
     return list(
         TranscriptEntry.objects.filter(consultation=consultation)

@@ -18,14 +18,9 @@ from consult.models import (
 from consult.services import offers, presence
 from consult.services.sweeper import sweep_due
 from tests.support.applicants import reload, waiting_consultation
-from tests.support.staff import counselor_online, make_staff, make_topic
+from tests.support.staff import counselor_online, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def topic() -> Any:
-    return make_topic()
 
 
 def _past(seconds: int = 1) -> Any:

@@ -17,11 +17,6 @@ from tests.support.staff import counselor_online, make_staff, make_topic
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def topic() -> Any:
-    return make_topic()
-
-
 def _statuses(*consultations: Consultation) -> list[str]:
     return [reload(c).status for c in consultations]
 

@@ -19,11 +19,6 @@ from tests.support.needs import postgres_url
 from tests.support.staff import make_staff, make_topic
 
 
-@pytest.fixture
-def sari() -> StaffProfile:
-    return make_staff("sari", topics=[make_topic()])
-
-
 def _say(consultation: Consultation, client_msg_id: str, text: str = "halo") -> tuple[Any, bool]:
     return transcript_append(
         consultation_id=consultation.pk,

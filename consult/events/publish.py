@@ -1,0 +1,299 @@
+"""Publishing: what happened, told to the connections concerned, after the transaction commits.
+
+Every function here is named for what happened (``entry_appended``, ``consultation_changed``,
+``queues_changed``...) and registers its sends with ``transaction.on_commit``: nothing is
+published for a write that rolls back, and nothing is ever only here. The channel layer is
+at-most-once, so every frame a client must not miss is a database row it can fetch again (by
+sequence number, by state version). The frames that are never stored (typing, WebRTC signaling)
+go out at once instead (``typing_changed``, ``rtc_relayed``), and not at all while the layer is
+down.
+
+A frame is validated and serialised once per publish (``Outgoing.of``), however many groups and
+connections it reaches; consumers forward its text as is.
+
+May import: consult.models, consult.selectors (reads after commit), the other consult.events
+modules. Never a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+from pydantic import BaseModel
+
+from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
+from consult.selectors.queue import queue_snapshots
+
+from . import layer
+from .frames import (
+    ConsultationState,
+    CounselorStatusFrame,
+    Entry,
+    NoteFrame,
+    Outgoing,
+    ReadFrame,
+    RtcDescriptionFrame,
+    RtcHangupFrame,
+    RtcIceFrame,
+    TypingFrame,
+)
+from .groups import (
+    AUDIENCE_ALL,
+    AUDIENCE_APPLICANT,
+    AUDIENCE_STAFF,
+    FRAME_EVENT,
+    GROUP_SUPERVISORS,
+    SESSION_CHECK_EVENT,
+    group_consultation,
+    group_staff,
+    group_topic,
+    group_user,
+)
+
+# ---------------------------------------------------------------- the sending itself
+
+
+def layer_message(
+    frame: Outgoing,
+    *,
+    consultation_id: int | None,
+    audience: str,
+    **internal: Any,
+) -> dict[str, Any]:
+    """The channel-layer event a consumer's ``loket_frame`` handler receives: the frame (its
+    values and its text), whom it concerns, and internal data for the consumers (``order`` of a
+    queue, ``sender`` of a relayed frame) that is never forwarded."""
+    return {
+        "type": FRAME_EVENT,
+        "frame": frame.data,
+        "text": frame.text,
+        "consultation_id": consultation_id,
+        "audience": audience,
+        **internal,
+    }
+
+
+def frame_of(event: dict[str, Any]) -> Outgoing:
+    """The frame a ``loket.frame`` event carries, as its publisher validated and serialised it."""
+    return Outgoing(event["frame"], event["text"])
+
+
+def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
+    """Send one prepared event to one group (``frame`` is the event's frame, for readers)."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None or not layer.layer_health.may_try():
+        # Skipped while the layer is down: the layer is at-most-once anyway, and consumers
+        # serve their clients from the database until it is back.
+        return
+    # Never fail the already-committed write because fan-out failed (layer_call catches).
+    async_to_sync(layer.layer_call)(channel_layer.group_send(group, message))
+
+
+def publish(
+    groups: Iterable[str],
+    frame: BaseModel,
+    *,
+    consultation_id: int | None = None,
+    audience: str = AUDIENCE_ALL,
+    **internal: Any,
+) -> None:
+    """Send ``frame`` to every group once the current transaction commits.
+
+    ``audience`` tells consumers which kind of connection may forward it (applicant, staff, all).
+    """
+    targets = list(dict.fromkeys(groups))
+    message = layer_message(
+        Outgoing.of(frame), consultation_id=consultation_id, audience=audience, **internal
+    )
+
+    def send() -> None:
+        for group in targets:
+            _send_now(group, message["frame"], message)
+
+    transaction.on_commit(send)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` (which reads fresh and publishes) once the transaction commits."""
+    transaction.on_commit(callback)
+
+
+async def _send_ephemeral(frame: BaseModel, *, consultation_id: int, sender_channel: str) -> None:
+    """Fan out a frame that is never stored to the consultation's group, skipping its sender."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None:
+        return
+    message = layer_message(
+        Outgoing.of(frame),
+        consultation_id=consultation_id,
+        audience=AUDIENCE_ALL,
+        sender=sender_channel,
+    )
+    if layer.layer_health.may_try():
+        await layer.layer_call(
+            channel_layer.group_send(group_consultation(consultation_id), message)
+        )
+
+
+# ---------------------------------------------------------------- what happened
+
+
+def entry_appended(consultation: Consultation, entry: TranscriptEntry) -> None:
+    """A transcript entry was stored: to everyone in the consultation."""
+    publish(
+        [group_consultation(consultation.pk)],
+        Entry.of(entry, public_id=str(consultation.public_id)),
+        consultation_id=consultation.pk,
+    )
+
+
+def read_marked(consultation: Consultation, *, role: str, seq: int) -> None:
+    """A side's read mark rose: to every connection of the consultation (its own included)."""
+    publish(
+        [group_consultation(consultation.pk)],
+        ReadFrame(
+            type="read",
+            consultation_id=str(consultation.public_id),
+            role=role,
+            seq=seq,
+        ),
+        consultation_id=consultation.pk,
+    )
+
+
+def note_added(consultation: Consultation, note: InternalNote) -> None:
+    """An internal note was stored: to supervisors and the counselor holding it, staff only."""
+    groups = [GROUP_SUPERVISORS]
+    if consultation.counselor_id:
+        groups.append(group_staff(consultation.counselor_id))
+    publish(
+        groups,
+        NoteFrame.of(note, public_id=str(consultation.public_id)),
+        consultation_id=consultation.pk,
+        audience=AUDIENCE_STAFF,
+    )
+
+
+def consultation_changed(
+    consultation: Consultation, *, previous_counselor_id: int | None = None
+) -> None:
+    """The consultation's state changed: to its participants and the counselors concerned.
+
+    Bumps the consultation's ``version`` in the caller's transaction first, so the frame carries
+    the version the database has: a connection that missed the frame sees a higher version when
+    it re-reads (``resync``) and re-sends the state.
+    """
+    Consultation.objects.filter(pk=consultation.pk).update(version=F("version") + 1)
+    consultation.version = (
+        Consultation.objects.filter(pk=consultation.pk).values_list("version", flat=True).get()
+    )
+    publish(
+        [group_consultation(consultation.pk)],
+        ConsultationState.of(consultation, for_staff=False),
+        consultation_id=consultation.pk,
+        audience=AUDIENCE_APPLICANT,
+    )
+    staff_groups = [GROUP_SUPERVISORS]
+    for staff_id in (consultation.counselor_id, previous_counselor_id):
+        if staff_id:
+            staff_groups.append(group_staff(staff_id))
+    publish(
+        staff_groups,
+        ConsultationState.of(consultation, for_staff=True),
+        consultation_id=consultation.pk,
+        audience=AUDIENCE_STAFF,
+    )
+
+
+def counselor_status_changed(staff: StaffProfile, *, reason: str = "") -> None:
+    """A counselor's status was stored: to their connections and supervisors."""
+    publish(
+        [group_staff(staff.pk), GROUP_SUPERVISORS],
+        CounselorStatusFrame(
+            type="counselor.status",
+            counselor_id=staff.pk,
+            counselor_name=staff.display_name,
+            status=staff.status,
+            reason=reason or None,
+        ),
+        audience=AUDIENCE_STAFF,
+    )
+
+
+def queues_changed(
+    *, counselor_ids: Iterable[int | None] = (), topic_ids: Iterable[int | None] = ()
+) -> None:
+    """After commit: the queue of each topic given and of each topic these counselors serve, once.
+
+    The one place where "counselor C's capacity changed" becomes fresh snapshots (estimates and
+    free places) for every topic C serves. Everything is read after commit (outside the dispatch
+    lock), the staffing once for all of them. Each snapshot travels with its internal order,
+    which applicant connections use to find their place and never forward.
+    """
+    topics = {t for t in topic_ids if t is not None}
+    staff_ids = {c for c in counselor_ids if c is not None}
+    if not topics and not staff_ids:
+        return
+
+    def send() -> None:
+        if staff_ids:
+            topics.update(
+                StaffProfile.topics.through.objects.filter(
+                    staffprofile_id__in=staff_ids
+                ).values_list("topic_id", flat=True)
+            )
+        ordered = sorted(topics)
+        for topic_id, view in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
+            publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot, order=view.order)
+
+    after_commit(send)
+
+
+def session_changed(*, user_id: int, revoked_session: str | None = None) -> None:
+    """After commit, tell every staff connection of ``user_id`` to re-check its session now.
+
+    ``revoked_session`` is the digest of a session that is ending (logout): connections on it
+    close without waiting for the database to say so.
+    """
+    message = {"type": SESSION_CHECK_EVENT, "revoked_session": revoked_session}
+
+    def send() -> None:
+        channel_layer = get_channel_layer()
+        # Through the same breaker as every other send: while the layer is down a logout must
+        # not wait on it, and the connections re-check their session periodically anyway.
+        if channel_layer is None or not layer.layer_health.may_try():
+            return
+        async_to_sync(layer.layer_call)(channel_layer.group_send(group_user(user_id), message))
+
+    transaction.on_commit(send)
+
+
+async def typing_changed(
+    *, consultation_id: int, public_id: str, role: str, active: bool, sender_channel: str
+) -> None:
+    """Someone started or stopped typing: to the other side, at once, never stored."""
+    await _send_ephemeral(
+        TypingFrame(
+            type="typing",
+            consultation_id=public_id,
+            role=role,
+            active=active,
+        ),
+        consultation_id=consultation_id,
+        sender_channel=sender_channel,
+    )
+
+
+async def rtc_relayed(
+    frame: RtcDescriptionFrame | RtcIceFrame | RtcHangupFrame,
+    *,
+    consultation_id: int,
+    sender_channel: str,
+) -> None:
+    """A WebRTC signaling frame from one participant: to the other one, at once, never stored."""
+    await _send_ephemeral(frame, consultation_id=consultation_id, sender_channel=sender_channel)

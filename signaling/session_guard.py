@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from consult.services.sessions import session_digest
+from consult.events.groups import session_digest
 
 from . import bridge, protocol
 

@@ -6,6 +6,8 @@ consumers join them (signaling/consumers).
 
 from __future__ import annotations
 
+import hashlib
+
 GROUP_SUPERVISORS = "supervisors"
 
 
@@ -39,3 +41,10 @@ AUDIENCE_STAFF = "staff"
 # (``session_check`` in signaling/session_guard.py).
 FRAME_EVENT = "loket.frame"
 SESSION_CHECK_EVENT = "loket.session_check"
+
+
+def session_digest(session_key: str | None) -> str | None:
+    """A stand-in for a session key on the channel layer (the key itself is a credential)."""
+    if not session_key:
+        return None
+    return hashlib.sha256(session_key.encode()).hexdigest()

@@ -4,7 +4,6 @@ applicants may join."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -14,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ..errors import NotFound
+from ..estimate import queue_position_from_snapshot, video_reserve_cutoff
 from ..events.frames import QueuePosition, QueueSnapshot, QueueView, WaitingItem, iso
 from ..models import (
     HELD_STATUSES,
@@ -141,11 +141,6 @@ def declined_recently(*, now: datetime, consultation_ids: list[int]) -> set[tupl
     )
 
 
-def video_reserve_cutoff(*, now: datetime) -> datetime:
-    """A video consultation waiting since this instant or earlier reserves a counselor."""
-    return now - timedelta(seconds=settings.LOKET["VIDEO_RESERVE_AFTER"])
-
-
 def _serves(seat: Seat, consultation: Consultation) -> bool:
     """The seat may be offered the consultation: its named colleague, or one serving its topic."""
     if consultation.target_counselor_id is not None:
@@ -249,41 +244,6 @@ def staffing_view() -> StaffingView:
     return StaffingView(seats=seats, video_topics={c.pk: c.topic_id for c in videos})
 
 
-def wait_estimate(
-    *,
-    mode: str = Mode.CHAT,
-    position: int,
-    staffed: int,
-    free: int,
-    handling: float,
-    counselors: int = 0,
-    free_counselors: int = 0,
-    reserve_in: float = 0.0,
-) -> int | None:
-    """Estimated seconds until a counselor takes the ``position``-th waiting consultation of
-    its mode (1 = next) in a topic. None when nobody is staffed.
-
-    A chat: chat places free up at ``staffed / handling`` per second on average and ``free`` are
-    open now, so the p-th chat waits about ``(p - free) * handling / staffed``. A video needs a
-    counselor with nothing else: ``free_counselors`` are so now, and each of the ``counselors``
-    frees fully about once per ``handling``; it may first have to wait ``reserve_in`` seconds
-    until the head video reserves a counselor (chats pass it until then).
-    """
-    if mode == Mode.VIDEO:
-        if counselors <= 0:
-            return None
-        ahead = position - free_counselors
-        if ahead <= 0:
-            return 0
-        return math.ceil(max(0.0, reserve_in) + ahead * handling / counselors)
-    if staffed <= 0:
-        return None
-    ahead = position - free
-    if ahead <= 0:
-        return 0
-    return math.ceil(ahead * handling / staffed)
-
-
 def queue_snapshot(*, topic_id: int) -> QueueView:
     """The topic's queue as published: waiting details for staff and estimate inputs (the
     ``queue.snapshot`` frame), and the internal order applicants find their place in."""
@@ -324,44 +284,6 @@ def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
         )
         for topic_id in topic_ids
     ]
-
-
-def queue_position_from_snapshot(
-    *, snapshot: dict[str, Any], order: list[int], consultation_id: int
-) -> QueuePosition | None:
-    """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot
-    (the ``queue.snapshot`` frame's values) and the queue's internal ``order``.
-
-    The position counts the waiting consultations of the same mode ahead (chats and videos queue
-    separately within a topic; see docs/ARCHITECTURE.md). None if it is not in the queue.
-    """
-    if consultation_id not in order:
-        return None
-    rows: list[dict[str, Any]] = snapshot["waiting"]
-    index = order.index(consultation_id)
-    row = rows[index]
-    mode = row["mode"]
-    same_mode = [r for r in rows if r["mode"] == mode]
-    position = sum(1 for r in rows[: index + 1] if r["mode"] == mode)
-    reserve_in = 0.0
-    if mode == Mode.VIDEO and same_mode[0]["waiting_since"]:
-        head_since = datetime.fromisoformat(same_mode[0]["waiting_since"])
-        reserve_in = (head_since - video_reserve_cutoff(now=timezone.now())).total_seconds()
-    return QueuePosition(
-        type="queue.position",
-        consultation_id=row["consultation_id"],
-        position=position,
-        estimated_wait_seconds=wait_estimate(
-            mode=mode,
-            position=position,
-            staffed=int(snapshot["staffed_slots"]),
-            free=int(snapshot["free_slots"]),
-            handling=float(snapshot["handling_seconds"]),
-            counselors=int(snapshot["staffed_counselors"]),
-            free_counselors=int(snapshot["free_counselors"]),
-            reserve_in=reserve_in,
-        ),
-    )
 
 
 def queue_position(

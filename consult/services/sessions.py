@@ -15,7 +15,6 @@ whichever process holds the socket. Two paths do that:
 
 from __future__ import annotations
 
-import hashlib
 from importlib import import_module
 from typing import Any
 
@@ -27,14 +26,8 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
 
 from ..events import publish
+from ..events.groups import session_digest
 from ..models import StaffProfile
-
-
-def session_digest(session_key: str | None) -> str | None:
-    """A stand-in for a session key on the channel layer (the key itself is a credential)."""
-    if not session_key:
-        return None
-    return hashlib.sha256(session_key.encode()).hexdigest()
 
 
 def staff_session_valid(*, session_key: str | None, user_id: int) -> bool:

@@ -7,9 +7,9 @@ import asyncio
 from django.conf import settings
 
 from consult.errors import DomainError, TokenExpired, TokenInvalid
+from consult.estimate import queue_position_from_snapshot
 from consult.events import groups
 from consult.events.frames import Outgoing, QueuePosition
-from consult.selectors.queue import queue_position_from_snapshot
 
 from .. import bridge, protocol
 from .base import BaseConsumer

@@ -81,6 +81,20 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+def context_options(viewport: dict[str, int] = VIEWPORT) -> dict[str, Any]:
+    """A browser context as the office's visitors have it: Indonesian, in Jakarta's time."""
+    return {"viewport": viewport, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
+
+
+def contexts_open(browser: Any, count: int, viewport: dict[str, int] = VIEWPORT) -> list[Any]:
+    """``count`` contexts (one per person of a walk) with ``context_options``, each waiting up
+    to WAIT_MS for what a step expects."""
+    opened = [browser.new_context(**context_options(viewport)) for _ in range(count)]
+    for context in opened:
+        context.set_default_timeout(WAIT_MS)
+    return opened
+
+
 class PageErrors:
     """Uncaught exceptions and console errors of the pages, checked at the end."""
 

@@ -1,4 +1,4 @@
-"""Browser tests: the Daphne a walk runs against (``tests.support.servers.SqliteServer``), the
+"""Browser tests: the Daphne a walk runs against (``tests.support.sqlite.SqliteServer``), the
 Chromium it is driven with (Playwright, sync API), and what every walk checks on its pages
 (errors, axe-core, screenshots)."""
 
@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.support.needs import chromium_path
-from tests.support.servers import ROOT, SqliteServer, sqlite_server
+from tests.support.servers import ROOT
+from tests.support.sqlite import SqliteServer, sqlite_server
 
 # The committed screenshots are rewritten only on request, so that an ordinary test run leaves
 # the working tree clean: LOKET_UPDATE_SCREENSHOTS=1 pytest tests/e2e/test_pages_browser.py
@@ -46,7 +47,7 @@ class Server(SqliteServer):
 def served(
     workdir: Path, *staff: dict[str, Any], server: type[Server] = Server, **env: str
 ) -> contextlib.AbstractContextManager[Server]:
-    """A started browser-walk ``server``: see ``tests.support.servers.sqlite_server``."""
+    """A started browser-walk ``server``: see ``tests.support.sqlite.sqlite_server``."""
     return sqlite_server(workdir, *staff, server=server, **env)
 
 

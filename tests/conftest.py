@@ -6,6 +6,9 @@
 - tests.support.browser: ``server`` (a browser walk's Daphne with sari and dewi) and ``browser``
   (Chromium)
 
+Fixtures only tests/consult uses (a topic and its counselor, aiortc client peers) are in
+tests/consult/conftest.py; the fault suite's (its Redis, an ``Office``) in tests/faults/conftest.py.
+
 The test-run environment is set earlier, by the ``-p tests.env`` plugin (pyproject.toml), before
 Django reads its settings; which real services a test needs and what happens when one is missing
 is tests.support.needs.

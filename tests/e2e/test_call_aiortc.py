@@ -27,7 +27,7 @@ from tests.e2e.rtc_peers import (
 )
 from tests.support.live import HttpClient
 from tests.support.phones import new_phone
-from tests.support.servers import SqliteServer, sqlite_server
+from tests.support.sqlite import SqliteServer, sqlite_server
 
 pytestmark = pytest.mark.processes
 

@@ -23,7 +23,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import DOC_SHOTS, LAUNCH_ARGS, UPDATE_SHOTS, WAIT_MS, served
+from tests.support.browser import (
+    DOC_SHOTS,
+    LAUNCH_ARGS,
+    UPDATE_SHOTS,
+    WAIT_MS,
+    contexts_open,
+    served,
+)
 from tests.support.browser import Server as BaseServer
 from tests.support.needs import chromium_path
 from tests.support.phones import form_phone
@@ -112,12 +119,7 @@ def test_a_counselor_with_two_chats_inserts_an_article_notes_and_ends_then_the_a
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         try:
-            options = {"viewport": VIEWPORT, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
-            ani_ctx = browser.new_context(**options)
-            budi_ctx = browser.new_context(**options)
-            sari_ctx = browser.new_context(**options)
-            for ctx in (ani_ctx, budi_ctx, sari_ctx):
-                ctx.set_default_timeout(WAIT_MS)
+            ani_ctx, budi_ctx, sari_ctx = contexts_open(browser, 3, viewport=VIEWPORT)
 
             # --- two applicants wait; the counselor takes both
             ani = watch_errors(ani_ctx.new_page(), "ani", errors)

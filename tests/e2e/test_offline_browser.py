@@ -30,11 +30,11 @@ from tests.support.browser import (
     LAUNCH_ARGS,
     SARI,
     UPDATE_SHOTS,
-    VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
     accessibility_problems,
+    contexts_open,
     login,
     served,
     shoot,
@@ -127,11 +127,7 @@ def test_closed_office_takes_an_offline_question_and_a_counselor_answers_it(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         try:
-            options = {"viewport": VIEWPORT, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
-            applicant_ctx = browser.new_context(**options)
-            counselor_ctx = browser.new_context(**options)
-            for ctx in (applicant_ctx, counselor_ctx):
-                ctx.set_default_timeout(WAIT_MS)
+            applicant_ctx, counselor_ctx = contexts_open(browser, 2)
 
             # --- the applicant finds the office closed and leaves a question
             applicant = errors.watch(applicant_ctx.new_page(), "applicant")

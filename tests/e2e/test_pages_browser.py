@@ -26,10 +26,11 @@ from tests.support.browser import (
     LAUNCH_ARGS,
     SUPERVISOR_PASSWORD,
     UPDATE_SHOTS,
-    VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
+    context_options,
+    contexts_open,
     login,
     shoot,
 )
@@ -52,12 +53,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         try:
-            options = {"viewport": VIEWPORT, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
-            applicant_ctx = browser.new_context(**options)
-            counselor_ctx = browser.new_context(**options)
-            supervisor_ctx = browser.new_context(**options)
-            for ctx in (applicant_ctx, counselor_ctx, supervisor_ctx):
-                ctx.set_default_timeout(WAIT_MS)
+            applicant_ctx, counselor_ctx, supervisor_ctx = contexts_open(browser, 3)
 
             # --- the applicant joins and waits in first place
             applicant = errors.watch(applicant_ctx.new_page(), "applicant")
@@ -179,7 +175,7 @@ def test_applicant_and_counselor_walk_through_a_consultation(
             shoot(supervisor, "transcript-id.png", shots, a11y)
 
             # --- English is one click away
-            visitor = errors.watch(browser.new_context(**options).new_page(), "visitor")
+            visitor = errors.watch(browser.new_context(**context_options()).new_page(), "visitor")
             visitor.goto(base + "/")
             expect(visitor.get_by_label("Nama Anda")).to_be_visible()
             shoot(visitor, "applicant-form-id.png", shots, a11y)

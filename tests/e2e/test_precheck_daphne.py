@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.rtc_peers import patch_loopback_ice
 from tests.support.live import HttpClient
 from tests.support.rtc import rtc_client_open as make_rtc_client
-from tests.support.servers import SqliteServer, sqlite_server
+from tests.support.sqlite import SqliteServer, sqlite_server
 
 pytestmark = pytest.mark.processes
 

@@ -22,10 +22,10 @@ from tests.support.browser import (
     LAUNCH_ARGS,
     SUPERVISOR_PASSWORD,
     UPDATE_SHOTS,
-    VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
+    contexts_open,
     login,
     shoot,
 )
@@ -60,11 +60,7 @@ def test_supervisor_watches_the_board_and_finds_a_transcript(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         try:
-            options = {"viewport": VIEWPORT, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
-            contexts = [browser.new_context(**options) for _ in range(3)]
-            for ctx in contexts:
-                ctx.set_default_timeout(WAIT_MS)
-            supervisor_ctx, applicant_ctx, counselor_ctx = contexts
+            supervisor_ctx, applicant_ctx, counselor_ctx = contexts_open(browser, 3)
 
             # --- the supervisor opens the board: nobody waits, Sari is offline
             supervisor = errors.watch(supervisor_ctx.new_page(), "supervisor")

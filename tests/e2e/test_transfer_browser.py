@@ -24,10 +24,10 @@ from tests.support.browser import (
     LAUNCH_ARGS,
     SARI,
     SUPERVISOR_PASSWORD,
-    VIEWPORT,
     WAIT_MS,
     PageErrors,
     Server,
+    contexts_open,
     login,
     served,
 )
@@ -70,10 +70,8 @@ def test_a_consultation_transferred_to_a_colleague_with_a_note(server: Server) -
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         try:
-            options = {"viewport": VIEWPORT, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
-            contexts = [browser.new_context(**options) for _ in range(4)]
+            contexts = contexts_open(browser, 4)
             for ctx in contexts:
-                ctx.set_default_timeout(WAIT_MS)
                 ctx.add_init_script(COUNT_BEEPS)
             ani_ctx, sari_ctx, budi_ctx, dewi_ctx = contexts
 

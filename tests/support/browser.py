@@ -1,4 +1,4 @@
-"""Browser tests: the Daphne a walk runs against (``tests.support.servers.SqliteServer``), the
+"""Browser tests: the Daphne a walk runs against (``tests.support.sqlite.SqliteServer``), the
 Chromium it is driven with (Playwright, sync API), and what every walk checks on its pages
 (errors, axe-core, screenshots)."""
 
@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.support.needs import chromium_path
-from tests.support.servers import ROOT, SqliteServer, sqlite_server
+from tests.support.servers import ROOT
+from tests.support.sqlite import SqliteServer, sqlite_server
 
 # The committed screenshots are rewritten only on request, so that an ordinary test run leaves
 # the working tree clean: LOKET_UPDATE_SCREENSHOTS=1 pytest tests/e2e/test_pages_browser.py
@@ -46,7 +47,7 @@ class Server(SqliteServer):
 def served(
     workdir: Path, *staff: dict[str, Any], server: type[Server] = Server, **env: str
 ) -> contextlib.AbstractContextManager[Server]:
-    """A started browser-walk ``server``: see ``tests.support.servers.sqlite_server``."""
+    """A started browser-walk ``server``: see ``tests.support.sqlite.sqlite_server``."""
     return sqlite_server(workdir, *staff, server=server, **env)
 
 
@@ -79,6 +80,20 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def context_options(viewport: dict[str, int] = VIEWPORT) -> dict[str, Any]:
+    """A browser context as the office's visitors have it: Indonesian, in Jakarta's time."""
+    return {"viewport": viewport, "locale": "id-ID", "timezone_id": "Asia/Jakarta"}
+
+
+def contexts_open(browser: Any, count: int, viewport: dict[str, int] = VIEWPORT) -> list[Any]:
+    """``count`` contexts (one per person of a walk) with ``context_options``, each waiting up
+    to WAIT_MS for what a step expects."""
+    opened = [browser.new_context(**context_options(viewport)) for _ in range(count)]
+    for context in opened:
+        context.set_default_timeout(WAIT_MS)
+    return opened
 
 
 class PageErrors:

@@ -131,4 +131,4 @@ def test_ice_servers_stun_only(settings: Settings) -> None:
 
 
 # A TURN URL without a secret and a URL of the wrong scheme stop the process at start-up, and
-# with nothing configured there are no ICE servers: tests/test_settings.py.
+# with nothing configured there are no ICE servers: tests/config/test_settings.py.

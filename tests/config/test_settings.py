@@ -17,7 +17,7 @@ from pytest_django import Settings
 
 from consult.rtc.turn import ice_servers_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = ROOT / "config" / "settings.py"
 
 

@@ -387,3 +387,9 @@ def topic_active_get(*, code: str) -> Topic:
 def topics_active() -> list[Topic]:
     """Topics applicants may join, in display order."""
     return list(Topic.objects.filter(active=True).order_by("order", "code"))
+
+
+def topic_names(*, language: str) -> dict[str, str]:
+    """Every topic's name by code, active or not: events name topics by code (a transfer's
+    target), the pages show their names."""
+    return {topic.code: topic.name_for(language) for topic in Topic.objects.all()}

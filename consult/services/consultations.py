@@ -35,7 +35,7 @@ from ..models import (
     StaffRole,
 )
 from ..selectors.consultations import consultation_holder_check, consultation_open_for_contact
-from ..selectors.queue import topic_active_get
+from ..selectors.topics import topic_active_get
 from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock, contacts_lock
 from .notes import note_record

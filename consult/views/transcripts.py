@@ -31,7 +31,7 @@ from ..forms import TranscriptSearchForm
 from ..models import Consultation, StaffProfile
 from ..selectors.consultations import consultation_for_viewer
 from ..selectors.knowledge import applicant_transcript, citation_label, notes_of
-from ..selectors.queue import topic_names
+from ..selectors.topics import topic_names
 from ..selectors.transcript import transcript_counselor_name, transcript_search
 from ..services.transcript import transcript_open
 from .decorators import staff_required

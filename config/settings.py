@@ -331,8 +331,8 @@ EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Loket <loket@localhost>")
 
-# --- Video: ICE servers for browsers (consult/turn.py, docs/VIDEO.md) and the pre-call check
-# (consult/precheck.py) ---
+# --- Video: ICE servers for browsers (consult/rtc/turn.py, docs/VIDEO.md) and the pre-call check
+# (consult/rtc/precheck.py) ---
 LOKET["STUN_URLS"] = _env_urls("LOKET_STUN_URLS", ("stun:", "stuns:"))
 LOKET["TURN_URLS"] = _env_urls("LOKET_TURN_URLS", ("turn:", "turns:"))
 # coturn's static-auth-secret; TURN credentials are minted from it, valid TURN_TTL_SECONDS.
@@ -350,8 +350,8 @@ LOKET["PRECHECK_MAX_SECONDS"] = _env_int("LOKET_PRECHECK_MAX_SECONDS", 30, minim
 LOKET["READY_MESSAGE"] = os.environ.get("LOKET_READY_MESSAGE", "")
 
 
-# --- Abuse limits: client address, rate limits, login lockout (consult/client_address.py,
-# consult/throttle.py, consult/login_lockout.py; README "Abuse limits") ---
+# --- Abuse limits: client address, rate limits, login lockout (consult/guard/address.py,
+# consult/guard/throttle.py, consult/guard/lockout.py; README "Abuse limits") ---
 
 
 def _env_limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
@@ -389,7 +389,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _redis_prefix + ":cache",
             # A Redis that does not answer must not hold up a join for long: the limits fail
-            # open (consult/throttle.py).
+            # open (consult/guard/throttle.py).
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
@@ -421,10 +421,10 @@ AXES_LOCKOUT_CALLABLE = "consult.guard.lockout.lockout_response"
 # admin; successful logins are not recorded.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-# A cache that does not answer lets requests through (consult/throttle.py says why).
+# A cache that does not answer lets requests through (consult/guard/throttle.py says why).
 RATELIMIT_FAIL_OPEN = True
 # Axes says at INFO that it started and each failure it counts: noise. Its warnings (lockouts)
-# name a client only by a keyed hash (consult/login_lockout.py).
+# name a client only by a keyed hash (consult/guard/lockout.py).
 _loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
 _loggers["axes"] = {"level": "WARNING"}
 

@@ -9,8 +9,10 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from .models import Outcome, StaffProfile, StaffRole, Topic
+from .models import Outcome, StaffProfile
 from .selectors.figures import MAX_RANGE_DAYS, office_today
+from .selectors.staff import counselors_all
+from .selectors.topics import topics_all
 from .selectors.transcript import MAX_TEXT_QUERY, TranscriptQuery
 
 if TYPE_CHECKING:
@@ -93,15 +95,12 @@ class TranscriptSearchForm(_PeriodForm):
     def __init__(self, *args: Any, staff: StaffProfile, language: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choice(self, "topic").choices = [("", _("All topics"))] + [
-            (t.code, t.name_for(language)) for t in Topic.objects.order_by("order", "code")
+            (t.code, t.name_for(language)) for t in topics_all()
         ]
         _choice(self, "outcome").choices = [("", _("Any")), *Outcome.choices]
         if staff.is_supervisor:
-            counselors = StaffProfile.objects.filter(role=StaffRole.COUNSELOR).order_by(
-                "display_name", "pk"
-            )
             _choice(self, "counselor").choices = [("", _("All counselors"))] + [
-                (str(c.pk), c.display_name) for c in counselors
+                (str(c.pk), c.display_name) for c in counselors_all()
             ]
         else:
             del self.fields["counselor"]

@@ -192,7 +192,7 @@ class Consultation(models.Model):
     call_requested_by = models.CharField(max_length=10, blank=True)
     call_requested_audio_only = models.BooleanField(default=False)
     call_request_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # The applicant's latest pre-call check result, for the counselor (consult/precheck.py).
+    # The applicant's latest pre-call check result, for the counselor (consult/rtc/precheck.py).
     precheck_verdict = models.CharField(max_length=20, blank=True)
     precheck_reasons = models.JSONField(default=list, blank=True)
     precheck_at = models.DateTimeField(null=True, blank=True)

@@ -98,7 +98,7 @@ async def _loop() -> None:
                         _renew_and_sweep,
                         set(_abandoned),
                         _renewing,
-                        bool(settings.LOKET["RUN_SWEEPER"]),
+                        settings.LOKET["RUN_SWEEPER"],
                     ),
                     thread_sensitive=False,
                     executor=executor,

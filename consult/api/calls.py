@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from ..errors import DomainError, NotFound
 from ..models import Consultation
 from ..rtc.turn import ice_servers_for
-from ..selectors.consultations import call_participant_check
+from ..selectors.consultations import call_participant_check, consultation_get_by_public
 from .http import applicant_consultation, bearer_token, error_response, staff_of
 
 
@@ -31,10 +31,7 @@ def _participant(request: HttpRequest, public_id: str) -> tuple[Consultation, st
         role, staff_id = "applicant", None
     else:
         staff = staff_of(request)
-        found = Consultation.objects.filter(public_id=public_id).first()
-        if found is None:
-            raise NotFound()
-        consultation = found
+        consultation = consultation_get_by_public(public_id=public_id)
         role, staff_id = "counselor", staff.pk if staff.is_counselor else None
     call_participant_check(
         consultation,

@@ -54,7 +54,6 @@ def consultation_create(request: HttpRequest) -> JsonResponse:
             topic_code=fields["topic"],
             mode=fields["mode"] or "chat",
             language=fields["language"] or "id",
-            applicant_grace_seconds=settings.LOKET["APPLICANT_GRACE"],
         )
     except DomainError as exc:
         return error_response(exc)

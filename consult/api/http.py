@@ -22,6 +22,7 @@ from ..errors import (
     Unauthenticated,
 )
 from ..models import Consultation, StaffProfile
+from ..selectors.staff import staff_of_user
 from ..services.tokens import applicant_token_verify
 from ..text_input import json_texts_check, text_check
 
@@ -110,7 +111,7 @@ def staff_of(request: HttpRequest) -> StaffProfile:
     401 with JSON, not a redirect to the login page), Forbidden for a user who is not staff."""
     if not request.user.is_authenticated:
         raise Unauthenticated()
-    staff = StaffProfile.objects.filter(user_id=request.user.pk).first()
+    staff = staff_of_user(user_id=request.user.pk)
     if staff is None:
         raise Forbidden("Staff only.")
     return staff

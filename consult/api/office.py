@@ -21,7 +21,7 @@ def _local(value: Any) -> str | None:
 def office(request: HttpRequest) -> JsonResponse:
     """GET /api/office: whether the office is open and takes new applicants, and when it opens."""
     status = office_status_now()
-    enforced = bool(settings.LOKET["ENFORCE_HOURS"])
+    enforced = settings.LOKET["ENFORCE_HOURS"]
     return JsonResponse(
         {
             "is_open": status.is_open,

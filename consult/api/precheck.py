@@ -15,10 +15,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..errors import DomainError, InvalidInput, InvalidState
-from ..models import OPEN_STATUSES, Consultation, Mode
+from ..errors import DomainError, InvalidInput
+from ..models import Consultation
 from ..rtc.precheck import get_precheck_service
 from ..rtc.verdict import verdict_settled
+from ..selectors.consultations import precheck_consultation_check
 from ..services.calls import precheck_result_record
 from .http import applicant_from_bearer, error_response, json_body
 
@@ -28,8 +29,8 @@ MAX_PRECHECK_BODY = 80 * 1024
 def _precheck_owner(request: HttpRequest, public_id: str, *, starting: bool) -> Consultation:
     """The applicant's consultation; to start a check it must be open and of mode video."""
     consultation = applicant_from_bearer(request, public_id=public_id)
-    if starting and (consultation.status not in OPEN_STATUSES or consultation.mode != Mode.VIDEO):
-        raise InvalidState("A connection check is for an open video consultation.")
+    if starting:
+        precheck_consultation_check(consultation)
     return consultation
 
 

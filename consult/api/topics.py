@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from ..selectors.queue import topics_active
+from ..selectors.topics import topics_active
 
 
 @require_GET

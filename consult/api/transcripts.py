@@ -8,8 +8,7 @@ from django.views.decorators.http import require_GET
 from ..errors import DomainError
 from ..events.frames import ConsultationState, Entry, NoteFrame
 from ..selectors.knowledge import notes_of
-from ..selectors.transcript import transcript_read
-from ..services.transcript import transcript_access_record
+from ..services.transcript import transcript_open
 from .http import error_response, staff_of
 
 
@@ -18,8 +17,7 @@ def transcript(request: HttpRequest, public_id: str) -> JsonResponse:
     """GET /api/consultations/<id>/transcript: the whole record, for those allowed to read it."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id)
-        transcript_access_record(consultation=consultation, reader=staff.user, via="api")
+        consultation, entries = transcript_open(staff=staff, public_id=public_id, via="api")
     except DomainError as exc:
         return error_response(exc)
     pid = str(consultation.public_id)

@@ -4,11 +4,14 @@ the resync marks, and the one copy of each rule about who acts on a consultation
 * held by this counselor (``consultation_is_held``; ``consultation_holder_check`` with the
   reason): the consultation is offered to them or active with them (``HELD_STATUSES``);
 * who may take part in its call, WebRTC signaling included (``call_participant_check``): its
-  applicant (bound to it by their token) or the counselor holding it, while it is active.
+  applicant (bound to it by their token) or the counselor holding it, while it is active;
+* what a pre-call connection check is for (``precheck_consultation_check``): an open video
+  consultation.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Collection
 from typing import Protocol
@@ -24,6 +27,7 @@ from ..models import (
     AuthorRole,
     Consultation,
     ConsultationStatus,
+    Mode,
     StaffProfile,
     TranscriptEntry,
 )
@@ -78,6 +82,13 @@ def call_participant_check(
         raise InvalidState(inactive)
 
 
+def precheck_consultation_check(consultation: Consultation) -> None:
+    """The rule "a pre-call connection check is for an open video consultation" (InvalidState
+    otherwise), checked before a check starts."""
+    if consultation.status not in OPEN_STATUSES or consultation.mode != Mode.VIDEO:
+        raise InvalidState("A connection check is for an open video consultation.")
+
+
 def rtc_participant_check(
     *, consultation_id: int, role: str, staff: StaffProfile | None = None
 ) -> None:
@@ -112,6 +123,33 @@ def consultation_id_by_public(*, public_id: str | None) -> int | None:
         Consultation.objects.filter(public_id=public_id).values_list("pk", flat=True).first()
     )
     return pk
+
+
+def consultation_get_by_public(*, public_id: str) -> Consultation:
+    """The consultation clients know by ``public_id``; NotFound if there is none."""
+    consultation = (
+        Consultation.objects.filter(public_id=public_id).first() if _is_uuid(public_id) else None
+    )
+    if consultation is None:
+        raise NotFound()
+    return consultation
+
+
+def consultation_for_viewer(
+    *, consultation_id: int, public_id: str, token_nonce: str
+) -> Consultation | None:
+    """The consultation a signed view cookie names (with its topic and counselor), if it is the
+    one at ``public_id`` and its token has not been replaced since (same nonce); None otherwise."""
+    consultation = (
+        Consultation.objects.select_related("topic", "counselor").filter(pk=consultation_id).first()
+    )
+    if (
+        consultation is None
+        or str(consultation.public_id) != public_id
+        or not secrets.compare_digest(consultation.token_nonce, token_nonce)
+    ):
+        return None
+    return consultation
 
 
 def consultation_open_for_contact(*, phone: str, email: str) -> Consultation | None:

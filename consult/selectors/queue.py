@@ -1,6 +1,6 @@
 """Reads for routing and the queue: who is available with what load, video reservations, the
-topics' queue snapshots, each waiting consultation's position and wait estimate, and the topics
-applicants may join."""
+topics' queue snapshots, each waiting consultation's position and wait estimate (the topics
+themselves are in ``topics``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from ..errors import NotFound
 from ..estimate import queue_position_from_snapshot, video_reserve_cutoff
 from ..events.frames import QueuePosition, QueueSnapshot, QueueView, WaitingItem, iso
 from ..models import (
@@ -300,16 +299,3 @@ def queue_position(
     return queue_position_from_snapshot(
         snapshot=view.snapshot.model_dump(), order=view.order, consultation_id=consultation.pk
     )
-
-
-def topic_active_get(*, code: str) -> Topic:
-    """The active topic with this code (applicants may join it), or NotFound."""
-    topic = Topic.objects.filter(code=code, active=True).first()
-    if topic is None:
-        raise NotFound("No such topic.")
-    return topic
-
-
-def topics_active() -> list[Topic]:
-    """Topics applicants may join, in display order."""
-    return list(Topic.objects.filter(active=True).order_by("order", "code"))

@@ -42,8 +42,9 @@ def entries_after(*, consultation_id: int, after_seq: int, limit: int = 500) -> 
 def transcript_read(
     *, staff: StaffProfile, public_id: str
 ) -> tuple[Consultation, list[TranscriptEntry]]:
-    """The whole transcript, for a staff member allowed to read it. The caller records the read
-    (``services.transcript.transcript_access_record``): every read of a transcript is audited."""
+    """The whole transcript, for a staff member allowed to read it. Pages and the API open it
+    through ``services.transcript.transcript_open``, which records the read: every read of a
+    transcript is audited."""
     consultation = consultation_for_staff(staff=staff, public_id=public_id)
     entries = list(
         TranscriptEntry.objects.filter(consultation=consultation)

@@ -36,7 +36,7 @@ from ..models import (
     StaffRole,
 )
 from ..selectors.consultations import consultation_holder_check, consultation_open_for_contact
-from ..selectors.queue import topic_active_get
+from ..selectors.topics import topic_active_get
 from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock, contacts_lock
 from .notes import note_record
@@ -50,7 +50,7 @@ def _released_in(deadline: datetime | None) -> int | None:
     """Seconds until the sweeper abandons a consultation whose applicant left at ``deadline``."""
     if deadline is None:
         return None
-    left = (deadline - timezone.now()).total_seconds() + float(settings.LOKET["SWEEP_INTERVAL"])
+    left = (deadline - timezone.now()).total_seconds() + settings.LOKET["SWEEP_INTERVAL"]
     return max(1, int(left + 0.999))
 
 
@@ -79,9 +79,15 @@ def consultation_join(
     topic_code: str,
     mode: str = Mode.CHAT,
     language: str = Language.ID,
-    applicant_grace_seconds: int,
+    applicant_grace_seconds: int | None = None,
 ) -> tuple[Consultation, str]:
-    """Put a new applicant in the queue; returns the consultation and its applicant token."""
+    """Put a new applicant in the queue; returns the consultation and its applicant token.
+
+    Until the applicant's socket connects, the grace period after a drop applies:
+    ``applicant_grace_seconds``, by default ``LOKET_APPLICANT_GRACE``.
+    """
+    if applicant_grace_seconds is None:
+        applicant_grace_seconds = settings.LOKET["APPLICANT_GRACE"]
     office_check_accepting()
     name, phone, email = contact_clean(name=name, phone=phone, email=email, email_required=False)
     if mode not in Mode.values:

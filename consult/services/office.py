@@ -27,7 +27,7 @@ from ..errors import (
 from ..hours import OFFICE_TZ
 from ..models import Language, OfflineQuestion, OfflineQuestionStatus, StaffProfile
 from ..selectors.office import office_closed_status, offline_question_get
-from ..selectors.queue import topic_active_get
+from ..selectors.topics import topic_active_get
 from .locking import row_lock
 
 log = logging.getLogger(__name__)

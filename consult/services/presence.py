@@ -33,7 +33,8 @@ from ..models import (
     StaffProfile,
 )
 from ..selectors.consultations import consultation_is_held, staff_consultations
-from ..selectors.queue import queue_snapshots, topics_active
+from ..selectors.queue import queue_snapshots
+from ..selectors.topics import topics_active
 from .consultations import consultation_release
 from .locking import consultation_lock, staff_lock
 from .routing import counselor_topic_ids, queue_dispatch

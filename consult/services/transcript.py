@@ -1,4 +1,5 @@
-"""Appending to a consultation's transcript: gapless sequence numbers, idempotent messages."""
+"""Appending to a consultation's transcript (gapless sequence numbers, idempotent messages), and
+opening a whole transcript for staff, every such read recorded."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..models import (
     TranscriptEntry,
 )
 from ..selectors.consultations import consultation_holder_check
+from ..selectors.transcript import transcript_read
 from .locking import consultation_lock
 
 
@@ -28,6 +30,16 @@ def transcript_access_record(*, consultation: Consultation, reader: Any, via: st
     """Record that ``reader`` (a user) read the consultation's transcript, ``via`` the page, the
     API or the admin (``TranscriptAccess``)."""
     TranscriptAccess.objects.create(consultation=consultation, reader=reader, via=via)
+
+
+def transcript_open(
+    *, staff: StaffProfile, public_id: str, via: str
+) -> tuple[Consultation, list[TranscriptEntry]]:
+    """The whole transcript for a staff member allowed to read it (``transcript_read``), the read
+    recorded ``via`` the page or the API. A refused read (NotFound, Forbidden) records nothing."""
+    consultation, entries = transcript_read(staff=staff, public_id=public_id)
+    transcript_access_record(consultation=consultation, reader=staff.user, via=via)
+    return consultation, entries
 
 
 def entry_add(

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from ..selectors.office import office_closed_status
-from ..selectors.queue import topics_active
+from ..selectors.topics import topics_active
 
 
 def applicant_page(request: HttpRequest) -> HttpResponse:

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from ..models import StaffProfile
-from ..selectors.queue import topics_active
+from ..selectors.topics import topics_active
 from .decorators import staff_required
 
 

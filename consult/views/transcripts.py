@@ -11,13 +11,14 @@ can be reloaded, printed and saved; nothing secret is in its address.
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
 from django.utils.translation import get_language
@@ -27,10 +28,12 @@ from django.views.decorators.http import require_http_methods
 from ..api.http import applicant_consultation, response_private, staff_of
 from ..errors import DomainError, NotFound
 from ..forms import TranscriptSearchForm
-from ..models import Consultation, StaffProfile, Topic
+from ..models import Consultation, StaffProfile
+from ..selectors.consultations import consultation_for_viewer
 from ..selectors.knowledge import applicant_transcript, citation_label, notes_of
-from ..selectors.transcript import transcript_counselor_name, transcript_read, transcript_search
-from ..services.transcript import transcript_access_record
+from ..selectors.topics import topic_names
+from ..selectors.transcript import transcript_counselor_name, transcript_search
+from ..services.transcript import transcript_open
 from .decorators import staff_required
 
 TRANSCRIPTS_PER_PAGE = 25
@@ -39,18 +42,12 @@ VIEW_MAX_AGE = 15 * 60
 _VIEW_SALT = "loket.applicant-transcript-view"
 
 
-def _topic_names(language: str) -> dict[str, str]:
-    """Every topic's name by code: events name topics by code (a transfer's target), the pages
-    show their names."""
-    return {topic.code: topic.name_for(language) for topic in Topic.objects.all()}
-
-
 @staff_required
 def transcripts_page(request: HttpRequest, staff: StaffProfile) -> HttpResponse:
     """Closed consultations a staff member may read (supervisors: all), searched and paged."""
     form = TranscriptSearchForm(request.GET or None, staff=staff, language=get_language() or "id")
     problem = None
-    results = Consultation.objects.none()
+    results: Sequence[Consultation] | QuerySet[Consultation] = []
     if form.is_bound and not form.is_valid():
         problem = " ".join(str(error) for errors in form.errors.values() for error in errors)
     else:
@@ -82,13 +79,12 @@ def transcript_page(request: HttpRequest, public_id: str) -> HttpResponse:
     """One transcript; the read is recorded."""
     try:
         staff = staff_of(request)
-        consultation, entries = transcript_read(staff=staff, public_id=public_id)
-        transcript_access_record(consultation=consultation, reader=staff.user, via="page")
+        consultation, entries = transcript_open(staff=staff, public_id=public_id, via="page")
     except NotFound:
         raise Http404() from None
     except DomainError:
         return HttpResponseForbidden(_("You may not read this transcript."))
-    names = _topic_names(get_language() or "id")
+    names = topic_names(language=get_language() or "id")
     rows: list[dict[str, Any]] = [
         {
             "entry": entry,
@@ -136,16 +132,9 @@ def _viewer_consultation(request: HttpRequest, public_id: str) -> Consultation |
         return None
     if not isinstance(data, dict) or not isinstance(data.get("c"), int):
         return None
-    consultation = (
-        Consultation.objects.select_related("topic", "counselor").filter(pk=data["c"]).first()
+    return consultation_for_viewer(
+        consultation_id=data["c"], public_id=public_id, token_nonce=str(data.get("n", ""))
     )
-    if (
-        consultation is None
-        or str(consultation.public_id) != public_id
-        or not secrets.compare_digest(consultation.token_nonce, str(data.get("n", "")))
-    ):
-        return None
-    return consultation
 
 
 @require_http_methods(["GET", "POST"])
@@ -175,7 +164,7 @@ def applicant_transcript_page(request: HttpRequest, public_id: str) -> HttpRespo
     if viewed is None:
         return _refused(request)
     language = get_language() or "id"
-    names = _topic_names(language)
+    names = topic_names(language=language)
     entries = applicant_transcript(consultation=viewed)
     rows = [
         (entry, names.get(str(entry.data.get("topic", "")), ""), citation_label(entry.data))

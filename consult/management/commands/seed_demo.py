@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from consult.hours import OFFICE_TZ, office_clock
-from consult.knowledge_demo import knowledge_demo_seed
+from consult.management.demo_data import knowledge_demo_seed
 from consult.models import OfficeHours, StaffProfile, StaffRole, Topic, Weekday
 from consult.selectors.office import office_status_now
 

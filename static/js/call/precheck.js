@@ -342,7 +342,7 @@ export class PrecheckView {
   }
 }
 
-// Reasons in the server's report (consult/precheck.py) and what the applicant can try.
+// Reasons in the server's report (consult/rtc/verdict.py) and what the applicant can try.
 const HINTS = {
   ice_failed: "precheck_hint_network",
   no_media: "precheck_hint_network",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import CannedReply, KnowledgeArticle, Topic
+from ..models import CannedReply, KnowledgeArticle, Topic
 
 ARTICLES: list[dict[str, Any]] = [
     {

@@ -126,7 +126,18 @@ def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> di
     }
 
 
-def grace_start(
+def connection_drop(connection: Connection, *, now_grace_from: bool) -> None:
+    """Delete a connection's row and start its owner's grace period if it was their last."""
+    connection.delete()
+    _grace_start(
+        role=connection.role,
+        staff_id=connection.staff_id,
+        consultation_id=connection.consultation_id,
+        now_grace_from=now_grace_from,
+    )
+
+
+def _grace_start(
     *, role: str, staff_id: int | None, consultation_id: int | None, now_grace_from: bool
 ) -> None:
     """Start the owner's grace period if it has no other live connection."""
@@ -160,13 +171,7 @@ def connection_close(*, connection_id: UUID | str) -> None:
         connection = Connection.objects.filter(pk=connection_id).first()
         if connection is None:
             return
-        connection.delete()
-        grace_start(
-            role=connection.role,
-            staff_id=connection.staff_id,
-            consultation_id=connection.consultation_id,
-            now_grace_from=True,
-        )
+        connection_drop(connection, now_grace_from=True)
 
 
 def connections_renew(

@@ -25,7 +25,7 @@ from .calls import call_request_expire
 from .consultations import applicant_abandon
 from .locking import row_lock
 from .offers import offer_expire
-from .presence import counselor_lose, grace_start
+from .presence import connection_drop, counselor_lose
 from .routing import queue_dispatch
 
 
@@ -42,16 +42,10 @@ def connections_reap() -> int:
             )
             if connection is None:
                 continue
-            connection.delete()
             # A lapsed lease means the server process died: the counselor is lost at once (their
             # applicants should not wait a grace period for a process that will not come back);
             # the applicant still gets the grace period to reconnect to another process.
-            grace_start(
-                role=connection.role,
-                staff_id=connection.staff_id,
-                consultation_id=connection.consultation_id,
-                now_grace_from=False,
-            )
+            connection_drop(connection, now_grace_from=False)
             reaped += 1
     return reaped
 

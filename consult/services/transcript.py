@@ -52,34 +52,15 @@ def entry_add(
     event: str = "",
     data: dict[str, Any] | None = None,
     client_msg_id: str | None = None,
+    seq_taken: bool = False,
 ) -> TranscriptEntry:
-    """Append one entry to a consultation already locked by the caller, and publish it."""
-    consultation.last_seq += 1
-    Consultation.objects.filter(pk=consultation.pk).update(last_seq=consultation.last_seq)
-    return _entry_create(
-        consultation,
-        kind=kind,
-        author_role=author_role,
-        author=author,
-        text=text,
-        event=event,
-        data=data,
-        client_msg_id=client_msg_id,
-    )
+    """Append one entry to a consultation already locked by the caller, and publish it.
 
-
-def _entry_create(
-    consultation: Consultation,
-    *,
-    kind: str,
-    author_role: str,
-    author: StaffProfile | None = None,
-    text: str = "",
-    event: str = "",
-    data: dict[str, Any] | None = None,
-    client_msg_id: str | None = None,
-) -> TranscriptEntry:
-    """Store the entry numbered ``consultation.last_seq`` (already taken) and publish it."""
+    It takes the next sequence number, unless the caller already took it (``seq_taken``: the
+    chat path takes it and the row lock in one statement, ``_seq_take``)."""
+    if not seq_taken:
+        consultation.last_seq += 1
+        Consultation.objects.filter(pk=consultation.pk).update(last_seq=consultation.last_seq)
     entry = TranscriptEntry.objects.create(
         consultation=consultation,
         seq=consultation.last_seq,
@@ -210,8 +191,9 @@ def transcript_append(
         with transaction.atomic():
             consultation = _seq_take(consultation_id=consultation_id)
             _may_write(consultation, author_role=author_role, author=author)
-            entry = _entry_create(
+            entry = entry_add(
                 consultation,
+                seq_taken=True,
                 kind=EntryKind.MESSAGE,
                 author_role=author_role,
                 author=author,

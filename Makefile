@@ -35,7 +35,7 @@ demo-passwords: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 types: $(STAMP)
 	$(VENV)/bin/mypy consult signaling config

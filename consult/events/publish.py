@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
 from consult.selectors.queue import queue_snapshots
+from consult.selectors.staff import staff_topic_ids
 
 from . import layer
 from .frames import (
@@ -41,6 +42,7 @@ from .frames import (
     RtcHangupFrame,
     RtcIceFrame,
     TypingFrame,
+    validated,
 )
 from .groups import (
     AUDIENCE_ALL,
@@ -79,8 +81,25 @@ def layer_message(
 
 
 def frame_of(event: dict[str, Any]) -> Outgoing:
-    """The frame a ``loket.frame`` event carries, as its publisher validated and serialised it."""
-    return Outgoing(event["frame"], event["text"])
+    """The frame a ``loket.frame`` event carries, as its publisher validated and serialised it.
+
+    A process of an earlier release (during a rolling upgrade) sends the frame's values only,
+    with a queue's internal order inside: that frame is validated and serialised here, without
+    the order."""
+    text = event.get("text")
+    if text is None:
+        values = {k: v for k, v in event["frame"].items() if k != "order"}
+        return Outgoing.of(validated(values))
+    return Outgoing(event["frame"], text)
+
+
+def order_of(event: dict[str, Any]) -> list[int]:
+    """The internal queue order beside a ``queue.snapshot`` frame (inside it, from a process of
+    an earlier release)."""
+    order = event.get("order")
+    if order is None:
+        order = event["frame"].get("order", [])
+    return list(order)
 
 
 def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
@@ -186,7 +205,9 @@ def consultation_changed(
 
     Bumps the consultation's ``version`` in the caller's transaction first, so the frame carries
     the version the database has: a connection that missed the frame sees a higher version when
-    it re-reads (``resync``) and re-sends the state.
+    it re-reads (``resync``) and re-sends the state. ``version`` is the state frames' delivery
+    mark (like ``seq`` for entries), not domain state, which is why the fan-out owns it; every
+    caller is a service inside its transaction.
     """
     Consultation.objects.filter(pk=consultation.pk).update(version=F("version") + 1)
     consultation.version = (
@@ -242,11 +263,7 @@ def queues_changed(
 
     def send() -> None:
         if staff_ids:
-            topics.update(
-                StaffProfile.topics.through.objects.filter(
-                    staffprofile_id__in=staff_ids
-                ).values_list("topic_id", flat=True)
-            )
+            topics.update(staff_topic_ids(staff_ids=staff_ids))
         ordered = sorted(topics)
         for topic_id, view in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
             publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot, order=view.order)

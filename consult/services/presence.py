@@ -37,7 +37,7 @@ from ..selectors.queue import queue_snapshots
 from ..selectors.topics import topics_active
 from .consultations import consultation_release
 from .locking import consultation_lock, staff_lock
-from .routing import counselor_topic_ids, queue_dispatch
+from .routing import queue_dispatch
 from .tokens import applicant_token_verify
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> di
             staff=staff,
         ).pk
         held = staff_consultations(staff=staff)
-        topic_ids = counselor_topic_ids(staff)
+        topic_ids = list(staff.topics.values_list("pk", flat=True))
     else:
         topic_ids = [t.pk for t in topics_active()]
     return {

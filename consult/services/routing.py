@@ -133,12 +133,6 @@ def _offer(consultation: Consultation, seat: Seat, *, seats: list[Seat], now: da
     consultation.offer_expires_at = now + timedelta(seconds=settings.LOKET["OFFER_TIMEOUT"])
 
 
-def counselor_topic_ids(staff: StaffProfile) -> list[int]:
-    """The topics whose queues this counselor serves."""
-    return list(staff.topics.values_list("pk", flat=True))
-
-
 __all__ = [
-    "counselor_topic_ids",
     "queue_dispatch",
 ]

@@ -129,6 +129,9 @@ def _may_write(
             staff_id=author.pk if author else None,
             statuses=(ConsultationStatus.ACTIVE,),
         )
+    elif author_role != AuthorRole.APPLICANT:
+        # Only the two sides chat (a supervisor's connection follows no consultation anyway).
+        raise Forbidden()
     elif consultation.status not in OPEN_STATUSES:
         # An applicant may write while waiting; the counselor reads it on accepting.
         raise InvalidState()

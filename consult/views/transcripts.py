@@ -12,13 +12,12 @@ can be reloaded, printed and saved; nothing secret is in its address.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
 from django.utils.translation import get_language
@@ -35,6 +34,9 @@ from ..selectors.topics import topic_names
 from ..selectors.transcript import transcript_counselor_name, transcript_search
 from ..services.transcript import transcript_open
 from .decorators import staff_required
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 TRANSCRIPTS_PER_PAGE = 25
 VIEW_COOKIE = "loket_transcript"

@@ -348,7 +348,7 @@ class OrderedDelivery(LayerReceiver):
         consultation_id = event.get("consultation_id")
         kind = frame.type
         if kind == "queue.snapshot":
-            await self.on_queue_snapshot(frame, event.get("order", []))
+            await self.on_queue_snapshot(frame, publish.order_of(event))
             return
         if kind == "consultation.state" and consultation_id is not None:
             followed = self.followed.get(consultation_id)

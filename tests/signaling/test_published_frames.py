@@ -78,3 +78,30 @@ async def test_consumers_forward_the_published_text_as_is() -> None:
         assert received["x"] == 7
     await applicant.close()
     await counselor.close()
+
+
+async def test_a_frame_from_a_process_of_the_earlier_release_is_still_forwarded() -> None:
+    # During a rolling upgrade a process of the earlier release publishes the frame's values
+    # only (no serialised text); a connection on a new process still forwards it, validated.
+    topic = await sync_to_async(make_topic)()
+    staff = await sync_to_async(make_staff)("sari", topics=[topic])
+    joined = await sync_to_async(join)()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    await drain(applicant)
+    await drain(counselor)
+    internal = await sync_to_async(_internal_id)(cid)
+    await get_channel_layer().group_send(
+        groups.group_consultation(internal),
+        {
+            "type": groups.FRAME_EVENT,
+            "frame": {"type": "read", "consultation_id": cid, "role": "counselor", "seq": 1},
+            "consultation_id": internal,
+            "audience": groups.AUDIENCE_ALL,
+        },
+    )
+    for ws in (applicant, counselor):
+        received = await ws.recv_until("read", consultation_id=cid)
+        assert received == {"type": "read", "consultation_id": cid, "role": "counselor", "seq": 1}
+    await applicant.close()
+    await counselor.close()

@@ -6,10 +6,9 @@ process with a one-line message (``ImproperlyConfigured``), never a traceback fr
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,83 +17,21 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.env import (
+    env_bool,
+    env_fake_now,
+    env_int,
+    env_limit,
+    env_list,
+    env_networks,
+    env_rate,
+    env_urls,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if raw.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
-
-
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _env_rate(name: str, default: tuple[int, float]) -> tuple[int, float]:
-    """A rate limit written "COUNT/SECONDS" (e.g. "20/10"): at most COUNT events in SECONDS."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    count, sep, seconds = raw.partition("/")
-    try:
-        value = (int(count), float(seconds))
-    except ValueError:
-        value = (0, 0.0)
-    if not sep or value[0] < 1 or not 0 < value[1] < 86400:
-        raise ImproperlyConfigured(f"{name} must look like 20/10 (count/seconds), got {raw!r}")
-    return value
-
-
-def _env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _env_urls(name: str, schemes: tuple[str, ...]) -> list[str]:
-    """A comma-separated list of URLs, each starting with one of ``schemes``."""
-    urls = _env_list(name, [])
-    for url in urls:
-        if not url.lower().startswith(schemes):
-            raise ImproperlyConfigured(
-                f"{name} entries must start with {' or '.join(schemes)}, got {url!r}"
-            )
-    return urls
-
-
-def _env_fake_now(name: str) -> datetime | None:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise ImproperlyConfigured(
-            f"{name} must be an ISO 8601 time with an offset (2026-03-06T18:00:00+07:00), "
-            f"got {raw!r}"
-        )
-    return value
-
-
-DEBUG = _env_bool("LOKET_DEBUG", False)
+DEBUG = env_bool("LOKET_DEBUG", False)
 
 SECRET_KEY = os.environ.get("LOKET_SECRET_KEY", "")
 _dev_secret_file = os.environ.get("LOKET_DEV_SECRET_FILE", "")
@@ -114,8 +51,8 @@ if not SECRET_KEY:
             "(or set LOKET_DEBUG=1 for local development)."
         )
 
-ALLOWED_HOSTS = _env_list("LOKET_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = _env_list("LOKET_CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env_list("LOKET_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("LOKET_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -162,7 +99,7 @@ TEMPLATES = [
 
 _database_url = os.environ.get("DATABASE_URL", "")
 # -1: not set (60 s without the pool; with the pool only 0 is allowed, see the end).
-_conn_max_age = _env_int("LOKET_DB_CONN_MAX_AGE", -1)
+_conn_max_age = env_int("LOKET_DB_CONN_MAX_AGE", -1)
 if _database_url:
     try:
         _db: dict[str, Any] = dict(
@@ -211,8 +148,8 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "socket_timeout": _REDIS_BLOCKING_POP
-                        + _env_int("LOKET_REDIS_READ_MARGIN", 10, minimum=1),
-                        "socket_connect_timeout": _env_int(
+                        + env_int("LOKET_REDIS_READ_MARGIN", 10, minimum=1),
+                        "socket_connect_timeout": env_int(
                             "LOKET_REDIS_CONNECT_TIMEOUT", 2, minimum=1
                         ),
                         # A pooled connection idle this long is PINGed before use, so one that a
@@ -221,7 +158,7 @@ if REDIS_URL:
                         "socket_keepalive": True,
                         # Per process: commands beyond this wait (up to pool_timeout) for a free
                         # connection instead of failing, so a reconnect storm queues briefly.
-                        "max_connections": _env_int("LOKET_REDIS_MAX_CONNECTIONS", 50, minimum=4),
+                        "max_connections": env_int("LOKET_REDIS_MAX_CONNECTIONS", 50, minimum=4),
                         "pool_timeout": 5,
                         "retries": 1,
                     }
@@ -229,7 +166,7 @@ if REDIS_URL:
                 "prefix": _redis_prefix,
                 # Messages waiting per channel before new ones are dropped (and recovered from
                 # the database by the consumer's resync).
-                "capacity": _env_int("LOKET_CHANNEL_CAPACITY", 1000, minimum=1),
+                "capacity": env_int("LOKET_CHANNEL_CAPACITY", 1000, minimum=1),
                 "expiry": 30,
             },
         }
@@ -285,38 +222,38 @@ LOGGING = {
 
 # --- Loket domain settings (seconds unless named otherwise) ---
 LOKET: dict[str, Any] = {
-    "OFFER_TIMEOUT": _env_int("LOKET_OFFER_TIMEOUT", 20, minimum=1),
+    "OFFER_TIMEOUT": env_int("LOKET_OFFER_TIMEOUT", 20, minimum=1),
     # An unanswered call request lapses after this long.
-    "CALL_REQUEST_TIMEOUT": _env_int("LOKET_CALL_REQUEST_TIMEOUT", 60, minimum=5),
-    "COUNSELOR_GRACE": _env_int("LOKET_COUNSELOR_GRACE", 30, minimum=0),
-    "APPLICANT_GRACE": _env_int("LOKET_APPLICANT_GRACE", 60, minimum=0),
-    "CONNECTION_LEASE": _env_int("LOKET_CONNECTION_LEASE", 15, minimum=2),
+    "CALL_REQUEST_TIMEOUT": env_int("LOKET_CALL_REQUEST_TIMEOUT", 60, minimum=5),
+    "COUNSELOR_GRACE": env_int("LOKET_COUNSELOR_GRACE", 30, minimum=0),
+    "APPLICANT_GRACE": env_int("LOKET_APPLICANT_GRACE", 60, minimum=0),
+    "CONNECTION_LEASE": env_int("LOKET_CONNECTION_LEASE", 15, minimum=2),
     # While the channel layer is down, each connection re-reads what its client is missing from
     # the database this often (give or take a quarter, so connections do not poll in step).
-    "LAYER_POLL": float(_env_int("LOKET_LAYER_POLL_MS", 2000, minimum=100)) / 1000,
-    "SWEEP_INTERVAL": float(_env_int("LOKET_SWEEP_INTERVAL_MS", 1000, minimum=50)) / 1000,
-    "DECLINE_COOLDOWN": _env_int("LOKET_DECLINE_COOLDOWN", 30, minimum=0),
+    "LAYER_POLL": float(env_int("LOKET_LAYER_POLL_MS", 2000, minimum=100)) / 1000,
+    "SWEEP_INTERVAL": float(env_int("LOKET_SWEEP_INTERVAL_MS", 1000, minimum=50)) / 1000,
+    "DECLINE_COOLDOWN": env_int("LOKET_DECLINE_COOLDOWN", 30, minimum=0),
     # A video consultation waiting this long keeps the next counselor to free fully (no new chats
     # for them); until then chats may pass it while nobody could take it.
-    "VIDEO_RESERVE_AFTER": _env_int("LOKET_VIDEO_RESERVE_AFTER", 120, minimum=0),
-    "DEFAULT_CAPACITY": _env_int("LOKET_DEFAULT_CAPACITY", 3, minimum=1),
-    "TOKEN_MAX_AGE": _env_int("LOKET_TOKEN_MAX_AGE", 12 * 3600, minimum=60),
-    "AUTH_TIMEOUT": _env_int("LOKET_AUTH_TIMEOUT", 10, minimum=1),
+    "VIDEO_RESERVE_AFTER": env_int("LOKET_VIDEO_RESERVE_AFTER", 120, minimum=0),
+    "DEFAULT_CAPACITY": env_int("LOKET_DEFAULT_CAPACITY", 3, minimum=1),
+    "TOKEN_MAX_AGE": env_int("LOKET_TOKEN_MAX_AGE", 12 * 3600, minimum=60),
+    "AUTH_TIMEOUT": env_int("LOKET_AUTH_TIMEOUT", 10, minimum=1),
     "MAX_TEXT": 4000,
     "MAX_FRAME_BYTES": 64 * 1024,
     # Per connection. Raised only by the relay benchmark (bench/relay.py), which sends thousands
     # of messages from one connection.
-    "CHAT_RATE": _env_rate("LOKET_CHAT_RATE", (20, 10.0)),
-    "FRAME_RATE": _env_rate("LOKET_FRAME_RATE", (200, 10.0)),
+    "CHAT_RATE": env_rate("LOKET_CHAT_RATE", (20, 10.0)),
+    "FRAME_RATE": env_rate("LOKET_FRAME_RATE", (200, 10.0)),
     "HANDLING_SAMPLE": 20,
-    "DEFAULT_HANDLING_SECONDS": _env_int("LOKET_DEFAULT_HANDLING_SECONDS", 300, minimum=1),
-    "RUN_SWEEPER": _env_bool("LOKET_SWEEPER", True),
-    "RUN_RUNTIME": _env_bool("LOKET_RUNTIME", True),
+    "DEFAULT_HANDLING_SECONDS": env_int("LOKET_DEFAULT_HANDLING_SECONDS", 300, minimum=1),
+    "RUN_SWEEPER": env_bool("LOKET_SWEEPER", True),
+    "RUN_RUNTIME": env_bool("LOKET_RUNTIME", True),
     # Outside office hours (consult/hours.py) joining the queue is refused with office_closed.
-    "ENFORCE_HOURS": _env_bool("LOKET_ENFORCE_HOURS", True),
+    "ENFORCE_HOURS": env_bool("LOKET_ENFORCE_HOURS", True),
     # A test and demo aid: the office-hours clock stands still at this instant (ISO 8601 with an
     # offset). Only office hours read it; every other deadline keeps the real clock.
-    "FAKE_NOW": _env_fake_now("LOKET_FAKE_NOW"),
+    "FAKE_NOW": env_fake_now("LOKET_FAKE_NOW"),
 }
 # Answers to offline questions go out by e-mail. The default keeps each one as a file in var/mail
 # (a directory only the server's user can read) and logs only that one was kept: the console
@@ -324,28 +261,28 @@ LOKET: dict[str, Any] = {
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "consult.mail.PrivateFileBackend")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Loket <loket@localhost>")
 
 # --- Video: ICE servers for browsers (consult/rtc/turn.py, docs/VIDEO.md) and the pre-call check
 # (consult/rtc/precheck.py) ---
-LOKET["STUN_URLS"] = _env_urls("LOKET_STUN_URLS", ("stun:", "stuns:"))
-LOKET["TURN_URLS"] = _env_urls("LOKET_TURN_URLS", ("turn:", "turns:"))
+LOKET["STUN_URLS"] = env_urls("LOKET_STUN_URLS", ("stun:", "stuns:"))
+LOKET["TURN_URLS"] = env_urls("LOKET_TURN_URLS", ("turn:", "turns:"))
 # coturn's static-auth-secret; TURN credentials are minted from it, valid TURN_TTL_SECONDS.
 LOKET["TURN_SECRET"] = os.environ.get("LOKET_TURN_SECRET", "")
-LOKET["TURN_TTL_SECONDS"] = _env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
+LOKET["TURN_TTL_SECONDS"] = env_int("LOKET_TURN_TTL_SECONDS", 300, minimum=60)
 if LOKET["TURN_URLS"] and not LOKET["TURN_SECRET"]:
     raise ImproperlyConfigured("LOKET_TURN_URLS is set but LOKET_TURN_SECRET is empty")
 # Host candidates the server's own aiortc peers offer (empty: every non-loopback interface).
-LOKET["ICE_HOST_ADDRESSES"] = _env_list("LOKET_ICE_HOST_ADDRESSES", [])
+LOKET["ICE_HOST_ADDRESSES"] = env_list("LOKET_ICE_HOST_ADDRESSES", [])
 # Pre-call checks running at once in this process (each decodes and re-encodes video), and how
 # long one may run.
-LOKET["PRECHECK_MAX_CONCURRENT"] = _env_int("LOKET_PRECHECK_MAX_CONCURRENT", 4, minimum=1)
-LOKET["PRECHECK_MAX_SECONDS"] = _env_int("LOKET_PRECHECK_MAX_SECONDS", 30, minimum=1)
+LOKET["PRECHECK_MAX_CONCURRENT"] = env_int("LOKET_PRECHECK_MAX_CONCURRENT", 4, minimum=1)
+LOKET["PRECHECK_MAX_SECONDS"] = env_int("LOKET_PRECHECK_MAX_SECONDS", 30, minimum=1)
 # Printed once Daphne listens (`make run` sets it; consult/runtime.py).
 LOKET["READY_MESSAGE"] = os.environ.get("LOKET_READY_MESSAGE", "")
 
@@ -354,30 +291,14 @@ LOKET["READY_MESSAGE"] = os.environ.get("LOKET_READY_MESSAGE", "")
 # consult/guard/throttle.py, consult/guard/lockout.py; README "Abuse limits") ---
 
 
-def _env_limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
-    """A limit written "COUNT/SECONDS" (e.g. "20/600"): at most COUNT in a window of SECONDS."""
-    count, seconds = _env_rate(name, (default[0], float(default[1])))
-    if seconds != int(seconds):
-        raise ImproperlyConfigured(f"{name} must count whole seconds (e.g. 20/600), got {seconds}")
-    return count, int(seconds)
-
-
-def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Addresses and CIDR blocks, comma-separated (``10.0.0.0/8,::1``)."""
-    try:
-        return tuple(ipaddress.ip_network(v, strict=False) for v in _env_list(name, []))
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must list addresses or CIDR blocks: {exc}") from None
-
-
 # Requests from these addresses (reverse proxies) have their X-Forwarded-For read; from anyone
 # else the header is ignored.
-LOKET["TRUSTED_PROXIES"] = _env_networks("LOKET_TRUSTED_PROXIES")
+LOKET["TRUSTED_PROXIES"] = env_networks("LOKET_TRUSTED_PROXIES")
 LOKET["LIMITS"] = {
-    "JOIN_PER_ADDRESS": _env_limit("LOKET_JOIN_LIMIT_ADDRESS", (20, 600)),
-    "JOIN_PER_CONTACT": _env_limit("LOKET_JOIN_LIMIT_CONTACT", (6, 600)),
-    "OFFLINE_PER_ADDRESS": _env_limit("LOKET_OFFLINE_LIMIT_ADDRESS", (10, 3600)),
-    "OFFLINE_PER_CONTACT": _env_limit("LOKET_OFFLINE_LIMIT_CONTACT", (3, 3600)),
+    "JOIN_PER_ADDRESS": env_limit("LOKET_JOIN_LIMIT_ADDRESS", (20, 600)),
+    "JOIN_PER_CONTACT": env_limit("LOKET_JOIN_LIMIT_CONTACT", (6, 600)),
+    "OFFLINE_PER_ADDRESS": env_limit("LOKET_OFFLINE_LIMIT_ADDRESS", (10, 3600)),
+    "OFFLINE_PER_CONTACT": env_limit("LOKET_OFFLINE_LIMIT_CONTACT", (3, 3600)),
 }
 # The counters live in Django's cache. With REDIS_URL every process shares them in Redis; without
 # it Loket runs as one process (the in-memory channel layer allows no other), so that process's
@@ -407,8 +328,8 @@ AUTHENTICATION_BACKENDS = [
     "consult.guard.lockout.LoginLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = _env_int("LOKET_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(seconds=_env_int("LOKET_LOGIN_COOLOFF", 900, minimum=1))
+AXES_FAILURE_LIMIT = env_int("LOKET_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOKET_LOGIN_COOLOFF", 900, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # More wrong passwords during the lockout do not extend it: it ends LOKET_LOGIN_COOLOFF after
 # it began, whatever an attacker keeps sending.
@@ -433,22 +354,22 @@ _loggers["axes"] = {"level": "WARNING"}
 
 # A staff socket re-checks its session this often when idle, and before a frame when its last
 # check is older than SESSION_FRAME_RECHECK (signaling/session_guard.py).
-LOKET["SESSION_RECHECK"] = _env_int("LOKET_SESSION_RECHECK", 30, minimum=1)
-LOKET["SESSION_FRAME_RECHECK"] = _env_int("LOKET_SESSION_FRAME_RECHECK", 5, minimum=0)
+LOKET["SESSION_RECHECK"] = env_int("LOKET_SESSION_RECHECK", 30, minimum=1)
+LOKET["SESSION_FRAME_RECHECK"] = env_int("LOKET_SESSION_FRAME_RECHECK", 5, minimum=0)
 
 # LOKET_TLS: the public site is https:// (Daphne's own TLS endpoint or a proxy in front).
 # LOKET_BEHIND_TLS_PROXY: TLS ends at a reverse proxy that sets X-Forwarded-Proto: https and
 # strips any X-Forwarded-Proto the client sent; implies LOKET_TLS.
-_behind_tls_proxy = _env_bool("LOKET_BEHIND_TLS_PROXY", False)
-LOKET["TLS"] = _env_bool("LOKET_TLS", False) or _behind_tls_proxy
+_behind_tls_proxy = env_bool("LOKET_BEHIND_TLS_PROXY", False)
+LOKET["TLS"] = env_bool("LOKET_TLS", False) or _behind_tls_proxy
 if _behind_tls_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = _env_bool("LOKET_SECURE_COOKIES", LOKET["TLS"])
+SESSION_COOKIE_SECURE = env_bool("LOKET_SECURE_COOKIES", LOKET["TLS"])
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = _env_bool("LOKET_SSL_REDIRECT", LOKET["TLS"])
-SECURE_HSTS_SECONDS = _env_int("LOKET_HSTS_SECONDS", 31536000 if LOKET["TLS"] else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("LOKET_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = _env_bool("LOKET_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("LOKET_SSL_REDIRECT", LOKET["TLS"])
+SECURE_HSTS_SECONDS = env_int("LOKET_HSTS_SECONDS", 31536000 if LOKET["TLS"] else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LOKET_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("LOKET_HSTS_PRELOAD", False)
 if not SECURE_HSTS_PRELOAD:
     # Preloading is the registrable domain owner's decision (hstspreload.org accepts only
     # registrable domains, and leaving the list takes months); Loket does not make it for them.
@@ -484,7 +405,7 @@ CONTENT_SECURITY_POLICY = {
 
 # WebSocket origins (signaling/origin.py): a browser's Origin must equal the site's own origin
 # (scheme from LOKET_TLS, host and port from the request) or be listed here in full.
-LOKET["ALLOWED_ORIGINS"] = _env_list("LOKET_ALLOWED_ORIGINS", [])
+LOKET["ALLOWED_ORIGINS"] = env_list("LOKET_ALLOWED_ORIGINS", [])
 for _origin in LOKET["ALLOWED_ORIGINS"]:
     _parsed = urlparse(_origin)
     if (
@@ -498,11 +419,11 @@ for _origin in LOKET["ALLOWED_ORIGINS"]:
 
 # PostgreSQL: one connection pool per process instead of one persistent connection per request
 # thread, so a process never holds more than LOKET_DB_POOL_MAX_SIZE backends.
-if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL", True):
+if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("LOKET_DB_POOL", True):
     if _conn_max_age not in {-1, 0}:
         raise ImproperlyConfigured("LOKET_DB_CONN_MAX_AGE must be 0 with LOKET_DB_POOL on")
-    _pool_max = _env_int("LOKET_DB_POOL_MAX_SIZE", 10, minimum=1)
-    _pool_min = _env_int("LOKET_DB_POOL_MIN_SIZE", 0)
+    _pool_max = env_int("LOKET_DB_POOL_MAX_SIZE", 10, minimum=1)
+    _pool_min = env_int("LOKET_DB_POOL_MIN_SIZE", 0)
     if _pool_min > _pool_max:
         raise ImproperlyConfigured("LOKET_DB_POOL_MIN_SIZE must not exceed LOKET_DB_POOL_MAX_SIZE")
     _db["CONN_MAX_AGE"] = 0
@@ -511,7 +432,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql" and _env_bool("LOKET_DB_POOL
         "max_size": _pool_max,
         # A request waits this long for a free connection, then fails (500, logged) instead of
         # queueing without end.
-        "timeout": float(_env_int("LOKET_DB_POOL_TIMEOUT", 10, minimum=1)),
+        "timeout": float(env_int("LOKET_DB_POOL_TIMEOUT", 10, minimum=1)),
     }
     # A pooled connection is checked (one empty round trip) before it is handed out (Django
     # passes psycopg-pool's check_connection for this): after PostgreSQL terminated the backends

@@ -13,7 +13,6 @@ against a real Daphne server (SQLite, in-memory channel layer; see tests/support
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from tests.support.browser import (
     WAIT_MS,
     PageErrors,
     Server,
+    log_on_failure,
     login,
     served,
 )
@@ -102,7 +102,7 @@ def test_a_held_link_is_noticed_within_15_s_on_both_pages_and_recovers(
     proxy: HoldingProxy
     with holding_proxy(port) as proxy:
         base = proxy.url
-        try:
+        with log_on_failure(server):
             counselor = new_page(browser, errors, "counselor")
             login(counselor, base, "sari", COUNSELOR_PASSWORD)
             available(counselor)
@@ -141,9 +141,6 @@ def test_a_held_link_is_noticed_within_15_s_on_both_pages_and_recovers(
             # Still once, after both pages' resumes and the old connections' late traffic.
             expect(panel.locator(".msg--peer", has_text=during)).to_have_count(1)
             assert counselor.locator("#console-alert").is_hidden()
-        except Exception:
-            sys.stderr.write(server.log_tail())
-            raise
     assert not errors.errors, "\n".join(errors.errors)
 
 
@@ -153,7 +150,7 @@ def test_offline_and_online_events_are_said_at_once_and_reconnect(
     from playwright.sync_api import expect
 
     errors = PageErrors()
-    try:
+    with log_on_failure(server):
         applicant = new_page(browser, errors, "applicant", locale="en-GB")
         applicant.goto(server.url + "/")
         applicant.get_by_role("button", name="English").click()
@@ -177,9 +174,6 @@ def test_offline_and_online_events_are_said_at_once_and_reconnect(
         expect(applicant.locator(".msg--own", has_text="Is anyone there?")).to_contain_text(
             "Delivered"
         )
-    except Exception:
-        sys.stderr.write(server.log_tail())
-        raise
     assert not errors.errors, "\n".join(errors.errors)
 
 
@@ -189,7 +183,7 @@ def test_ending_chats_one_after_another_shows_the_counselor_no_error(
     from playwright.sync_api import expect
 
     errors = PageErrors()
-    try:
+    with log_on_failure(server):
         counselor = new_page(browser, errors, "counselor")
         login(counselor, server.url, "sari", COUNSELOR_PASSWORD)
         available(counselor)
@@ -221,9 +215,6 @@ def test_ending_chats_one_after_another_shows_the_counselor_no_error(
         facts = supervisor.locator(".facts")
         expect(facts).to_contain_text("Pertanyaan terjawab")
         assert facts.inner_text().count("Pertanyaan terjawab") == 1, facts.inner_text()
-    except Exception:
-        sys.stderr.write(server.log_tail())
-        raise
     assert not errors.errors, "\n".join(errors.errors)
 
 
@@ -231,7 +222,7 @@ def test_transferred_then_abandoned_chat_keeps_its_counselor(server: Server, bro
     from playwright.sync_api import expect
 
     errors = PageErrors()
-    try:
+    with log_on_failure(server):
         counselor = new_page(browser, errors, "counselor")
         login(counselor, server.url, "sari", COUNSELOR_PASSWORD)
         available(counselor)
@@ -263,7 +254,4 @@ def test_transferred_then_abandoned_chat_keeps_its_counselor(server: Server, bro
         row.get_by_role("link").click()
         counselor_fact = supervisor.locator(".facts div", has_text="Konselor")
         expect(counselor_fact.locator("dd")).to_have_text("Sari")
-    except Exception:
-        sys.stderr.write(server.log_tail())
-        raise
     assert not errors.errors, "\n".join(errors.errors)

@@ -15,7 +15,6 @@ import email.header
 import json
 import re
 import secrets
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,19 +26,17 @@ import pytest
 
 from tests.support.browser import (
     DOC_SHOTS,
-    LAUNCH_ARGS,
     SARI,
     UPDATE_SHOTS,
-    WAIT_MS,
     PageErrors,
     Server,
     accessibility_problems,
     contexts_open,
+    log_on_failure,
     login,
     served,
     shoot,
 )
-from tests.support.needs import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(240)]
 
@@ -105,9 +102,9 @@ def _text(message: Message) -> str:
 
 
 def test_closed_office_takes_an_offline_question_and_a_counselor_answers_it(
-    closed_server: tuple[Server, Path], tmp_path: Path
+    closed_server: tuple[Server, Path], browser: Any, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     server, mail_dir = closed_server
     base = server.url
@@ -120,68 +117,60 @@ def test_closed_office_takes_an_offline_question_and_a_counselor_answers_it(
         "next_opening": "2026-03-09T07:30:00+07:00",
     }
 
-    expect.set_options(timeout=WAIT_MS)
     errors = PageErrors()
     a11y: list[str] = []
     shots = DOC_SHOTS if UPDATE_SHOTS else tmp_path / "screenshots"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
-        try:
-            applicant_ctx, counselor_ctx = contexts_open(browser, 2)
+    with log_on_failure(server):
+        applicant_ctx, counselor_ctx = contexts_open(browser, 2)
 
-            # --- the applicant finds the office closed and leaves a question
-            applicant = errors.watch(applicant_ctx.new_page(), "applicant")
-            applicant.goto(base + "/")
-            expect(applicant.locator("#closed-title")).to_have_text("Kantor sedang tutup")
-            expect(applicant.locator("#closed-next")).to_have_text(
-                "Konsultasi langsung dibuka kembali pada Senin, 9 Maret 2026 pukul 07.30 WIB."
-            )
-            expect(applicant.locator("#join-form")).to_be_hidden()
-            form = applicant.locator("#offline-form")
-            form.get_by_label("Nama Anda").fill("Ani Wijaya")
-            form.get_by_label("Alamat e-mail").fill("ani@example.id")
-            form.get_by_label("Nomor telepon (tidak wajib)").fill("0812 3456 7890")
-            form.get_by_label("Topik").select_option("building-approval")
-            form.get_by_label("Pertanyaan Anda").fill(QUESTION)
-            shoot(applicant, "applicant-closed-id.png", shots, a11y)
-            form.get_by_role("button", name="Kirim pertanyaan").click()
-            done = applicant.locator("#offline-done")
-            expect(done).to_be_visible()
-            expect(done).to_contain_text("Pertanyaan Anda sudah kami terima")
-            reference = applicant.locator("#offline-reference")
-            expect(reference).to_have_text(re.compile(r"^LKT-\d{4}-\d{6}$"))
-            number = reference.inner_text()
-            expect(form).to_be_hidden()
-            shoot(applicant, "applicant-closed-sent-id.png", tmp_path / "screenshots", a11y)
+        # --- the applicant finds the office closed and leaves a question
+        applicant = errors.watch(applicant_ctx.new_page(), "applicant")
+        applicant.goto(base + "/")
+        expect(applicant.locator("#closed-title")).to_have_text("Kantor sedang tutup")
+        expect(applicant.locator("#closed-next")).to_have_text(
+            "Konsultasi langsung dibuka kembali pada Senin, 9 Maret 2026 pukul 07.30 WIB."
+        )
+        expect(applicant.locator("#join-form")).to_be_hidden()
+        form = applicant.locator("#offline-form")
+        form.get_by_label("Nama Anda").fill("Ani Wijaya")
+        form.get_by_label("Alamat e-mail").fill("ani@example.id")
+        form.get_by_label("Nomor telepon (tidak wajib)").fill("0812 3456 7890")
+        form.get_by_label("Topik").select_option("building-approval")
+        form.get_by_label("Pertanyaan Anda").fill(QUESTION)
+        shoot(applicant, "applicant-closed-id.png", shots, a11y)
+        form.get_by_role("button", name="Kirim pertanyaan").click()
+        done = applicant.locator("#offline-done")
+        expect(done).to_be_visible()
+        expect(done).to_contain_text("Pertanyaan Anda sudah kami terima")
+        reference = applicant.locator("#offline-reference")
+        expect(reference).to_have_text(re.compile(r"^LKT-\d{4}-\d{6}$"))
+        number = reference.inner_text()
+        expect(form).to_be_hidden()
+        shoot(applicant, "applicant-closed-sent-id.png", tmp_path / "screenshots", a11y)
 
-            # --- a counselor of the topic answers it from the console
-            counselor = errors.watch(counselor_ctx.new_page(), "counselor")
-            login(counselor, base, "sari", PASSWORD)
-            panel = counselor.locator("#offline-panel")
-            expect(panel.locator("#offline-count")).to_have_text("1 menunggu")
-            item = panel.locator(".offline-item", has_text=number)
-            expect(item).to_contain_text("Apakah PBG rumah dua lantai perlu gambar arsitek?")
-            expect(item).to_contain_text("Ani Wijaya")
-            item.click()
-            expect(panel.locator("#offline-detail-title")).to_have_text(number)
-            expect(panel.locator("#offline-detail-question")).to_have_text(QUESTION)
-            expect(panel.locator("#offline-detail-meta")).to_contain_text("Telepon: 081234567890")
-            panel.get_by_label(re.compile("^Jawaban Anda")).fill(ANSWER)
-            shoot_whole_page(counselor, "counselor-offline-id.png", shots, a11y)
-            panel.get_by_role("button", name="Kirim jawaban").click()
-            expect(panel.locator("#offline-notice")).to_have_text(
-                f"Jawaban untuk {number} sudah dikirim lewat e-mail."
-            )
-            expect(panel.locator("#offline-detail-answered")).to_contain_text("Dijawab oleh Sari")
-            expect(panel.locator("#offline-detail-answer")).to_have_text(ANSWER)
-            expect(panel.locator("#offline-answer-form")).to_be_hidden()
-            expect(panel.locator("#offline-count")).to_be_hidden()
-            expect(panel.locator("#offline-empty")).to_be_visible()
-        except Exception:
-            sys.stderr.write(server.log_path.read_text(errors="replace")[-8000:])
-            raise
-        finally:
-            browser.close()
+        # --- a counselor of the topic answers it from the console
+        counselor = errors.watch(counselor_ctx.new_page(), "counselor")
+        login(counselor, base, "sari", PASSWORD)
+        panel = counselor.locator("#offline-panel")
+        expect(panel.locator("#offline-count")).to_have_text("1 menunggu")
+        item = panel.locator(".offline-item", has_text=number)
+        expect(item).to_contain_text("Apakah PBG rumah dua lantai perlu gambar arsitek?")
+        expect(item).to_contain_text("Ani Wijaya")
+        item.click()
+        expect(panel.locator("#offline-detail-title")).to_have_text(number)
+        expect(panel.locator("#offline-detail-question")).to_have_text(QUESTION)
+        expect(panel.locator("#offline-detail-meta")).to_contain_text("Telepon: 081234567890")
+        panel.get_by_label(re.compile("^Jawaban Anda")).fill(ANSWER)
+        shoot_whole_page(counselor, "counselor-offline-id.png", shots, a11y)
+        panel.get_by_role("button", name="Kirim jawaban").click()
+        expect(panel.locator("#offline-notice")).to_have_text(
+            f"Jawaban untuk {number} sudah dikirim lewat e-mail."
+        )
+        expect(panel.locator("#offline-detail-answered")).to_contain_text("Dijawab oleh Sari")
+        expect(panel.locator("#offline-detail-answer")).to_have_text(ANSWER)
+        expect(panel.locator("#offline-answer-form")).to_be_hidden()
+        expect(panel.locator("#offline-count")).to_be_hidden()
+        expect(panel.locator("#offline-empty")).to_be_visible()
 
     # --- the e-mail went out once, in Indonesian, quoting the reference and the question
     mails = _mails(mail_dir)

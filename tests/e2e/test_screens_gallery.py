@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,14 @@ import pytest
 from tests.support.browser import (
     DEWI,
     DOC_SHOTS,
-    LAUNCH_ARGS,
     SARI,
     UPDATE_SHOTS,
     WAIT_MS,
     PageErrors,
     Server,
+    log_on_failure,
     served,
 )
-from tests.support.needs import chromium_path
 from tests.support.phones import form_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(480)]
@@ -200,165 +198,149 @@ def _say(panel: Any, text: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_screen_of_a_consultation_fits_a_phone_and_passes_axe(
-    open_server: Server, language: str
+    open_server: Server, browser: Any, language: str
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=WAIT_MS)
     base = open_server.url
     text = TEXT[language]
     gallery = Gallery(language)
     errors = PageErrors()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
-        try:
-            # --- the staff login
-            staff_ctx = _context(browser, base, language)
-            sari = errors.watch(staff_ctx.new_page(), "sari")
-            sari.goto(base + "/counselor/")
-            expect(sari.locator("#id_username")).to_be_visible()
-            expect(sari.locator("html")).to_have_attribute("lang", language)
-            sari.locator("#id_username").fill("sari")
-            gallery.capture(sari, "login")
+    with log_on_failure(open_server):
+        # --- the staff login
+        staff_ctx = _context(browser, base, language)
+        sari = errors.watch(staff_ctx.new_page(), "sari")
+        sari.goto(base + "/counselor/")
+        expect(sari.locator("#id_username")).to_be_visible()
+        expect(sari.locator("html")).to_have_attribute("lang", language)
+        sari.locator("#id_username").fill("sari")
+        gallery.capture(sari, "login")
 
-            # --- an applicant fills in the form and waits with the checklist of her topic
-            ani = errors.watch(_context(browser, base, language).new_page(), "ani")
-            _join(ani, base, "Ani Wijaya", "building-approval")
-            expect(ani.locator("#f-language")).to_have_value(language)
-            gallery.capture(ani, "applicant-form")
-            ani.locator("#join-submit").click()
-            expect(ani.locator("#position")).to_have_attribute("data-position", "1")
-            expect(ani.locator("#requirements-lists li").first).to_be_visible()
-            gallery.capture(ani, "applicant-waiting")
+        # --- an applicant fills in the form and waits with the checklist of her topic
+        ani = errors.watch(_context(browser, base, language).new_page(), "ani")
+        _join(ani, base, "Ani Wijaya", "building-approval")
+        expect(ani.locator("#f-language")).to_have_value(language)
+        gallery.capture(ani, "applicant-form")
+        ani.locator("#join-submit").click()
+        expect(ani.locator("#position")).to_have_attribute("data-position", "1")
+        expect(ani.locator("#requirements-lists li").first).to_be_visible()
+        gallery.capture(ani, "applicant-waiting")
 
-            # --- a second applicant, of another topic
-            budi = errors.watch(_context(browser, base, language).new_page(), "budi")
-            _join(budi, base, "Budi Santoso", "business-registration")
-            budi.locator("#join-submit").click()
-            expect(budi.locator("#position")).to_have_attribute("data-position", "1")
+        # --- a second applicant, of another topic
+        budi = errors.watch(_context(browser, base, language).new_page(), "budi")
+        _join(budi, base, "Budi Santoso", "business-registration")
+        budi.locator("#join-submit").click()
+        expect(budi.locator("#position")).to_have_attribute("data-position", "1")
 
-            # --- the counselor goes available and is offered a consultation
-            sari.locator("#id_password").fill(PASSWORD)
-            sari.locator("#main button[type=submit]").click()
-            sari.wait_for_url(re.compile(r"/counselor/$"))
-            sari.locator("[data-status=available]").click()
-            first_offer = sari.locator(".offer").first
-            expect(first_offer).to_be_visible()
-            gallery.capture(sari, "counselor-offer")
+        # --- the counselor goes available and is offered a consultation
+        sari.locator("#id_password").fill(PASSWORD)
+        sari.locator("#main button[type=submit]").click()
+        sari.wait_for_url(re.compile(r"/counselor/$"))
+        sari.locator("[data-status=available]").click()
+        first_offer = sari.locator(".offer").first
+        expect(first_offer).to_be_visible()
+        gallery.capture(sari, "counselor-offer")
 
-            # --- she takes both, answers Ani from the knowledge base, notes, and Budi writes
-            for name in ("Ani Wijaya", "Budi Santoso"):
-                sari.locator(".offer", has_text=name).locator("[data-action=accept]").click()
-                expect(sari.get_by_role("tab", name=re.compile(name))).to_be_visible()
-            expect(ani.locator("#chat")).to_be_visible()
-            sari.get_by_role("tab", name=re.compile("Ani Wijaya")).click()
-            panel = sari.get_by_role("tabpanel")
-            _say(panel, text["hello"])
-            expect(ani.locator("#log .msg--peer", has_text=text["hello"])).to_be_visible()
-            ani.locator("#message").fill(text["question"])
-            ani.locator("#message").press("Enter")
-            expect(panel.locator(".msg--peer", has_text=text["question"])).to_be_visible()
-            panel.locator("[data-ref=kb-form] input[name=q]").fill(text["kb"])
-            panel.locator("[data-ref=kb-form] button[type=submit]").click()
-            result = panel.locator(".kb-result").first
-            expect(result).to_be_visible()
-            result.locator("[data-ref=section]").select_option("requirements")
-            result.locator("[data-ref=insert]").click()
-            expect(ani.locator("#log .msg--peer .msg__source")).to_be_visible()
-            panel.locator("[data-ref=note-form] textarea").fill(text["note"])
-            panel.locator("[data-ref=note-form] button[type=submit]").click()
-            expect(panel.locator(".note")).to_contain_text(text["note"])
-            budi.locator("#message").fill(text["other"])
-            budi.locator("#message").press("Enter")
-            expect(
-                sari.get_by_role("tab", name=re.compile("Budi Santoso")).locator(".badge--alert")
-            ).to_be_visible()
-            expect(ani.locator("#log .msg--own", has_text=text["question"])).to_contain_text(
-                re.compile("Dibaca|Read")
-            )
-            gallery.capture(ani, "applicant-chat")
-            gallery.capture(sari, "counselor-chats", phone_focus=".console__chats")
+        # --- she takes both, answers Ani from the knowledge base, notes, and Budi writes
+        for name in ("Ani Wijaya", "Budi Santoso"):
+            sari.locator(".offer", has_text=name).locator("[data-action=accept]").click()
+            expect(sari.get_by_role("tab", name=re.compile(name))).to_be_visible()
+        expect(ani.locator("#chat")).to_be_visible()
+        sari.get_by_role("tab", name=re.compile("Ani Wijaya")).click()
+        panel = sari.get_by_role("tabpanel")
+        _say(panel, text["hello"])
+        expect(ani.locator("#log .msg--peer", has_text=text["hello"])).to_be_visible()
+        ani.locator("#message").fill(text["question"])
+        ani.locator("#message").press("Enter")
+        expect(panel.locator(".msg--peer", has_text=text["question"])).to_be_visible()
+        panel.locator("[data-ref=kb-form] input[name=q]").fill(text["kb"])
+        panel.locator("[data-ref=kb-form] button[type=submit]").click()
+        result = panel.locator(".kb-result").first
+        expect(result).to_be_visible()
+        result.locator("[data-ref=section]").select_option("requirements")
+        result.locator("[data-ref=insert]").click()
+        expect(ani.locator("#log .msg--peer .msg__source")).to_be_visible()
+        panel.locator("[data-ref=note-form] textarea").fill(text["note"])
+        panel.locator("[data-ref=note-form] button[type=submit]").click()
+        expect(panel.locator(".note")).to_contain_text(text["note"])
+        budi.locator("#message").fill(text["other"])
+        budi.locator("#message").press("Enter")
+        expect(
+            sari.get_by_role("tab", name=re.compile("Budi Santoso")).locator(".badge--alert")
+        ).to_be_visible()
+        expect(ani.locator("#log .msg--own", has_text=text["question"])).to_contain_text(
+            re.compile("Dibaca|Read")
+        )
+        gallery.capture(ani, "applicant-chat")
+        gallery.capture(sari, "counselor-chats", phone_focus=".console__chats")
 
-            # --- she ends Ani's consultation; Ani rates it and opens her transcript
-            panel.locator("[data-ref=outcome]").select_option("needs_documents")
-            sari.once("dialog", lambda dialog: dialog.accept())
-            panel.locator("[data-ref=end-form] button[type=submit]").click()
-            expect(ani.locator("#rating-form")).to_be_visible()
-            ani.locator("label[for=rating-4]").click()
-            ani.locator("#rating-comment").fill(text["comment"])
-            gallery.capture(ani, "applicant-ended")
-            ani.locator("#rating-form button[type=submit]").click()
-            expect(ani.locator("#rating-done")).to_be_visible()
-            with ani.context.expect_page() as opened:
-                ani.locator("#transcript-form button[type=submit]").click()
-            transcript = errors.watch(opened.value, "ani-transcript")
-            expect(transcript.locator(".timeline__source")).to_be_visible()
-            gallery.capture(transcript, "applicant-transcript")
+        # --- she ends Ani's consultation; Ani rates it and opens her transcript
+        panel.locator("[data-ref=outcome]").select_option("needs_documents")
+        sari.once("dialog", lambda dialog: dialog.accept())
+        panel.locator("[data-ref=end-form] button[type=submit]").click()
+        expect(ani.locator("#rating-form")).to_be_visible()
+        ani.locator("label[for=rating-4]").click()
+        ani.locator("#rating-comment").fill(text["comment"])
+        gallery.capture(ani, "applicant-ended")
+        ani.locator("#rating-form button[type=submit]").click()
+        expect(ani.locator("#rating-done")).to_be_visible()
+        with ani.context.expect_page() as opened:
+            ani.locator("#transcript-form button[type=submit]").click()
+        transcript = errors.watch(opened.value, "ani-transcript")
+        expect(transcript.locator(".timeline__source")).to_be_visible()
+        gallery.capture(transcript, "applicant-transcript")
 
-            # --- the supervisor: the board (Budi's chat is still open), figures, transcripts
-            dewi = errors.watch(_context(browser, base, language).new_page(), "dewi")
-            _log_in(dewi, base, "/supervisor/", "dewi")
-            expect(dewi.locator("#board")).to_have_attribute("data-ready", "1")
-            expect(dewi.locator('#totals [data-total="chats"]')).to_have_text("1")
-            gallery.capture(dewi, "supervisor-board")
-            dewi.goto(base + "/supervisor/figures/")
-            expect(dewi.locator('tr[data-key="total"] [data-col="answered"]')).to_be_visible()
-            gallery.capture(dewi, "supervisor-figures", phone_focus="#period-title")
-            dewi.goto(f"{base}/transcripts/?q={text['word']}")
-            row = dewi.locator("tbody tr", has_text="Ani Wijaya")
-            expect(row).to_have_count(1)
-            gallery.capture(dewi, "transcripts", phone_focus=".table-scroll")
-            row.get_by_role("link").click()
-            expect(dewi.locator(".timeline")).to_contain_text(text["note"])
-            gallery.capture(dewi, "transcript")
-        except Exception:
-            sys.stderr.write(open_server.log_tail())
-            raise
-        finally:
-            browser.close()
+        # --- the supervisor: the board (Budi's chat is still open), figures, transcripts
+        dewi = errors.watch(_context(browser, base, language).new_page(), "dewi")
+        _log_in(dewi, base, "/supervisor/", "dewi")
+        expect(dewi.locator("#board")).to_have_attribute("data-ready", "1")
+        expect(dewi.locator('#totals [data-total="chats"]')).to_have_text("1")
+        gallery.capture(dewi, "supervisor-board")
+        dewi.goto(base + "/supervisor/figures/")
+        expect(dewi.locator('tr[data-key="total"] [data-col="answered"]')).to_be_visible()
+        gallery.capture(dewi, "supervisor-figures", phone_focus="#period-title")
+        dewi.goto(f"{base}/transcripts/?q={text['word']}")
+        row = dewi.locator("tbody tr", has_text="Ani Wijaya")
+        expect(row).to_have_count(1)
+        gallery.capture(dewi, "transcripts", phone_focus=".table-scroll")
+        row.get_by_role("link").click()
+        expect(dewi.locator(".timeline")).to_contain_text(text["note"])
+        gallery.capture(dewi, "transcript")
     assert not errors.errors, "\n".join(errors.errors)
     assert not gallery.problems, "\n".join(gallery.problems)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_closed_office_and_offline_questions_fit_a_phone_and_pass_axe(
-    closed_server: Server, language: str
+    closed_server: Server, browser: Any, language: str
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=WAIT_MS)
     base = closed_server.url
     text = TEXT[language]
     gallery = Gallery(language)
     errors = PageErrors()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
-        try:
-            # --- the applicant finds the office closed and leaves a question
-            ani = errors.watch(_context(browser, base, language).new_page(), "ani")
-            ani.goto(base + "/")
-            expect(ani.locator("#closed-next")).to_contain_text("07")
-            form = ani.locator("#offline-form")
-            form.locator("#q-name").fill("Ani Wijaya")
-            form.locator("#q-email").fill("ani@example.id")
-            form.locator("#q-topic").select_option("building-approval")
-            form.locator("#q-question").fill(text["offline"])
-            gallery.capture(ani, "applicant-closed")
-            form.locator("button[type=submit]").click()
-            expect(ani.locator("#offline-reference")).to_have_text(re.compile(r"^LKT-"))
+    with log_on_failure(closed_server):
+        # --- the applicant finds the office closed and leaves a question
+        ani = errors.watch(_context(browser, base, language).new_page(), "ani")
+        ani.goto(base + "/")
+        expect(ani.locator("#closed-next")).to_contain_text("07")
+        form = ani.locator("#offline-form")
+        form.locator("#q-name").fill("Ani Wijaya")
+        form.locator("#q-email").fill("ani@example.id")
+        form.locator("#q-topic").select_option("building-approval")
+        form.locator("#q-question").fill(text["offline"])
+        gallery.capture(ani, "applicant-closed")
+        form.locator("button[type=submit]").click()
+        expect(ani.locator("#offline-reference")).to_have_text(re.compile(r"^LKT-"))
 
-            # --- a counselor opens it on the console and writes the answer
-            sari = errors.watch(_context(browser, base, language).new_page(), "sari")
-            _log_in(sari, base, "/counselor/", "sari")
-            item = sari.locator("#offline-panel .offline-item").first
-            expect(item).to_contain_text("Ani Wijaya")
-            item.click()
-            sari.locator("#offline-answer").fill(text["answer"])
-            gallery.capture(sari, "counselor-offline", focus="#offline-panel")
-        except Exception:
-            sys.stderr.write(closed_server.log_tail())
-            raise
-        finally:
-            browser.close()
+        # --- a counselor opens it on the console and writes the answer
+        sari = errors.watch(_context(browser, base, language).new_page(), "sari")
+        _log_in(sari, base, "/counselor/", "sari")
+        item = sari.locator("#offline-panel .offline-item").first
+        expect(item).to_contain_text("Ani Wijaya")
+        item.click()
+        sari.locator("#offline-answer").fill(text["answer"])
+        gallery.capture(sari, "counselor-offline", focus="#offline-panel")
     assert not errors.errors, "\n".join(errors.errors)
     assert not gallery.problems, "\n".join(gallery.problems)

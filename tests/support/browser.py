@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,17 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@contextlib.contextmanager
+def log_on_failure(server: SqliteServer) -> Iterator[None]:
+    """On a failure inside, the server's log tail, shown under the failed test's captured
+    stderr."""
+    try:
+        yield
+    except Exception:
+        sys.stderr.write(server.log_tail())
+        raise
 
 
 def context_options(viewport: dict[str, int] = VIEWPORT) -> dict[str, Any]:

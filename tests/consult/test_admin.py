@@ -10,8 +10,7 @@ from django.test import Client
 
 from consult import models
 from consult.models import StaffProfile, TranscriptAccess
-from consult.services.transcript import transcript_append
-from tests.support.applicants import waiting_consultation
+from tests.support.applicants import say, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -80,13 +79,7 @@ def test_opening_a_consultation_is_a_recorded_transcript_read(admin_client: Clie
     sari = make_staff("sari", topics=[topic])
     consultation = waiting_consultation(name="Siti")
     counselor_online(sari)
-    transcript_append(
-        consultation_id=consultation.pk,
-        author_role="applicant",
-        author=None,
-        text="Berapa lama proses PBG?",
-        client_msg_id="m1",
-    )
+    say(consultation, "m1", "Berapa lama proses PBG?")
     url = f"/admin/consult/consultation/{consultation.pk}/change/"
     html = admin_client.get(url).content.decode()
     assert "Berapa lama proses PBG?" in html

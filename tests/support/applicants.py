@@ -1,5 +1,5 @@
-"""Applicants in the queue (over the HTTP API as a browser joins, or through the join service), and
-consultations a counselor has taken."""
+"""Applicants in the queue (over the HTTP API as a browser joins, or through the join service),
+consultations a counselor has taken, and what is said in them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from django.test import Client
 
-from consult.models import Consultation, StaffProfile
+from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import consultations, offers
+from consult.services.transcript import transcript_append
 from tests.support.phones import new_phone
 from tests.support.staff import counselor_online
 
@@ -43,3 +44,21 @@ def active_consultation(staff: StaffProfile, **join: Any) -> Consultation:
     consultation = waiting_consultation(**join)
     offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     return reload(consultation)
+
+
+def say(
+    consultation: Consultation | int,
+    client_msg_id: str,
+    text: str = "halo",
+    *,
+    by: StaffProfile | None = None,
+) -> tuple[TranscriptEntry, bool]:
+    """A message through ``transcript_append``: the applicant's, or counselor ``by``'s, in
+    ``consultation`` (or the consultation of that id); the entry and whether it is new."""
+    return transcript_append(
+        consultation_id=consultation if isinstance(consultation, int) else consultation.pk,
+        author_role="applicant" if by is None else "counselor",
+        author=by,
+        text=text,
+        client_msg_id=client_msg_id,
+    )

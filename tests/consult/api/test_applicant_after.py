@@ -14,8 +14,7 @@ from consult.services import consultations, offers
 from consult.services.knowledge import knowledge_insert
 from consult.services.notes import note_add
 from consult.services.tokens import applicant_token_issue
-from consult.services.transcript import transcript_append
-from tests.support.applicants import reload, waiting_consultation
+from tests.support.applicants import reload, say, waiting_consultation
 from tests.support.staff import counselor_online, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -89,13 +88,7 @@ def test_the_transcript_page_opens_from_a_posted_token_and_shows_no_notes(
         requirements_id="KTP dan sertifikat tanah.",
     )
     consultation, token = _active(sari)
-    transcript_append(
-        consultation_id=consultation.pk,
-        author_role="applicant",
-        author=None,
-        text="Apa syarat PBG?",
-        client_msg_id="a-1",
-    )
+    say(consultation, "a-1", "Apa syarat PBG?")
     knowledge_insert(
         staff=sari,
         consultation_id=consultation.pk,

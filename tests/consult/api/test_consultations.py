@@ -12,8 +12,7 @@ from django.test import Client
 from consult.models import Consultation, TranscriptAccess, TranscriptEntry
 from consult.services import consultations, offers
 from consult.services.tokens import applicant_token_issue
-from consult.services.transcript import transcript_append
-from tests.support.applicants import reload, waiting_consultation
+from tests.support.applicants import reload, say, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -114,14 +113,8 @@ def ended() -> dict[str, Any]:
     counselor_online(sari)
     consultation = waiting_consultation()
     offers.offer_accept(staff=sari, consultation_id=consultation.pk)
-    for role, author, text in [("applicant", None, "Halo"), ("counselor", sari, "Selamat siang")]:
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role=role,
-            author=author,
-            text=text,
-            client_msg_id=text,
-        )
+    for author, text in [(None, "Halo"), (sari, "Selamat siang")]:
+        say(consultation, text, text, by=author)
     consultations.consultation_end(
         consultation_id=consultation.pk, ended_by="counselor", staff=sari
     )
@@ -180,13 +173,7 @@ def test_a_counselor_who_transferred_keeps_reading_what_they_wrote() -> None:
     counselor_online(budi)
     consultation = waiting_consultation()
     offers.offer_accept(staff=sari, consultation_id=consultation.pk)
-    transcript_append(
-        consultation_id=consultation.pk,
-        author_role="counselor",
-        author=sari,
-        text="Saya teruskan",
-        client_msg_id="k",
-    )
+    say(consultation, "k", "Saya teruskan", by=sari)
     consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
     )

@@ -10,8 +10,7 @@ from consult.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, InternalNote, StaffProfile, TranscriptEntry
 from consult.services import calls, consultations, offers, presence
 from consult.services.tokens import applicant_token_verify
-from consult.services.transcript import transcript_append
-from tests.support.applicants import active_consultation, reload, waiting_consultation
+from tests.support.applicants import active_consultation, reload, say, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -118,13 +117,7 @@ def test_an_ended_consultation_takes_no_more_messages(sari: StaffProfile) -> Non
     consultation = active_consultation(sari)
     consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
     with pytest.raises(InvalidState):
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role="applicant",
-            author=None,
-            text="halo?",
-            client_msg_id="late",
-        )
+        say(consultation, "late", "halo?")
     with pytest.raises(InvalidState):
         calls.call_request(consultation_id=consultation.pk, by_role="applicant", audio_only=False)
 
@@ -134,22 +127,10 @@ def test_an_applicant_may_write_while_waiting_but_a_counselor_only_when_active(
 ) -> None:
     counselor_online(sari)
     consultation = waiting_consultation()  # offered to Sari at once
-    entry, created = transcript_append(
-        consultation_id=consultation.pk,
-        author_role="applicant",
-        author=None,
-        text="Saya menunggu",
-        client_msg_id="w1",
-    )
+    entry, created = say(consultation, "w1", "Saya menunggu")
     assert created and entry.seq == 2
     with pytest.raises(InvalidState):
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role="counselor",
-            author=sari,
-            text="Belum diterima",
-            client_msg_id="k1",
-        )
+        say(consultation, "k1", "Belum diterima", by=sari)
 
 
 def test_transfer_validation(sari: StaffProfile) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
@@ -13,20 +12,9 @@ from django.db import connection, connections, transaction
 from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import consultations
-from consult.services.transcript import transcript_append
-from tests.support.applicants import active_consultation, reload
+from tests.support.applicants import active_consultation, reload, say
 from tests.support.needs import postgres_url
 from tests.support.staff import make_staff, make_topic
-
-
-def _say(consultation: Consultation, client_msg_id: str, text: str = "halo") -> tuple[Any, bool]:
-    return transcript_append(
-        consultation_id=consultation.pk,
-        author_role="applicant",
-        author=None,
-        text=text,
-        client_msg_id=client_msg_id,
-    )
 
 
 def _seqs(consultation: Consultation) -> list[int]:
@@ -49,9 +37,9 @@ def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
     sari: StaffProfile,
 ) -> None:
     consultation = active_consultation(sari)
-    first, created = _say(consultation, "m-1", "Halo")
-    repeat, repeat_created = _say(consultation, "m-1", "Halo")
-    after, _ = _say(consultation, "m-2")
+    first, created = say(consultation, "m-1", "Halo")
+    repeat, repeat_created = say(consultation, "m-1", "Halo")
+    after, _ = say(consultation, "m-2")
     assert (created, repeat_created) == (True, False)
     assert (repeat.pk, repeat.seq, repeat.text) == (first.pk, first.seq, "Halo")
     assert str(repeat.consultation.public_id) == str(consultation.public_id)
@@ -64,10 +52,10 @@ def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
     sari: StaffProfile,
 ) -> None:
     consultation = active_consultation(sari)
-    first, _ = _say(consultation, "m-1", "Halo")
+    first, _ = say(consultation, "m-1", "Halo")
     with pytest.raises(ClientMsgIdReused):
-        _say(consultation, "m-1", "Halo (lagi)")
-    after, _ = _say(consultation, "m-2")
+        say(consultation, "m-1", "Halo (lagi)")
+    after, _ = say(consultation, "m-2")
     assert after.seq == first.seq + 1
     assert (
         TranscriptEntry.objects.get(consultation=consultation, client_msg_id="m-1").text == "Halo"
@@ -78,12 +66,12 @@ def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
 @pytest.mark.django_db
 def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
-    sent, _ = _say(consultation, "sebelum")
+    sent, _ = say(consultation, "sebelum")
     consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
-    repeat, created = _say(consultation, "sebelum")
+    repeat, created = say(consultation, "sebelum")
     assert (repeat.pk, created) == (sent.pk, False)
     with pytest.raises(InvalidState):
-        _say(consultation, "sesudah")
+        say(consultation, "sesudah")
     assert _gapless(consultation)
 
 
@@ -91,65 +79,29 @@ def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffP
 def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffProfile) -> None:
     make_topic("health-permit")
     consultation = active_consultation(sari)
-    sent, _ = transcript_append(
-        consultation_id=consultation.pk,
-        author_role="counselor",
-        author=sari,
-        text="Saya teruskan",
-        client_msg_id="k-1",
-    )
+    sent, _ = say(consultation, "k-1", "Saya teruskan", by=sari)
     consultations.consultation_transfer(
         staff=sari, consultation_id=consultation.pk, topic_code="health-permit"
     )
-    repeat, created = transcript_append(
-        consultation_id=consultation.pk,
-        author_role="counselor",
-        author=sari,
-        text="Saya teruskan",
-        client_msg_id="k-1",
-    )
+    repeat, created = say(consultation, "k-1", "Saya teruskan", by=sari)
     assert (repeat.pk, created) == (sent.pk, False)
     with pytest.raises(Forbidden):
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role="counselor",
-            author=sari,
-            text="Masih di sini?",
-            client_msg_id="k-2",
-        )
+        say(consultation, "k-2", "Masih di sini?", by=sari)
     assert _gapless(consultation)
 
 
 @pytest.mark.django_db
 def test_refusals_take_no_sequence_number(sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
-    _say(consultation, "m-1")
+    say(consultation, "m-1")
     with pytest.raises(InvalidInput):  # another author reusing the id
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role="counselor",
-            author=sari,
-            text="Saya juga",
-            client_msg_id="m-1",
-        )
+        say(consultation, "m-1", "Saya juga", by=sari)
     other = make_staff("budi")
     with pytest.raises(Forbidden):
-        transcript_append(
-            consultation_id=consultation.pk,
-            author_role="counselor",
-            author=other,
-            text="Bukan milik saya",
-            client_msg_id="b-1",
-        )
+        say(consultation, "b-1", "Bukan milik saya", by=other)
     with pytest.raises(NotFound):
-        transcript_append(
-            consultation_id=consultation.pk + 1000,
-            author_role="applicant",
-            author=None,
-            text="?",
-            client_msg_id="x",
-        )
-    after, _ = _say(consultation, "m-2")
+        say(consultation.pk + 1000, "x", "?")
+    after, _ = say(consultation, "m-2")
     assert after.seq == reload(consultation).last_seq
     assert _gapless(consultation)
 
@@ -165,7 +117,7 @@ def test_the_same_message_sent_twice_at_once_is_stored_once(sari: StaffProfile) 
 
     def send() -> None:
         try:
-            entry, created = _say(consultation, "kembar")
+            entry, created = say(consultation, "kembar")
             results.append((entry.pk, entry.seq, created))
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)

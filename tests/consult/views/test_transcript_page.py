@@ -13,8 +13,7 @@ from consult.models import (
     TranscriptAccess,
 )
 from consult.services import calls, consultations, feedback, knowledge, notes, offers
-from consult.services.transcript import transcript_append
-from tests.support.applicants import reload, waiting_consultation
+from tests.support.applicants import reload, say, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -35,13 +34,7 @@ def test_the_whole_timeline_in_order() -> None:
     counselor_online(sari)
     assert reload(c).status == ConsultationStatus.OFFERED
     offers.offer_accept(staff=sari, consultation_id=c.pk)
-    transcript_append(
-        consultation_id=c.pk,
-        author_role="applicant",
-        author=None,
-        text="Apa syarat PBG?",
-        client_msg_id="a1",
-    )
+    say(c, "a1", "Apa syarat PBG?")
     knowledge.knowledge_insert(
         staff=sari,
         consultation_id=c.pk,

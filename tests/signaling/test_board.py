@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from consult.models import StaffRole
 from tests.support.applicants import join
-from tests.support.sockets import accepted, applicant_ws, drain, staff_ws
+from tests.support.sockets import accepted, applicant_ws, counselor_and_applicant, drain, staff_ws
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,9 +87,7 @@ async def test_supervisor_gets_the_board_then_live_changes() -> None:
 
 
 async def test_counselors_and_applicants_get_no_board_and_no_counselor_id() -> None:
-    topic = await sync_to_async(make_topic)()
-    sari = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
+    _, sari, joined = await counselor_and_applicant()
     applicant, counselor = await accepted(sari, joined)
     frames = await drain(counselor)
     assert "board" not in {f["type"] for f in frames}

@@ -23,7 +23,15 @@ from consult.events import layer as events
 from consult.models import Connection, TranscriptEntry
 from tests.support.applicants import join
 from tests.support.needs import missing, redis_url
-from tests.support.sockets import Ws, accepted, applicant_ws, close_code, drain, staff_ws
+from tests.support.sockets import (
+    Ws,
+    accepted,
+    applicant_ws,
+    close_code,
+    counselor_and_applicant,
+    drain,
+    staff_ws,
+)
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -93,9 +101,7 @@ def own_redis(settings: Any) -> Iterator[RedisServer]:
 
 
 async def _pair() -> tuple[Ws, Ws, dict[str, Any], Any]:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
+    _, staff, joined = await counselor_and_applicant()
     applicant, counselor = await accepted(staff, joined)
     return applicant, counselor, joined, staff
 

@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from consult.models import InternalNote, StaffRole, Topic, TranscriptEntry
-from tests.support.applicants import join
+from consult.models import InternalNote, StaffRole, TranscriptEntry
 from tests.support.knowledge import make_article
-from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
-from tests.support.staff import make_staff, make_topic
+from tests.support.sockets import (
+    Ws,
+    accepted,
+    applicant_ws,
+    available_ws,
+    counselor_and_applicant,
+    drain,
+    staff_ws,
+)
+from tests.support.staff import make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,15 +35,8 @@ def _mentions_secret(frames: list[dict[str, Any]]) -> bool:
     return any(SECRET in json.dumps(frame) for frame in frames)
 
 
-async def _setup(**join_fields: Any) -> tuple[Topic, Any, dict[str, Any]]:
-    topic = await sync_to_async(make_topic)()
-    sari = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)(**join_fields)
-    return topic, sari, joined
-
-
 async def test_kb_insert_reaches_the_applicant_with_its_citation() -> None:
-    topic, sari, joined = await _setup(language="en")
+    topic, sari, joined = await counselor_and_applicant(language="en")
     article = await _article(topic)
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(sari, joined)
@@ -98,7 +98,7 @@ async def test_kb_insert_reaches_the_applicant_with_its_citation() -> None:
 
 
 async def test_kb_insert_and_notes_are_refused_to_everyone_else() -> None:
-    topic, sari, joined = await _setup()
+    topic, sari, joined = await counselor_and_applicant()
     article = await _article(topic)
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(sari, joined)
@@ -137,7 +137,7 @@ async def test_kb_insert_and_notes_are_refused_to_everyone_else() -> None:
 
 
 async def test_a_note_goes_to_the_counselor_and_supervisors_never_the_applicant() -> None:
-    _, sari, joined = await _setup()
+    _, sari, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(sari, joined)
     dewi = await sync_to_async(make_staff)("dewi", role=StaffRole.SUPERVISOR)
@@ -171,13 +171,11 @@ async def test_a_note_goes_to_the_counselor_and_supervisors_never_the_applicant(
 
 
 async def test_the_applicant_never_receives_the_transfer_note() -> None:
-    topic, sari, joined = await _setup()
+    topic, sari, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     budi = await sync_to_async(make_staff)("budi", topics=[topic])
     applicant, counselor = await accepted(sari, joined)
-    colleague = await staff_ws(budi)
-    await colleague.send(id="s1", type="status.set", status="available")
-    await colleague.recv_until("ack", id="s1")
+    colleague = await available_ws(budi)
 
     await counselor.send(
         id="t1",
@@ -209,7 +207,7 @@ async def test_the_applicant_never_receives_the_transfer_note() -> None:
 
 
 async def test_end_with_an_outcome_is_shown_to_staff_only() -> None:
-    _, sari, joined = await _setup()
+    _, sari, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(sari, joined)
     await counselor.send(id="e0", type="consultation.end", consultation_id=cid, outcome="great")
@@ -231,7 +229,7 @@ async def test_end_with_an_outcome_is_shown_to_staff_only() -> None:
 
 
 async def test_a_rating_reaches_supervisors_as_state() -> None:
-    _, sari, joined = await _setup()
+    _, sari, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(sari, joined)
     dewi = await sync_to_async(make_staff)("dewi", role=StaffRole.SUPERVISOR)

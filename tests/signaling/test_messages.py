@@ -11,7 +11,15 @@ from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, StaffRole, TranscriptEntry
 from tests.support.applicants import join
-from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.sockets import (
+    Ws,
+    accepted,
+    applicant_ws,
+    available_ws,
+    counselor_and_applicant,
+    drain,
+    staff_ws,
+)
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,15 +39,8 @@ def _events(public_id: str) -> list[str]:
     )
 
 
-async def _setup(**staff_kwargs: Any) -> tuple[Any, Any, dict[str, Any]]:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic], **staff_kwargs)
-    joined = await sync_to_async(join)()
-    return topic, staff, joined
-
-
 async def test_auth_sends_ready_history_and_position() -> None:
-    await _setup()
+    await counselor_and_applicant()
     joined = await sync_to_async(join)(name="Budi")
     applicant = await applicant_ws(joined)  # asserts the first frame is ready
     entry = await applicant.recv()
@@ -56,7 +57,7 @@ async def test_auth_sends_ready_history_and_position() -> None:
 
 
 async def test_the_applicants_ready_says_the_servers_time_not_when_it_queued() -> None:
-    await _setup()
+    await counselor_and_applicant()
     joined = await sync_to_async(join)(name="Budi")
     await asyncio.sleep(1.2)
     ws = Ws("/ws/applicant/")
@@ -71,7 +72,7 @@ async def test_the_applicants_ready_says_the_servers_time_not_when_it_queued() -
 
 
 async def test_chat_send_both_ways_acks_sender_and_delivers_to_other_side() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
 
@@ -96,7 +97,7 @@ async def test_chat_send_both_ways_acks_sender_and_delivers_to_other_side() -> N
 
 
 async def test_typing_reaches_the_other_side_only() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
 
@@ -116,7 +117,7 @@ async def test_typing_reaches_the_other_side_only() -> None:
 
 
 async def test_read_is_stored_and_shown_to_the_other_side() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
 
@@ -134,7 +135,7 @@ async def test_read_is_stored_and_shown_to_the_other_side() -> None:
 
 
 async def test_ping_gets_pong_with_its_id() -> None:
-    _, _, joined = await _setup()
+    _, _, joined = await counselor_and_applicant()
     applicant = await applicant_ws(joined)
     await applicant.recv_until("queue.position")
     await applicant.send(id="p1", type="ping")
@@ -144,7 +145,7 @@ async def test_ping_gets_pong_with_its_id() -> None:
 
 
 async def test_leave_while_waiting_abandons_and_while_active_ends() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     waiting = await sync_to_async(join)(name="Budi")
     other = await applicant_ws(waiting)
     await other.recv_until("queue.position")
@@ -166,7 +167,7 @@ async def test_leave_while_waiting_abandons_and_while_active_ends() -> None:
 
 
 async def test_status_set_acks_and_tells_the_counselor_and_supervisors() -> None:
-    _, staff, _ = await _setup()
+    _, staff, _ = await counselor_and_applicant()
     supervisor = await sync_to_async(make_staff)("dewi", role=StaffRole.SUPERVISOR)
     watcher = await staff_ws(supervisor)
     await watcher.recv_until("queue.snapshot")
@@ -182,7 +183,7 @@ async def test_status_set_acks_and_tells_the_counselor_and_supervisors() -> None
 
 
 async def test_offer_accept_makes_it_active_for_the_applicant() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant = await applicant_ws(joined)
     await applicant.recv_until("queue.position")
@@ -207,7 +208,7 @@ async def test_offer_accept_makes_it_active_for_the_applicant() -> None:
 
 
 async def test_offer_decline_goes_to_another_counselor_and_the_first_stops_following() -> None:
-    topic, staff, joined = await _setup()
+    topic, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     budi = await sync_to_async(make_staff)("budi", topics=[topic])
     applicant = await applicant_ws(joined)
@@ -237,7 +238,7 @@ async def test_offer_decline_goes_to_another_counselor_and_the_first_stops_follo
 
 
 async def test_consultation_end_by_counselor() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
     await counselor.send(id="e1", type="consultation.end", consultation_id=cid, reason="done")
@@ -260,14 +261,12 @@ async def test_consultation_end_by_counselor() -> None:
 
 
 async def test_consultation_transfer_to_another_topic_offers_it_there() -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     health = await sync_to_async(make_topic)("health-permit")
     budi = await sync_to_async(make_staff)("budi", topics=[health])
     applicant, counselor = await accepted(staff, joined)
-    colleague = await staff_ws(budi)
-    await colleague.send(id="s1", type="status.set", status="available")
-    await colleague.recv_until("ack", id="s1")
+    colleague = await available_ws(budi)
 
     await counselor.send(
         id="t1",
@@ -299,9 +298,7 @@ async def test_consultation_transfer_to_another_topic_offers_it_there() -> None:
 
 async def test_call_start_and_end_are_recorded_and_shown() -> None:
     # call.start is for video consultations; a chat asks with call.request (see test_calls.py).
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)(mode="video")
+    _, staff, joined = await counselor_and_applicant(mode="video")
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
 
@@ -346,7 +343,7 @@ async def test_call_start_and_end_are_recorded_and_shown() -> None:
 async def test_rtc_signaling_is_relayed_to_the_other_participant(
     kind: str, body: dict[str, Any], relayed: dict[str, Any]
 ) -> None:
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
 
@@ -368,7 +365,7 @@ async def test_rtc_signaling_is_relayed_to_the_other_participant(
 
 
 async def test_rtc_before_a_counselor_accepted_is_refused() -> None:
-    _, _, joined = await _setup()
+    _, _, joined = await counselor_and_applicant()
     applicant = await applicant_ws(joined)
     await applicant.recv_until("queue.position")
     await applicant.send(id="o1", type="rtc.offer", sdp="v=0")
@@ -380,7 +377,7 @@ async def test_rtc_before_a_counselor_accepted_is_refused() -> None:
 async def test_a_frame_about_a_consultation_the_connection_stopped_following_is_invalid_state() -> (
     None
 ):
-    _, staff, joined = await _setup()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
     await counselor.send(id="e1", type="consultation.end", consultation_id=cid, outcome="answered")

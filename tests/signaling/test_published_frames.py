@@ -4,6 +4,7 @@ its text, they do not build or validate it again per recipient."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -12,9 +13,8 @@ from channels.layers import get_channel_layer
 
 from consult.events import frames, groups
 from consult.models import Consultation
-from tests.support.applicants import join
-from tests.support.sockets import accepted, drain, staff_ws
-from tests.support.staff import make_staff, make_topic
+from tests.support.sockets import Ws, accepted, counselor_and_applicant, drain, staff_ws
+from tests.support.staff import make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,11 +23,34 @@ def _internal_id(public_id: str) -> int:
     return int(Consultation.objects.values_list("pk", flat=True).get(public_id=public_id))
 
 
+async def _active_chat() -> tuple[str, int, Ws, Ws]:
+    """An active consultation with both sides' sockets drained: its public id, its internal id,
+    the applicant's socket and the counselor's."""
+    _, staff, joined = await counselor_and_applicant()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    await drain(applicant)
+    await drain(counselor)
+    return cid, await sync_to_async(_internal_id)(cid), applicant, counselor
+
+
+async def _publish(internal: int, **event: Any) -> None:
+    """A frame event on the consultation's group (to all its connections), as a publisher
+    sends it: ``event`` holds the frame and, from this release on, its text."""
+    await get_channel_layer().group_send(
+        groups.group_consultation(internal),
+        {
+            "type": groups.FRAME_EVENT,
+            **event,
+            "consultation_id": internal,
+            "audience": groups.AUDIENCE_ALL,
+        },
+    )
+
+
 async def test_a_message_to_three_connections_is_serialised_once() -> None:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
+    _, staff, joined = await counselor_and_applicant()
     supervisor = await sync_to_async(make_staff)("budi", role="supervisor")
-    joined = await sync_to_async(join)()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
     board = await staff_ws(supervisor)
@@ -51,28 +74,12 @@ async def test_a_message_to_three_connections_is_serialised_once() -> None:
 
 
 async def test_consumers_forward_the_published_text_as_is() -> None:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
-    cid = joined["consultation_id"]
-    applicant, counselor = await accepted(staff, joined)
-    await drain(applicant)
-    await drain(counselor)
+    cid, internal, applicant, counselor = await _active_chat()
     frame = {"type": "read", "consultation_id": cid, "role": "counselor", "seq": 1}
     # A text that differs from the frame's values (a field no model has): whatever a consumer
     # forwards is the publisher's text, not something it rebuilt.
     text = json.dumps({**frame, "x": 7})
-    internal = await sync_to_async(_internal_id)(cid)
-    await get_channel_layer().group_send(
-        groups.group_consultation(internal),
-        {
-            "type": groups.FRAME_EVENT,
-            "frame": frame,
-            "text": text,
-            "consultation_id": internal,
-            "audience": groups.AUDIENCE_ALL,
-        },
-    )
+    await _publish(internal, frame=frame, text=text)
     for ws in (applicant, counselor):
         received = await ws.recv_until("read", consultation_id=cid)
         assert received["x"] == 7
@@ -83,22 +90,9 @@ async def test_consumers_forward_the_published_text_as_is() -> None:
 async def test_a_frame_from_a_process_of_the_earlier_release_is_still_forwarded() -> None:
     # During a rolling upgrade a process of the earlier release publishes the frame's values
     # only (no serialised text); a connection on a new process still forwards it, validated.
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
-    cid = joined["consultation_id"]
-    applicant, counselor = await accepted(staff, joined)
-    await drain(applicant)
-    await drain(counselor)
-    internal = await sync_to_async(_internal_id)(cid)
-    await get_channel_layer().group_send(
-        groups.group_consultation(internal),
-        {
-            "type": groups.FRAME_EVENT,
-            "frame": {"type": "read", "consultation_id": cid, "role": "counselor", "seq": 1},
-            "consultation_id": internal,
-            "audience": groups.AUDIENCE_ALL,
-        },
+    cid, internal, applicant, counselor = await _active_chat()
+    await _publish(
+        internal, frame={"type": "read", "consultation_id": cid, "role": "counselor", "seq": 1}
     )
     for ws in (applicant, counselor):
         received = await ws.recv_until("read", consultation_id=cid)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from consult.models import Consultation
 from consult.services import offers
 from tests.support.applicants import join
-from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.sockets import Ws, accepted, applicant_ws, available_ws, drain, staff_ws
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,9 +173,7 @@ async def test_accepting_an_offer_that_lapsed_is_invalid_state_for_its_counselor
     topic = await sync_to_async(make_topic)(A)
     sari = await sync_to_async(make_staff)("sari", topics=[topic])
     dewi = await sync_to_async(make_staff)("dewi", topics=[topic])
-    sari_ws = await staff_ws(sari)
-    await sari_ws.send(id="s", type="status.set", status="available")
-    await sari_ws.recv_until("ack", id="s")
+    sari_ws = await available_ws(sari, "s")
     joined = await sync_to_async(join)()
     cid = joined["consultation_id"]
     await sari_ws.recv_until("consultation.state", consultation_id=cid, status="offered")

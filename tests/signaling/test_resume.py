@@ -10,17 +10,14 @@ from asgiref.sync import sync_to_async
 
 from consult.events import publish as events
 from consult.models import TranscriptEntry
-from tests.support.applicants import join
-from tests.support.sockets import Ws, accepted, applicant_ws
-from tests.support.staff import make_staff, make_topic, session_cookie
+from tests.support.sockets import Ws, accepted, applicant_ws, counselor_and_applicant
+from tests.support.staff import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _pair() -> tuple[Ws, Ws, dict[str, Any], Any]:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
+    _, staff, joined = await counselor_and_applicant()
     applicant, counselor = await accepted(staff, joined)
     return applicant, counselor, joined, staff
 

@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from consult.events import publish as events
 from consult.events.layer import OncePerPeriod
 from tests.support.applicants import join
-from tests.support.sockets import accepted, drain, staff_ws
+from tests.support.sockets import accepted, available_ws, counselor_and_applicant, drain, staff_ws
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,9 +35,7 @@ def _dropping(kind: str) -> Any:
 
 
 async def test_a_dropped_end_of_consultation_reaches_both_sides_with_the_next_ping() -> None:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
+    _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]
     applicant, counselor = await accepted(staff, joined)
     active = await _state_version(counselor, applicant)
@@ -78,9 +76,7 @@ def _latest_version() -> int:
 async def test_a_dropped_offer_reaches_the_counselor_with_the_next_ping() -> None:
     topic = await sync_to_async(make_topic)()
     staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    counselor = await staff_ws(staff)
-    await counselor.send(id="avail", type="status.set", status="available")
-    await counselor.recv_until("ack", id="avail")
+    counselor = await available_ws(staff, "avail")
     await drain(counselor)
     with _dropping("consultation.state"):
         joined = await sync_to_async(join)()

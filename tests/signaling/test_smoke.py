@@ -1,17 +1,12 @@
 import pytest
-from asgiref.sync import sync_to_async
 
-from tests.support.applicants import join
-from tests.support.sockets import applicant_ws, staff_ws
-from tests.support.staff import make_staff, make_topic
+from tests.support.sockets import applicant_ws, counselor_and_applicant, staff_ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_join_offer_accept_chat_both_ways() -> None:
-    topic = await sync_to_async(make_topic)()
-    staff = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)()
+    _, staff, joined = await counselor_and_applicant()
     applicant = await applicant_ws(joined)
     first = await applicant.recv_until("entry")
     assert first["event"] == "joined" and first["seq"] == 1

@@ -10,8 +10,9 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from consult.models import StaffProfile
-from tests.support.staff import session_cookie
+from consult.models import StaffProfile, Topic
+from tests.support.applicants import join
+from tests.support.staff import make_staff, make_topic, session_cookie
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 # A browser's handshake names the host it connects to; the Origin must be that same site.
@@ -69,6 +70,24 @@ async def staff_ws(staff: StaffProfile) -> Ws:
     await ws.connect()
     ready = await ws.recv()
     assert ready["type"] == "ready", ready
+    return ws
+
+
+async def counselor_and_applicant(**join_fields: Any) -> tuple[Topic, StaffProfile, dict[str, Any]]:
+    """What most socket tests start from: the building-approval topic, counselor sari serving it
+    (offline) and an applicant who joined it (``join_fields``: ``join`` overrides), as ``join``
+    answered."""
+    topic = await sync_to_async(make_topic)()
+    sari = await sync_to_async(make_staff)("sari", topics=[topic])
+    joined = await sync_to_async(join)(**join_fields)
+    return topic, sari, joined
+
+
+async def available_ws(staff: StaffProfile, request_id: str = "s1") -> Ws:
+    """A new staff socket of ``staff``, set available (its ``status.set`` acknowledged)."""
+    ws = await staff_ws(staff)
+    await ws.send(id=request_id, type="status.set", status="available")
+    await ws.recv_until("ack", id=request_id)
     return ws
 
 

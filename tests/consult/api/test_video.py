@@ -22,7 +22,7 @@ from consult.rtc.verdict import MIN_MEASUREMENT_S
 from consult.services import consultations, offers
 from tests.support.applicants import join
 from tests.support.rtc import RtcClientFactory
-from tests.support.sockets import Ws, staff_ws
+from tests.support.sockets import Ws, counselor_and_applicant, staff_ws
 from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -181,9 +181,7 @@ def _verdict(public_id: str) -> tuple[str, list[str], bool]:
 async def test_precheck_over_http_returns_the_picture_and_stores_the_verdict(
     precheck_service: PrecheckService, rtc_client: RtcClientFactory
 ) -> None:
-    topic = await sync_to_async(make_topic)()
-    sari = await sync_to_async(make_staff)("sari", topics=[topic])
-    joined = await sync_to_async(join)(mode="video")
+    _, sari, joined = await counselor_and_applicant(mode="video")
     cid = joined["consultation_id"]
     # The counselor is offered the consultation before the check: the verdict reaches them live.
     counselor = await staff_ws(sari)

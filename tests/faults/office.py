@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tests.support.live import HttpClient, LiveSocket
 from tests.support.phones import new_phone
@@ -21,6 +21,18 @@ from tests.support.servers import DaphneServer, Database, manage
 TOPIC = "building-approval"
 PASSWORD = "faults-password-8d2e4a"
 ENTRY_KEY = ("seq", "kind", "author_role", "text", "event", "client_msg_id")
+
+
+class Across(NamedTuple):
+    """A chat across two processes (``Office.chat_across``)."""
+
+    server_a: DaphneServer
+    server_b: DaphneServer
+    counselor_http: HttpClient
+    supervisor_http: HttpClient
+    joined: dict[str, Any]
+    applicant_socket: LiveSocket
+    staff_socket: LiveSocket
 
 
 @dataclass
@@ -113,6 +125,30 @@ class Office:
         staff_socket, _ = await self.staff(counselor_on, counselor)
         await offer_take(staff_socket, joined["consultation_id"])
         return joined, applicant_socket, staff_socket
+
+    async def chat_across(self, supervisor_on: str = "B") -> Across:
+        """A counselor and a supervisor account; processes A and B started; both logged in (the
+        counselor on B, the supervisor on ``supervisor_on``); an applicant joins on A and the
+        counselor on B takes the offer (``accepted``)."""
+        counselor_name = self.create_staff("counselor")
+        supervisor_name = self.create_staff("supervisor")
+        server_a, server_b = self.start("A", "B")
+        counselor_http = await self.login(server_b, counselor_name)
+        supervisor_http = await self.login(
+            {"A": server_a, "B": server_b}[supervisor_on], supervisor_name
+        )
+        joined, applicant_socket, staff_socket = await self.accepted(
+            server_a, server_b, counselor_http
+        )
+        return Across(
+            server_a,
+            server_b,
+            counselor_http,
+            supervisor_http,
+            joined,
+            applicant_socket,
+            staff_socket,
+        )
 
     async def close_sockets(self) -> None:
         for socket in self.sockets:

@@ -69,15 +69,15 @@ async def test_terminated_backends_refuse_one_frame_retryably_and_store_its_retr
         LOKET_DB_POOL=pool,
         LOKET_DB_CONN_MAX_AGE="0" if pool == "1" else "60",
     )
-    counselor_name = built.create_staff("counselor")
-    supervisor_name = built.create_staff("supervisor")
-    server_a, server_b = built.start("A", "B")
-    counselor_http = await built.login(server_b, counselor_name)
-    supervisor_http = await built.login(server_b, supervisor_name)
-
-    joined, applicant_socket, staff_socket = await built.accepted(
-        server_a, server_b, counselor_http
-    )
+    (
+        server_a,
+        server_b,
+        _,
+        supervisor_http,
+        joined,
+        applicant_socket,
+        staff_socket,
+    ) = await built.chat_across()
     public_id = joined["consultation_id"]
     applicant = Side("applicant", applicant_socket, {})
     counselor = Side("counselor", staff_socket, {"consultation_id": public_id})

@@ -37,15 +37,15 @@ async def test_stopped_consumer_recovers_entries_and_state_after_overflow(
         LOKET_FRAME_RATE="5000/10",
         LOKET_CHANNEL_CAPACITY=str(CAPACITY),
     )
-    counselor_name = built.create_staff("counselor")
-    supervisor_name = built.create_staff("supervisor")
-    server_a, server_b = built.start("A", "B")
-    counselor_http = await built.login(server_b, counselor_name)
-    supervisor_http = await built.login(server_a, supervisor_name)
-
-    joined, applicant_socket, staff_socket = await built.accepted(
-        server_a, server_b, counselor_http
-    )
+    (
+        server_a,
+        server_b,
+        _,
+        supervisor_http,
+        joined,
+        applicant_socket,
+        staff_socket,
+    ) = await built.chat_across("A")
     public_id = joined["consultation_id"]
     applicant = Side("applicant", applicant_socket, {})
     counselor = Side("counselor", staff_socket, {"consultation_id": public_id})

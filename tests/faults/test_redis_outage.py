@@ -116,15 +116,15 @@ async def test_redis_down_for_30s_loses_nothing_and_recovers(
     office: OfficeFactory, own_redis: RedisServer
 ) -> None:
     built = office(own_redis.url)
-    counselor_name = built.create_staff("counselor")
-    supervisor_name = built.create_staff("supervisor")
-    server_a, server_b = built.start("A", "B")
-    counselor_http = await built.login(server_b, counselor_name)
-    supervisor_http = await built.login(server_b, supervisor_name)
-
-    joined, applicant_socket, staff_socket = await built.accepted(
-        server_a, server_b, counselor_http
-    )
+    (
+        server_a,
+        server_b,
+        counselor_http,
+        supervisor_http,
+        joined,
+        applicant_socket,
+        staff_socket,
+    ) = await built.chat_across()
     public_id = joined["consultation_id"]
     applicant = Participant(
         "applicant",

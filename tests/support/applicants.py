@@ -8,11 +8,11 @@ from typing import Any
 
 from django.test import Client
 
-from consult.models import Consultation, StaffProfile, TranscriptEntry
+from consult.models import Consultation, StaffProfile, Topic, TranscriptEntry
 from consult.services import consultations, offers
 from consult.services.transcript import transcript_append
 from tests.support.phones import new_phone
-from tests.support.staff import counselor_online
+from tests.support.staff import counselor_online, make_staff
 
 
 def join(topic: str = "building-approval", **overrides: Any) -> dict[str, Any]:
@@ -44,6 +44,20 @@ def active_consultation(staff: StaffProfile, **join: Any) -> Consultation:
     consultation = waiting_consultation(**join)
     offers.offer_accept(staff=staff, consultation_id=consultation.pk)
     return reload(consultation)
+
+
+def offered_with_a_free_colleague(
+    topic: Topic,
+) -> tuple[StaffProfile, StaffProfile, Consultation]:
+    """Counselors sari and budi on ``topic``: sari comes online and a new applicant's
+    consultation is offered to her, then budi comes online too (free). Sari, budi and the
+    consultation."""
+    sari = make_staff("sari", topics=[topic])
+    budi = make_staff("budi", topics=[topic])
+    counselor_online(sari)
+    consultation = waiting_consultation()
+    counselor_online(budi)
+    return sari, budi, consultation
 
 
 def say(

@@ -17,7 +17,7 @@ from consult.models import (
 )
 from consult.services import offers, presence
 from consult.services.sweeper import sweep_due
-from tests.support.applicants import reload, waiting_consultation
+from tests.support.applicants import offered_with_a_free_colleague, reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -49,11 +49,7 @@ def _status(staff: StaffProfile) -> str:
 
 
 def test_an_unanswered_offer_is_re_offered_and_the_silent_counselor_set_away(topic: Any) -> None:
-    sari = make_staff("sari", topics=[topic])
-    budi = make_staff("budi", topics=[topic])
-    counselor_online(sari)
-    consultation = waiting_consultation()
-    counselor_online(budi)
+    sari, budi, consultation = offered_with_a_free_colleague(topic)
     assert reload(consultation).counselor_id == sari.pk
 
     assert sweep_due()["offers"] == 0  # not yet due

@@ -11,7 +11,7 @@ from django.utils import timezone
 from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
 from consult.services import calls, consultations, offers, presence
 from consult.services.routing import queue_dispatch
-from tests.support.applicants import reload, waiting_consultation
+from tests.support.applicants import offered_with_a_free_colleague, reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -162,11 +162,7 @@ def test_a_chat_in_a_call_takes_the_whole_capacity(topic: Any) -> None:
 
 
 def test_a_declined_offer_goes_to_another_counselor_not_back(topic: Any) -> None:
-    sari = make_staff("sari", topics=[topic])
-    budi = make_staff("budi", topics=[topic])
-    counselor_online(sari)
-    consultation = waiting_consultation()
-    counselor_online(budi)
+    sari, budi, consultation = offered_with_a_free_colleague(topic)
     assert reload(consultation).counselor_id == sari.pk
     offers.offer_decline(staff=sari, consultation_id=consultation.pk)
     assert reload(consultation).counselor_id == budi.pk

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.browser import chromium
 from tests.support.needs import chromium_path, missing
 from tests.support.processes import attach_logs
 
@@ -51,14 +52,8 @@ def loket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoketNetns]:
 
 @pytest.fixture(scope="module")
 def browser(loket: LoketNetns) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(loket.chromium), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(CHROMIUM_ARGS, str(loket.chromium)) as launched:
+        yield launched
 
 
 class Pages:

@@ -19,8 +19,7 @@ import pytest
 
 from tests.e2e.netns import CHROMIUM_ARGS
 from tests.e2e.video_pages import accept_offer, applicant_join, login_counselor
-from tests.support.browser import Server, served
-from tests.support.needs import chromium_path
+from tests.support.browser import Server, chromium, served
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(300)]
 
@@ -111,13 +110,12 @@ def _login(page: Any, base: str, username: str, target: str) -> None:
 def test_every_page_runs_under_the_policy_without_a_violation(
     office: Server, closed_office: Server
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     watch = Watch()
     base = office.url
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with chromium(CHROMIUM_ARGS) as browser:
         try:
             contexts = {}
             for name in ("applicant", "counselor", "supervisor", "visitor"):
@@ -190,8 +188,6 @@ def test_every_page_runs_under_the_policy_without_a_violation(
 
             sys.stderr.write(office.log_tail())
             raise
-        finally:
-            browser.close()
 
     visited = {re.sub(r"^https?://[^/]+", "", url).split("?")[0] for url in watch.documents}
     for path in ("/", "/login/", "/counselor/", "/supervisor/", "/supervisor/figures/"):

@@ -16,8 +16,7 @@ import pytest
 
 from tests.e2e.netns import CHROMIUM_ARGS
 from tests.e2e.video_pages import accept_offer, applicant_join, login_counselor
-from tests.support.browser import Server, served
-from tests.support.needs import chromium_path
+from tests.support.browser import Server, chromium, served
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.timeout(300)]
 
@@ -40,43 +39,37 @@ def office(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_a_long_call_renews_its_turn_credentials(office: Server) -> None:
-    from playwright.sync_api import sync_playwright
-
     fetched: dict[str, list[float]] = {"applicant": [], "counselor": []}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            pages = {}
-            for name in fetched:
-                ctx = browser.new_context(locale="id-ID")
-                ctx.set_default_timeout(WAIT_MS)
-                ctx.on(
-                    "request",
-                    lambda request, name=name: (
-                        fetched[name].append(time.monotonic())
-                        if "/api/ice-servers" in request.url
-                        else None
-                    ),
-                )
-                pages[name] = ctx.new_page()
-            applicant, counselor = pages["applicant"], pages["counselor"]
-            applicant_join(applicant, office.url, topic="building-approval")
-            login_counselor(counselor, office.url, "sari", PASSWORD)
-            accept_offer(counselor)
-            applicant.locator('[data-call-ref="ask-video"]').click()
-            counselor.locator('[data-call-ref="accept"]:visible').click()
-            for page in (applicant, counselor):
-                page.wait_for_selector('[data-call-ref="root"][data-call-state="connected"]')
-            # Half of the 60 s lifetime, and some slack for a loaded machine.
-            deadline = time.monotonic() + 50
-            while time.monotonic() < deadline and min(map(len, fetched.values())) < 2:
-                applicant.wait_for_timeout(500)
-            # The renewal did not disturb the call.
-            for page in (applicant, counselor):
-                connected = page.locator('[data-call-ref="root"][data-call-state="connected"]')
-                assert connected.count() >= 1
-        finally:
-            browser.close()
+    with chromium(CHROMIUM_ARGS) as browser:
+        pages = {}
+        for name in fetched:
+            ctx = browser.new_context(locale="id-ID")
+            ctx.set_default_timeout(WAIT_MS)
+            ctx.on(
+                "request",
+                lambda request, name=name: (
+                    fetched[name].append(time.monotonic())
+                    if "/api/ice-servers" in request.url
+                    else None
+                ),
+            )
+            pages[name] = ctx.new_page()
+        applicant, counselor = pages["applicant"], pages["counselor"]
+        applicant_join(applicant, office.url, topic="building-approval")
+        login_counselor(counselor, office.url, "sari", PASSWORD)
+        accept_offer(counselor)
+        applicant.locator('[data-call-ref="ask-video"]').click()
+        counselor.locator('[data-call-ref="accept"]:visible').click()
+        for page in (applicant, counselor):
+            page.wait_for_selector('[data-call-ref="root"][data-call-state="connected"]')
+        # Half of the 60 s lifetime, and some slack for a loaded machine.
+        deadline = time.monotonic() + 50
+        while time.monotonic() < deadline and min(map(len, fetched.values())) < 2:
+            applicant.wait_for_timeout(500)
+        # The renewal did not disturb the call.
+        for page in (applicant, counselor):
+            connected = page.locator('[data-call-ref="root"][data-call-state="connected"]')
+            assert connected.count() >= 1
     for name, times in fetched.items():
         assert len(times) >= 2, (name, times)
         assert times[1] - times[0] >= 25, (name, times)

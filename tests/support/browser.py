@@ -69,18 +69,28 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
 
 
+@contextlib.contextmanager
+def chromium(args: list[str] = LAUNCH_ARGS, executable: str | None = None) -> Iterator[Any]:
+    """Chromium (``executable``, or the one ``chromium_path`` finds) launched with ``args``,
+    closed on leaving."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=executable or chromium_path(), args=args)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Chromium, closed after the test; ``expect`` waits up to WAIT_MS."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @contextlib.contextmanager

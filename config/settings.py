@@ -247,6 +247,9 @@ LOKET: dict[str, Any] = {
     "FRAME_RATE": env_rate("LOKET_FRAME_RATE", (200, 10.0)),
     "HANDLING_SAMPLE": 20,
     "DEFAULT_HANDLING_SECONDS": env_int("LOKET_DEFAULT_HANDLING_SECONDS", 300, minimum=1),
+    # How many waiting consultations a queue.snapshot lists (the rest are counted): no frame
+    # grows with the queue (each listed one is ~0.2 KB; the maximum stays far under 1 MiB).
+    "QUEUE_SNAPSHOT_ITEMS": env_int("LOKET_QUEUE_SNAPSHOT_ITEMS", 50, minimum=1, maximum=1000),
     "RUN_SWEEPER": env_bool("LOKET_SWEEPER", True),
     "RUN_RUNTIME": env_bool("LOKET_RUNTIME", True),
     # Outside office hours (consult/hours.py) joining the queue is refused with office_closed.

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from .events.frames import QueuePosition
+from .events.frames import Placing, QueuePosition
 from .models import Mode
 
 
@@ -59,29 +59,31 @@ def wait_estimate(
 
 
 def queue_position_from_snapshot(
-    *, snapshot: dict[str, Any], order: list[int], consultation_id: int
+    *, snapshot: dict[str, Any], placing: Placing, consultation_id: int, public_id: str
 ) -> QueuePosition | None:
     """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot
-    (the ``queue.snapshot`` frame's values) and the queue's internal ``order``.
+    (the ``queue.snapshot`` frame's values: the staffing) and what travels beside it
+    (``placing``: the queue's internal order, each one's mode, the head video's waiting_since).
 
     The position counts the waiting consultations of the same mode ahead (chats and videos queue
     separately within a topic; see docs/ARCHITECTURE.md). None if it is not in the queue.
+    ``public_id`` is the consultation's id as its frames name it.
     """
+    order = placing.order
     if consultation_id not in order:
         return None
-    rows: list[dict[str, Any]] = snapshot["waiting"]
     index = order.index(consultation_id)
-    row = rows[index]
-    mode = row["mode"]
-    same_mode = [r for r in rows if r["mode"] == mode]
-    position = sum(1 for r in rows[: index + 1] if r["mode"] == mode)
+    modes = placing.modes
+    letter = modes[index]
+    mode = Mode.VIDEO if letter == "v" else Mode.CHAT
+    position = modes.count(letter, 0, index + 1)
     reserve_in = 0.0
-    if mode == Mode.VIDEO and same_mode[0]["waiting_since"]:
-        head_since = datetime.fromisoformat(same_mode[0]["waiting_since"])
+    if mode == Mode.VIDEO and placing.video_since:
+        head_since = datetime.fromisoformat(placing.video_since)
         reserve_in = (head_since - video_reserve_cutoff(now=timezone.now())).total_seconds()
     return QueuePosition(
         type="queue.position",
-        consultation_id=row["consultation_id"],
+        consultation_id=public_id,
         position=position,
         estimated_wait_seconds=wait_estimate(
             mode=mode,

@@ -193,11 +193,20 @@ class WaitingItem(_Frame):
 
 
 class QueueSnapshot(_Frame):
-    """A topic's queue for staff: who waits (no personal data), and the staffing behind it."""
+    """A topic's queue for staff: who waits (no personal data), and the staffing behind it.
+
+    ``waiting`` lists the first ``LOKET_QUEUE_SNAPSHOT_ITEMS`` in queue order; the counts cover
+    the whole queue, so the frame's size does not grow with it."""
 
     type: Literal["queue.snapshot"]
     topic: str
     waiting: list[WaitingItem]
+    # Everyone waiting in the topic (``waiting`` lists the first of them), and by mode.
+    waiting_count: int
+    waiting_chats: int
+    waiting_videos: int
+    # The earliest ``waiting_since`` of all of them (None when nobody waits).
+    oldest_waiting_since: str | None
     # Chat places of the available, connected counselors serving the topic, and how many are free.
     staffed_slots: int
     free_slots: int
@@ -383,6 +392,29 @@ class QueueView:
 
     snapshot: QueueSnapshot
     order: list[int] = field(default_factory=list)
+    # One letter per entry of ``order``: "c" a chat, "v" a video (a place counts within its mode).
+    modes: str = ""
+    # The first waiting video's ``waiting_since`` (its reservation clock), None when none waits.
+    video_since: str | None = None
+
+    def placing(self) -> Placing:
+        return Placing(order=self.order, modes=self.modes, video_since=self.video_since)
+
+
+@dataclass
+class Placing:
+    """What an applicant connection finds its place with, beside a ``queue.snapshot`` on the
+    channel layer (never in it): the queue's internal ids in order, each one's mode, and the
+    head video's waiting_since. O(waiting) in size, as the order always was (ids and one
+    letter each): the client frame itself stays bounded."""
+
+    order: list[int] = field(default_factory=list)
+    modes: str = ""
+    video_since: str | None = None
+
+    def internal(self) -> dict[str, Any]:
+        """The channel-layer keys it travels as, next to the frame."""
+        return {"order": self.order, "modes": self.modes, "video_since": self.video_since}
 
 
 def validated(data: dict[str, Any]) -> BaseModel:

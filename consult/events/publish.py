@@ -37,6 +37,7 @@ from .frames import (
     Entry,
     NoteFrame,
     Outgoing,
+    Placing,
     ReadFrame,
     RtcDescriptionFrame,
     RtcHangupFrame,
@@ -100,6 +101,24 @@ def order_of(event: dict[str, Any]) -> list[int]:
     if order is None:
         order = event["frame"].get("order", [])
     return list(order)
+
+
+def placing_of(event: dict[str, Any]) -> Placing:
+    """What travels beside a ``queue.snapshot`` frame for applicants to find their place.
+
+    From a process of an earlier release there are no modes: that release's frame listed the
+    whole queue, so the modes and the head video are read off its ``waiting``."""
+    order = order_of(event)
+    modes = event.get("modes")
+    if modes is not None:
+        return Placing(order=order, modes=str(modes), video_since=event.get("video_since"))
+    rows = event["frame"].get("waiting", [])
+    videos = [r for r in rows if r["mode"] == "video"]
+    return Placing(
+        order=order,
+        modes="".join("v" if r["mode"] == "video" else "c" for r in rows),
+        video_since=videos[0]["waiting_since"] if videos else None,
+    )
 
 
 def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
@@ -266,7 +285,11 @@ def queues_changed(
             topics.update(staff_topic_ids(staff_ids=staff_ids))
         ordered = sorted(topics)
         for topic_id, view in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
-            publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot, order=view.order)
+            publish(
+                [group_topic(topic_id), GROUP_SUPERVISORS],
+                view.snapshot,
+                **view.placing().internal(),
+            )
 
     after_commit(send)
 

@@ -25,7 +25,7 @@ from ..models import (
     StaffRole,
     Topic,
 )
-from .queue import queue_snapshot
+from .queue import queue_snapshots
 
 
 def board_snapshot() -> Board:
@@ -37,7 +37,8 @@ def board_snapshot() -> Board:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         topics = list(Topic.objects.filter(active=True).order_by("order", "code"))
-        queues = [queue_snapshot(topic_id=topic.pk).snapshot for topic in topics]
+        # Each bounded: the first LOKET_QUEUE_SNAPSHOT_ITEMS waiting and the counts.
+        queues = [view.snapshot for view in queue_snapshots(topic_ids=[t.pk for t in topics])]
         codes = {topic.pk: topic.code for topic in Topic.objects.all()}
         counselors = list(
             StaffProfile.objects.filter(role=StaffRole.COUNSELOR, user__is_active=True)

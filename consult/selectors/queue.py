@@ -250,39 +250,60 @@ def queue_snapshot(*, topic_id: int) -> QueueView:
 
 
 def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
-    """The snapshots of several topics (in the order given), from one read of the staffing."""
+    """The snapshots of several topics (in the order given), from one read of the staffing.
+
+    Each frame lists the first ``LOKET_QUEUE_SNAPSHOT_ITEMS`` waiting and counts all of them;
+    the internal placing beside it (ids and modes in order) still covers the whole queue."""
     topics = Topic.objects.in_bulk(topic_ids)
-    waiting: dict[int, list[dict[str, Any]]] = {topic_id: [] for topic_id in topic_ids}
+    limit = settings.LOKET["QUEUE_SNAPSHOT_ITEMS"]
+    waiting: dict[int, list[tuple[Any, ...]]] = {topic_id: [] for topic_id in topic_ids}
+    # One read of the whole queue (the order applicants place themselves in, the counts), as
+    # tuples: the details of the first ``limit`` only become frame items.
     for row in (
         _waiting_in_order()
         .filter(topic_id__in=topic_ids)
-        .values("pk", "public_id", "mode", "language", "queued_at", "priority", "topic_id")
+        .values_list("topic_id", "pk", "mode", "queued_at", "priority", "public_id", "language")
     ):
-        waiting[row["topic_id"]].append(dict(row))
+        waiting[row[0]].append(row)
     staffing = staffing_view()
-    return [
-        QueueView(
-            snapshot=QueueSnapshot(
-                type="queue.snapshot",
-                topic=topics[topic_id].code,
-                waiting=[
-                    WaitingItem(
-                        consultation_id=str(row["public_id"]),
-                        position=index + 1,
-                        mode=row["mode"],
-                        language=row["language"],
-                        waiting_since=iso(row["queued_at"]),
-                        requeued=row["priority"] > 0,
-                    )
-                    for index, row in enumerate(waiting[topic_id])
-                ],
-                **staffing.of_topic(topic_id),
-                handling_seconds=round(handling_seconds(topic_id=topic_id), 1),
-            ),
-            order=[row["pk"] for row in waiting[topic_id]],
+    views = []
+    for topic_id in topic_ids:
+        rows = waiting[topic_id]
+        modes = "".join("v" if row[2] == Mode.VIDEO else "c" for row in rows)
+        since = [row[3] for row in rows if row[3] is not None]
+        first_video = modes.find("v")
+        snapshot = QueueSnapshot(
+            type="queue.snapshot",
+            topic=topics[topic_id].code,
+            waiting=[
+                WaitingItem(
+                    consultation_id=str(public_id),
+                    position=index + 1,
+                    mode=mode,
+                    language=language,
+                    waiting_since=iso(queued),
+                    requeued=priority > 0,
+                )
+                for index, (_, _, mode, queued, priority, public_id, language) in enumerate(
+                    rows[:limit]
+                )
+            ],
+            waiting_count=len(rows),
+            waiting_chats=modes.count("c"),
+            waiting_videos=modes.count("v"),
+            oldest_waiting_since=iso(min(since)) if since else None,
+            **staffing.of_topic(topic_id),
+            handling_seconds=round(handling_seconds(topic_id=topic_id), 1),
         )
-        for topic_id in topic_ids
-    ]
+        views.append(
+            QueueView(
+                snapshot=snapshot,
+                order=[row[1] for row in rows],
+                modes=modes,
+                video_since=iso(rows[first_video][3]) if first_video >= 0 else None,
+            )
+        )
+    return views
 
 
 def queue_position(
@@ -297,5 +318,8 @@ def queue_position(
         return None
     view = queue_snapshot(topic_id=consultation.topic_id)
     return queue_position_from_snapshot(
-        snapshot=view.snapshot.model_dump(), order=view.order, consultation_id=consultation.pk
+        snapshot=view.snapshot.model_dump(),
+        placing=view.placing(),
+        consultation_id=consultation.pk,
+        public_id=str(consultation.public_id),
     )

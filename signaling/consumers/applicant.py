@@ -9,7 +9,7 @@ from django.conf import settings
 from consult.errors import DomainError, TokenExpired, TokenInvalid
 from consult.estimate import queue_position_from_snapshot
 from consult.events import groups
-from consult.events.frames import Outgoing, QueuePosition
+from consult.events.frames import Outgoing, Placing, QueuePosition
 
 from .. import bridge, protocol
 from .base import BaseConsumer
@@ -102,13 +102,17 @@ class ApplicantConsumer(BaseConsumer):
             self.last_position = key
             await self.send_frame(frame)
 
-    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
+    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
         consultation_id = self.consultation_id
-        if consultation_id is None:
+        followed = self.followed.get(consultation_id) if consultation_id is not None else None
+        if consultation_id is None or followed is None:
             return
         await self.push_position(
             queue_position_from_snapshot(
-                snapshot=frame.data, order=order, consultation_id=consultation_id
+                snapshot=frame.data,
+                placing=placing,
+                consultation_id=consultation_id,
+                public_id=followed.public_id,
             )
         )
 

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from consult.errors import Forbidden, InvalidState
 from consult.events import groups, layer, publish
-from consult.events.frames import Ack, Entry, Outgoing
+from consult.events.frames import Ack, Entry, Outgoing, Placing
 
 from .. import bridge
 from .ratelimit import warn_once_a_minute
@@ -348,7 +348,7 @@ class OrderedDelivery(LayerReceiver):
         consultation_id = event.get("consultation_id")
         kind = frame.type
         if kind == "queue.snapshot":
-            await self.on_queue_snapshot(frame, publish.order_of(event))
+            await self.on_queue_snapshot(frame, publish.placing_of(event))
             return
         if kind == "consultation.state" and consultation_id is not None:
             followed = self.followed.get(consultation_id)
@@ -367,9 +367,9 @@ class OrderedDelivery(LayerReceiver):
         else:
             await self.send_outgoing(frame)
 
-    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
-        """Subclasses decide what of a queue snapshot this connection may see (``order``, the
-        queue's internal ids, is for finding a place in it, never sent)."""
+    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
+        """Subclasses decide what of a queue snapshot this connection may see (``placing``, the
+        queue's internal ids and modes, is for finding a place in it, never sent)."""
 
     async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         """Subclasses follow or stop following on a consultation's state change."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from consult.errors import Forbidden
 from consult.events import groups, publish
-from consult.events.frames import Board, CounselorStatusFrame, Outgoing, QueueView
+from consult.events.frames import Board, CounselorStatusFrame, Outgoing, Placing, QueueView
 
 from .. import bridge, protocol
 from ..session_guard import SessionGuard
@@ -66,7 +66,7 @@ class StaffConsumer(BaseConsumer):
             status=self.staff.status if self.staff.is_counselor else None,
         )
         for view in views:
-            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.order)
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.placing())
         if self.role == "supervisor":
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
@@ -125,7 +125,7 @@ class StaffConsumer(BaseConsumer):
 
     async def resync_queues(self) -> None:
         for view in await bridge.queue_snapshots(topic_ids=self.topic_ids):
-            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.order)
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.placing())
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         guard: SessionGuard | None = getattr(self, "guard", None)
@@ -156,7 +156,7 @@ class StaffConsumer(BaseConsumer):
 
             raise Forbidden("Only counselors may do this.")
 
-    async def on_queue_snapshot(self, frame: Outgoing, order: list[int]) -> None:
+    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
         # Staff see who waits (no personal data); the internal order is not theirs to see.
         topic = frame.data["topic"]
         if self.snapshots_sent.get(topic) != frame.data:

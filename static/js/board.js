@@ -2,7 +2,7 @@
 // whole office at one moment); from then on the page applies the live frames every supervisor
 // connection receives: queue.snapshot (a topic's queue), consultation.state (one consultation and
 // its counselor) and counselor.status. Nothing is polled; the longest wait ticks here, from the
-// waiting_since of the queue and the server's clock.
+// queue's oldest_waiting_since and the server's clock (a snapshot lists only the first waiting).
 
 import { byId, el } from "./lib/dom.js";
 import { lang, t } from "./lib/i18n.js";
@@ -43,14 +43,11 @@ function load(counselorId) {
   return n;
 }
 
+// A snapshot lists only the first waiting: the count and the oldest wait are of the whole queue.
 function oldestWaiting(topicCode) {
   const snapshot = state.queues.get(topicCode);
-  let oldest = null;
-  for (const item of snapshot ? snapshot.waiting : []) {
-    const since = Date.parse(item.waiting_since);
-    if (!Number.isNaN(since) && (oldest === null || since < oldest)) oldest = since;
-  }
-  return oldest;
+  const since = snapshot ? Date.parse(snapshot.oldest_waiting_since) : NaN;
+  return Number.isNaN(since) ? null : since;
 }
 
 /** 0:45, 12:05, 1:02:05 */
@@ -99,7 +96,7 @@ function render() {
       else chats += 1;
     }
     const snapshot = state.queues.get(topic.code);
-    const waiting = snapshot ? snapshot.waiting.length : 0;
+    const waiting = snapshot ? snapshot.waiting_count : 0;
     const oldest = oldestWaiting(topic.code);
     if (oldest !== null && (oldestOverall === null || oldest < oldestOverall)) oldestOverall = oldest;
     totals.waiting += waiting;

@@ -45,6 +45,8 @@ def _start_up(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         ("LOKET_FRAME_RATE", "0/10"),
         ("LOKET_SWEEP_INTERVAL_MS", "10"),
         ("LOKET_DEFAULT_HANDLING_SECONDS", "0"),
+        ("LOKET_QUEUE_SNAPSHOT_ITEMS", "0"),
+        ("LOKET_QUEUE_SNAPSHOT_ITEMS", "5000"),
         ("LOKET_VIDEO_RESERVE_AFTER", "two minutes"),
         ("LOKET_ENFORCE_HOURS", "maybe"),
         ("LOKET_FAKE_NOW", "2026-03-06T18:00:00"),

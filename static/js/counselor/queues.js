@@ -1,5 +1,6 @@
 // The console's queues: one table per topic the staff member serves, from its queue.snapshot
-// frames, with how long each applicant has waited (ticking every second).
+// frames, with how long each applicant has waited (ticking every second). A frame lists only the
+// first waiting (LOKET_QUEUE_SNAPSHOT_ITEMS) and counts all of them: "and N more" below.
 
 import { el, clone, ref } from "../lib/dom.js";
 import { formatDuration, formatTime, t } from "../lib/i18n.js";
@@ -21,7 +22,8 @@ export function renderQueue(snapshot) {
   item.snapshot = snapshot;
   const { element } = item;
   const waiting = snapshot.waiting;
-  ref(element, "count").textContent = t("queue_count", { n: waiting.length });
+  const total = snapshot.waiting_count;
+  ref(element, "count").textContent = t("queue_count", { n: total });
   ref(element, "staffing").textContent = t("queue_staffing", {
     free: snapshot.free_slots,
     staffed: snapshot.staffed_slots,
@@ -40,6 +42,15 @@ export function renderQueue(snapshot) {
     return row;
   });
   ref(element, "rows").replaceChildren(...rows);
+  const more = ref(element, "more");
+  more.hidden = total <= waiting.length;
+  more.textContent = more.hidden
+    ? ""
+    : t("queue_more", {
+        n: total - waiting.length,
+        chats: snapshot.waiting_chats,
+        videos: snapshot.waiting_videos,
+      });
   refreshWaited();
 }
 

@@ -98,15 +98,21 @@ def test_the_queue_view_keeps_the_internal_order_out_of_the_frame() -> None:
         type="queue.snapshot",
         topic="t",
         waiting=[],
+        waiting_count=2,
+        waiting_chats=1,
+        waiting_videos=1,
+        oldest_waiting_since=None,
         staffed_slots=0,
         free_slots=0,
         staffed_counselors=0,
         free_counselors=0,
         handling_seconds=300.0,
     )
-    view = frames.QueueView(snapshot=snapshot, order=[3, 1])
+    view = frames.QueueView(snapshot=snapshot, order=[3, 1], modes="cv")
     assert "order" not in frames.Outgoing.of(view.snapshot).data
     assert "order" not in frames.QueueSnapshot.model_fields
+    assert not {"modes", "video_since"} & set(frames.Outgoing.of(view.snapshot).data)
+    assert view.placing().internal() == {"order": [3, 1], "modes": "cv", "video_since": None}
 
 
 def test_every_server_type_is_known() -> None:

@@ -113,3 +113,22 @@ def test_a_state_change_bumps_the_version_and_tells_each_audience_its_view(
     assert by_audience[groups.AUDIENCE_APPLICANT]["applicant_name"] is None
     assert by_audience[groups.AUDIENCE_STAFF]["applicant_name"] == "Ani"
     assert {frame["version"] for _, frame, _ in sent} == {before + 1}
+
+
+def test_a_queue_travels_with_each_ones_mode_and_an_earlier_release_is_read_too(
+    sent: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    topic = make_topic()
+    chat = waiting_consultation()
+    video = waiting_consultation(mode="video")
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        publish.queues_changed(topic_ids=[topic.pk])
+    message = sent[0][2]
+    placing = publish.placing_of(message)
+    assert (placing.order, placing.modes) == ([chat.pk, video.pk], "cv")
+    assert placing.video_since == message["frame"]["waiting"][1]["waiting_since"]
+    assert not {"modes", "video_since"} & set(json.loads(message["text"]))
+    # An earlier release: the whole queue in the frame's values, the order inside, no modes.
+    earlier = {"frame": {**message["frame"], "order": [chat.pk, video.pk]}}
+    assert publish.placing_of(earlier) == placing

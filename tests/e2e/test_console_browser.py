@@ -8,6 +8,8 @@ against a real Daphne server (SQLite, in-memory channel layer; see tests/support
   for a consultation the server already dropped).
 - A transferred tab says "transferred"; a transferred chat later abandoned in the queue names its
   last counselor in transcript search and on the transcript; the transcript shows the outcome once.
+- A queue longer than a snapshot lists (LOKET_QUEUE_SNAPSHOT_ITEMS) shows its first ones, the
+  total and "and N more" on the console, and the whole count on the supervisor's board.
 """
 
 from __future__ import annotations
@@ -254,4 +256,39 @@ def test_transferred_then_abandoned_chat_keeps_its_counselor(server: Server, bro
         row.get_by_role("link").click()
         counselor_fact = supervisor.locator(".facts div", has_text="Konselor")
         expect(counselor_fact.locator("dd")).to_have_text("Sari")
+    assert not errors.errors, "\n".join(errors.errors)
+
+
+def test_a_long_queue_shows_its_first_ones_and_how_many_more(tmp_path: Path, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    errors = PageErrors()
+    office = ({**SARI, "topics": "building-approval"}, DEWI)
+    with (
+        served(tmp_path, *office, LOKET_QUEUE_SNAPSHOT_ITEMS="2") as server,
+        log_on_failure(server),
+    ):
+        for name in ("Ani Wijaya", "Budi Santoso", "Citra Lestari"):
+            join(new_page(browser, errors, name), server.url, name=name)
+        counselor = new_page(browser, errors, "counselor")
+        login(counselor, server.url, "sari", COUNSELOR_PASSWORD)
+        queue = counselor.locator(".queue").first
+        expect(queue.locator('[data-ref="count"]')).to_have_text("3 menunggu")
+        expect(queue.locator("tbody tr")).to_have_count(2)
+        expect(queue.locator('[data-ref="more"]')).to_have_text(
+            "… dan 1 lainnya (seluruhnya: 3 chat, 0 video)"
+        )
+        counselor.get_by_role("button", name="English").click()
+        expect(counselor.locator("html")).to_have_attribute("lang", "en")
+        expect(queue.locator('[data-ref="more"]')).to_have_text(
+            "… and 1 more (in all: 3 chat, 0 video)"
+        )
+
+        supervisor = new_page(browser, errors, "supervisor")
+        login(supervisor, server.url, "dewi", SUPERVISOR_PASSWORD)
+        supervisor.goto(server.url + "/supervisor/")
+        cell = supervisor.locator(
+            '#topic-rows tr[data-topic="building-approval"] [data-col="waiting"]'
+        )
+        expect(cell).to_have_text("3")
     assert not errors.errors, "\n".join(errors.errors)

@@ -28,6 +28,7 @@ MAX_PASSES = 1_000
 
 
 def _routing(waiting: int, passes: int) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -42,7 +43,6 @@ def _routing(waiting: int, passes: int) -> dict[str, Any]:
         Topic,
     )
     from consult.services import routing
-    from django.contrib.auth import get_user_model
 
     class Rollback(Exception):
         pass
@@ -51,6 +51,8 @@ def _routing(waiting: int, passes: int) -> dict[str, Any]:
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         counts["queries"] += 1
+        if os.environ.get("BENCH_SQL"):
+            print(sql[:300])
         return execute(sql, params, many, context)
 
     results: dict[str, Any] = {}
@@ -90,10 +92,10 @@ def _routing(waiting: int, passes: int) -> dict[str, Any]:
                 )
 
             for n in range(2):
-                row(a, -1 - n, status=ConsultationStatus.ACTIVE, counselor=staff["bench-sari"]).save()
-            Consultation.objects.bulk_create(
-                (row(a, n) for n in range(waiting)), batch_size=2000
-            )
+                row(
+                    a, -1 - n, status=ConsultationStatus.ACTIVE, counselor=staff["bench-sari"]
+                ).save()
+            Consultation.objects.bulk_create((row(a, n) for n in range(waiting)), batch_size=2000)
             only_b = row(b, waiting + 1, queued_at=now - timedelta(minutes=1))
             only_b.save()
             with connection.cursor() as cursor:
@@ -143,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     result = _routing(args.waiting, args.passes)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     for key, value in result.items():
         print(f"{key}: {value}")
     return 0

@@ -27,7 +27,7 @@ MAX_WAITING = 100_000
 MAX_PASSES = 1_000
 
 
-def _routing(waiting: int, passes: int) -> dict[str, Any]:
+def _routing(waiting: int, passes: int, show_queries: bool) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
@@ -51,8 +51,8 @@ def _routing(waiting: int, passes: int) -> dict[str, Any]:
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         counts["queries"] += 1
-        if os.environ.get("BENCH_SQL"):
-            print(sql[:300])
+        if show_queries:
+            print(sql[:200])
         return execute(sql, params, many, context)
 
     results: dict[str, Any] = {}
@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     routing_p = sub.add_parser("routing", help="one routing pass with N waiting")
     routing_p.add_argument("--waiting", type=int, default=10_000)
     routing_p.add_argument("--passes", type=int, default=50)
+    routing_p.add_argument(
+        "--show-queries", action="store_true", help="print each pass's queries (abridged)"
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.waiting <= MAX_WAITING or not 1 <= args.passes <= MAX_PASSES:
         parser.error(f"--waiting 0..{MAX_WAITING}, --passes 1..{MAX_PASSES}")
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    result = _routing(args.waiting, args.passes)
+    result = _routing(args.waiting, args.passes, args.show_queries)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )

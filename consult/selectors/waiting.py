@@ -39,12 +39,6 @@ def queue_order(consultations: list[Consultation]) -> list[Consultation]:
     return sorted(unique.values(), key=_order_key)
 
 
-def lane_of(consultation: Consultation) -> Lane:
-    if consultation.target_counselor_id is not None:
-        return ("counselor", consultation.target_counselor_id, consultation.mode)
-    return ("topic", consultation.topic_id, consultation.mode)
-
-
 def _lane(lane: Lane) -> QuerySet[Consultation]:
     kind, key, mode = lane
     rows = Consultation.objects.filter(status=ConsultationStatus.WAITING, mode=mode)
@@ -189,7 +183,6 @@ def waiting_heads(
 __all__ = [
     "Declined",
     "declined_waiting",
-    "lane_of",
     "queue_order",
     "video_heads",
     "waiting_heads",

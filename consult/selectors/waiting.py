@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from ..models import Consultation, ConsultationStatus, DeclinedOffer, Mode, Topic
 
@@ -47,16 +47,6 @@ def _lane(lane: Lane) -> QuerySet[Consultation]:
     else:
         rows = rows.filter(topic_id=key, target_counselor__isnull=True)
     return rows.order_by("-priority", "queued_at", "pk")
-
-
-def _after(consultation: Consultation) -> Q:
-    """Rows behind ``consultation`` in queue order."""
-    priority, queued_at, pk = consultation.priority, consultation.queued_at, consultation.pk
-    return (
-        Q(priority__lt=priority)
-        | Q(priority=priority, queued_at__gt=queued_at)
-        | Q(priority=priority, queued_at=queued_at, pk__gt=pk)
-    )
 
 
 @dataclass
@@ -154,8 +144,9 @@ def waiting_heads(
     queue each row of the lane is offered (at most its free places), passed for a decline (at
     most its declined ones) or blocks the rest of the lane, so no row further back is ever
     reached. A lane without a free place reads nothing. Per named colleague and mode the same
-    count, from behind the video that colleague is kept for (until that video is placed the
-    colleague takes nothing; it never blocks, but once out of room stays so). Plus ``videos``.
+    count: such a lane never blocks, but a colleague's room only falls during a pass (one kept
+    for a video takes nothing else in it: a colleague fully free would have been kept instead),
+    so past that count nothing more is offered. Plus ``videos``.
     """
     by_pk = {s.staff.pk: s for s in seats}
     reads: list[QuerySet[Consultation]] = []
@@ -172,11 +163,7 @@ def waiting_heads(
         places = _places([seat], mode)
         if not places:
             continue
-        read = _lane(lane)
-        kept_for = next((v for v in videos if v.pk == seat.reserved_for), None)
-        if kept_for is not None and kept_for.target_counselor_id != staff_id:
-            read = read.filter(_after(kept_for))
-        reads.append(read[: places + declined.per_lane[lane] + 1])
+        reads.append(_lane(lane)[: places + declined.per_lane[lane] + 1])
     return queue_order([*videos, *_read(reads)])
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
-from consult.services import calls, consultations, offers, presence
+from consult.models import Consultation, ConsultationStatus, DeclinedOffer, Mode, StaffProfile
+from consult.services import calls, consultations, offers, presence, routing
 from consult.services.routing import queue_dispatch
 from tests.support.applicants import offered_with_a_free_colleague, reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
@@ -389,3 +391,77 @@ def test_a_transfer_to_a_colleague_kept_for_a_video_waits_until_the_video_is_pla
     counselor_online(citra)
     assert reload(video).counselor_id == citra.pk
     assert reload(moving).counselor_id == sari.pk
+
+
+def _random_office(rng: random.Random) -> None:
+    """Topics, available connected counselors with some load, waiting chats and videos (some
+    requeued, some named to a colleague, some past the video bound) and recent declines."""
+    now = timezone.now()
+    topics = [make_topic(f"topic-{n}") for n in range(rng.randint(1, 3))]
+    staff = []
+    for n in range(rng.randint(1, 4)):
+        served = rng.sample(topics, rng.randint(1, len(topics)))
+        member = make_staff(f"staff{n}", topics=served, capacity=rng.randint(1, 3))
+        counselor_online(member, available=False)
+        last = None if rng.random() < 0.3 else now - timedelta(seconds=rng.randint(1, 999))
+        StaffProfile.objects.filter(pk=member.pk).update(status="available", last_assigned_at=last)
+        staff.append(member)
+        for _ in range(rng.randint(0, member.capacity)):
+            Consultation.objects.create(
+                topic=rng.choice(served),
+                applicant_name="Held",
+                queued_at=now,
+                token_nonce="held",
+                status=rng.choice(["active", "offered"]),
+                counselor=member,
+                mode=rng.choice([Mode.CHAT, Mode.CHAT, Mode.VIDEO]),
+                in_call=rng.random() < 0.1,
+            )
+    for _ in range(rng.randint(0, 25)):
+        consultation = Consultation.objects.create(
+            topic=rng.choice(topics),
+            applicant_name="Waiting",
+            token_nonce="waiting",
+            queued_at=now - timedelta(seconds=rng.choice([rng.randint(0, 300), 50, 200])),
+            mode=rng.choice([Mode.CHAT, Mode.CHAT, Mode.VIDEO]),
+            priority=1 if rng.random() < 0.2 else 0,
+            target_counselor=rng.choice(staff) if rng.random() < 0.2 else None,
+        )
+        for member in staff:
+            if rng.random() < 0.15:
+                DeclinedOffer.objects.create(
+                    consultation=consultation,
+                    counselor=member,
+                    at=now - timedelta(seconds=rng.choice([5, 100])),
+                )
+
+
+def _decisions() -> dict[int, int | None]:
+    """What one pass would offer to whom (undone afterwards)."""
+    savepoint = transaction.savepoint()
+    offered = queue_dispatch()
+    decided = dict(Consultation.objects.filter(pk__in=offered).values_list("pk", "counselor_id"))
+    transaction.savepoint_rollback(savepoint)
+    return decided
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_reading_only_the_heads_decides_as_a_walk_of_the_whole_queue(
+    topic: Any, seed: int, monkeypatch: Any
+) -> None:
+    _random_office(random.Random(seed))
+    decided = _decisions()
+
+    def everyone(**_: Any) -> list[Consultation]:
+        return list(
+            Consultation.objects.filter(status=ConsultationStatus.WAITING)
+            .select_related("topic")
+            .order_by("-priority", "queued_at", "pk")
+        )
+
+    def every_video(**_: Any) -> list[Consultation]:
+        return [c for c in everyone() if c.mode == Mode.VIDEO]
+
+    monkeypatch.setattr(routing, "waiting_heads", everyone)
+    monkeypatch.setattr(routing, "video_heads", every_video)
+    assert decided == _decisions()

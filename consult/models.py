@@ -214,6 +214,18 @@ class Consultation(models.Model):
                 condition=Q(status="waiting"),
             ),
             models.Index(fields=["counselor", "status"], name="consult_counselor_load"),
+            # Routing reads the heads of each lane (selectors.waiting): a topic and a mode, or a
+            # named colleague and a mode, in queue order.
+            models.Index(
+                fields=["topic", "mode", "-priority", "queued_at", "id"],
+                name="consult_waiting_lane",
+                condition=Q(status="waiting"),
+            ),
+            models.Index(
+                fields=["target_counselor", "mode", "-priority", "queued_at", "id"],
+                name="consult_waiting_target",
+                condition=Q(status="waiting", target_counselor__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -281,7 +293,11 @@ class DeclinedOffer(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["consultation", "at"])]
+        indexes = [
+            models.Index(fields=["consultation", "at"]),
+            # Routing reads the declines still in their cooldown (selectors.waiting).
+            models.Index(fields=["at"], name="consult_declined_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.counselor_id} declined {self.consultation_id}"

@@ -26,6 +26,7 @@ from ..models import (
     StaffRole,
     Topic,
 )
+from .waiting import video_heads
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -232,8 +233,8 @@ def staffing_view() -> StaffingView:
     """Available counselors, their load and the video reservations, as of now."""
     now = timezone.now()
     seats = seats_available(now=now)
-    videos = list(_waiting_in_order().filter(mode=Mode.VIDEO)[:1000])
-    if videos and seats:
+    videos = video_heads(seats=seats) if seats else []
+    if videos:
         seats_reserve(
             waiting=videos,
             seats=seats,

@@ -23,11 +23,12 @@ from ..models import (
     Mode,
     StaffProfile,
 )
-from ..selectors.queue import (
-    Seat,
-    declined_recently,
-    seats_available,
-    seats_reserve,
+from ..selectors.queue import Seat, seats_available, seats_reserve
+from ..selectors.waiting import (
+    declined_waiting,
+    video_heads,
+    waiting_heads,
+    waiting_targets,
 )
 
 
@@ -58,18 +59,19 @@ def _dispatch_pass() -> list[Consultation]:
     # The time of the decision, read once the lock is held: a pass may wait behind passes of
     # other processes, and its offers must not be stamped earlier than theirs.
     now = timezone.now()
-    waiting = list(
-        Consultation.objects.filter(status=ConsultationStatus.WAITING)
-        .select_related("topic")
-        .order_by("-priority", "queued_at", "pk")[:1000]
-    )
-    if not waiting:
-        return []
     seats = seats_available(now=now)
     if not seats:
         return []
-    declined = declined_recently(now=now, consultation_ids=[c.pk for c in waiting])
-    seats_reserve(waiting=waiting, seats=seats, declined=declined, now=now)
+    # Only the heads a pass could reach, per topic and mode and per named colleague: the cost of
+    # a pass does not grow with the queues (selectors.waiting), and every topic with a free place
+    # is served whatever the length of the others.
+    declined = declined_waiting(now=now)
+    targets = waiting_targets(seats=seats)
+    videos = video_heads(seats=seats, targets=targets)
+    seats_reserve(waiting=videos, seats=seats, declined=declined.pairs, now=now)
+    waiting = waiting_heads(seats=seats, declined=declined, targets=targets, videos=videos)
+    if not waiting:
+        return []
     # FIFO holds within a topic and a mode: a head that cannot be placed for lack of room blocks
     # the rest of its mode in its topic, but a chat may pass a video that no counselor could take
     # now (the video's reservation keeps it from starving).
@@ -84,7 +86,7 @@ def _dispatch_pass() -> list[Consultation]:
         else:
             candidates = [s for s in seats if consultation.topic_id in s.topic_ids]
         with_room = [s for s in candidates if s.free_for(consultation)]
-        eligible = [s for s in with_room if (consultation.pk, s.staff.pk) not in declined]
+        eligible = [s for s in with_room if (consultation.pk, s.staff.pk) not in declined.pairs]
         if not eligible:
             if not with_room and not targeted:
                 blocked.add(lane)

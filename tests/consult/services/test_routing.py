@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from consult.models import Consultation, ConsultationStatus, Mode, StaffProfile
-from consult.services import calls, consultations, offers, presence
+from consult.models import Consultation, ConsultationStatus, DeclinedOffer, Mode, StaffProfile
+from consult.services import calls, consultations, offers, presence, routing
 from consult.services.routing import queue_dispatch
 from tests.support.applicants import offered_with_a_free_colleague, reload, waiting_consultation
 from tests.support.staff import counselor_online, make_staff, make_topic
@@ -304,3 +306,162 @@ def test_the_estimate_is_per_mode_and_counts_only_usable_places(topic: Any, sett
     chat_frame = queue_position(consultation=reload(chat))
     assert chat_frame is not None and chat_frame["position"] == 1
     assert chat_frame["estimated_wait_seconds"] > 0
+
+
+# ------------------------------------------------------------ long queues
+
+
+def _long_queue(topic: Any, count: int) -> list[int]:
+    """``count`` consultations waiting in ``topic`` for an hour already (older than any joined
+    now), oldest first; their ids."""
+    start = timezone.now() - timedelta(hours=1)
+    Consultation.objects.bulk_create(
+        Consultation(
+            topic=topic,
+            applicant_name=f"A{n}",
+            queued_at=start + timedelta(milliseconds=n),
+            token_nonce="long-queue",
+        )
+        for n in range(count)
+    )
+    return list(
+        Consultation.objects.filter(topic=topic, status=ConsultationStatus.WAITING)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)
+    )
+
+
+@pytest.mark.parametrize("mode", [Mode.CHAT, Mode.VIDEO])
+def test_a_topic_is_served_while_another_has_thousands_waiting(
+    topic: Any, mode: str, django_assert_max_num_queries: Any
+) -> None:
+    health = make_topic("health-permit")
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    budi = make_staff("budi", topics=[health])
+    queue = _long_queue(topic, 3000)
+    only_one = waiting_consultation("health-permit", mode=mode)
+    for staff in (sari, budi):
+        counselor_online(staff, available=False)
+    StaffProfile.objects.filter(pk__in=[sari.pk, budi.pk]).update(status="available")
+    # One pass, a handful of queries whatever the length of the other queue: the head of each.
+    with django_assert_max_num_queries(30):
+        offered = queue_dispatch()
+    assert sorted(offered) == sorted([queue[0], only_one.pk])
+    assert reload(only_one).counselor_id == budi.pk
+    # FIFO in the long queue: Sari's next place goes to the second oldest.
+    _finish(sari, Consultation.objects.get(pk=queue[0]))
+    assert _held(sari) == [queue[1]]
+
+
+def test_heads_passed_for_a_decline_do_not_keep_the_next_one_waiting(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=1)
+    counselor_online(sari)
+    declined = []
+    for name in ("Ani", "Budi", "Citra"):
+        consultation = waiting_consultation(name=name)
+        assert reload(consultation).counselor_id == sari.pk
+        offers.offer_decline(staff=sari, consultation_id=consultation.pk)
+        declined.append(consultation)
+    # Three heads Sari declined, in their cooldown, before her one free place: the fourth gets it.
+    fourth = waiting_consultation(name="Dewi")
+    assert _statuses(*declined, fourth) == ["waiting", "waiting", "waiting", "offered"]
+
+
+def test_a_transfer_to_a_colleague_kept_for_a_video_waits_until_the_video_is_placed(
+    topic: Any, settings: Any
+) -> None:
+    sari = make_staff("sari", topics=[topic], capacity=2)
+    budi = make_staff("budi", topics=[topic], capacity=3)
+    citra = make_staff("citra", topics=[topic], capacity=2)
+    counselor_online(budi)
+    moving, *others = (waiting_consultation(name=n) for n in ("Ani", "Eka", "Fajar"))
+    counselor_online(sari)
+    held = waiting_consultation(name="Dewi")
+    for consultation in (moving, *others):
+        offers.offer_accept(staff=budi, consultation_id=consultation.pk)
+    offers.offer_accept(staff=sari, consultation_id=held.pk)
+    # Past the bound the video keeps Sari, the least loaded: not even a transfer named to her
+    # is offered to her.
+    settings.LOKET = {**settings.LOKET, "VIDEO_RESERVE_AFTER": 0}
+    video = waiting_consultation(mode=Mode.VIDEO, name="Budi")
+    consultations.consultation_transfer(staff=budi, consultation_id=moving.pk, counselor_id=sari.pk)
+    assert _statuses(video, moving) == ["waiting", "waiting"]
+    # Citra arrives fully free and takes the video; in the same pass Sari is free for chats
+    # again and gets the transfer.
+    counselor_online(citra)
+    assert reload(video).counselor_id == citra.pk
+    assert reload(moving).counselor_id == sari.pk
+
+
+def _random_office(rng: random.Random) -> None:
+    """Topics, available connected counselors with some load, waiting chats and videos (some
+    requeued, some named to a colleague, some past the video bound) and recent declines."""
+    now = timezone.now()
+    topics = [make_topic(f"topic-{n}") for n in range(rng.randint(1, 3))]
+    staff = []
+    for n in range(rng.randint(1, 4)):
+        served = rng.sample(topics, rng.randint(1, len(topics)))
+        member = make_staff(f"staff{n}", topics=served, capacity=rng.randint(1, 3))
+        counselor_online(member, available=False)
+        last = None if rng.random() < 0.3 else now - timedelta(seconds=rng.randint(1, 999))
+        StaffProfile.objects.filter(pk=member.pk).update(status="available", last_assigned_at=last)
+        staff.append(member)
+        for _ in range(rng.randint(0, member.capacity)):
+            Consultation.objects.create(
+                topic=rng.choice(served),
+                applicant_name="Held",
+                queued_at=now,
+                token_nonce="held",
+                status=rng.choice(["active", "offered"]),
+                counselor=member,
+                mode=rng.choice([Mode.CHAT, Mode.CHAT, Mode.VIDEO]),
+                in_call=rng.random() < 0.1,
+            )
+    for _ in range(rng.randint(0, 25)):
+        consultation = Consultation.objects.create(
+            topic=rng.choice(topics),
+            applicant_name="Waiting",
+            token_nonce="waiting",
+            queued_at=now - timedelta(seconds=rng.choice([rng.randint(0, 300), 50, 200])),
+            mode=rng.choice([Mode.CHAT, Mode.CHAT, Mode.VIDEO]),
+            priority=1 if rng.random() < 0.2 else 0,
+            target_counselor=rng.choice(staff) if rng.random() < 0.2 else None,
+        )
+        for member in staff:
+            if rng.random() < 0.15:
+                DeclinedOffer.objects.create(
+                    consultation=consultation,
+                    counselor=member,
+                    at=now - timedelta(seconds=rng.choice([5, 100])),
+                )
+
+
+def _decisions() -> dict[int, int | None]:
+    """What one pass would offer to whom (undone afterwards)."""
+    savepoint = transaction.savepoint()
+    offered = queue_dispatch()
+    decided = dict(Consultation.objects.filter(pk__in=offered).values_list("pk", "counselor_id"))
+    transaction.savepoint_rollback(savepoint)
+    return decided
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_reading_only_the_heads_decides_as_a_walk_of_the_whole_queue(
+    topic: Any, seed: int, monkeypatch: Any
+) -> None:
+    _random_office(random.Random(seed))
+    decided = _decisions()
+
+    def everyone(**_: Any) -> list[Consultation]:
+        return list(
+            Consultation.objects.filter(status=ConsultationStatus.WAITING)
+            .select_related("topic")
+            .order_by("-priority", "queued_at", "pk")
+        )
+
+    def every_video(**_: Any) -> list[Consultation]:
+        return [c for c in everyone() if c.mode == Mode.VIDEO]
+
+    monkeypatch.setattr(routing, "waiting_heads", everyone)
+    monkeypatch.setattr(routing, "video_heads", every_video)
+    assert decided == _decisions()

@@ -33,6 +33,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from .events import loop as events_loop
 from .services.presence import connections_renew
 from .services.sweeper import sweep_due
 
@@ -115,6 +116,7 @@ async def _loop() -> None:
 def ensure_started() -> None:
     """Start this process's background loop once, on the running event loop."""
     global _task
+    events_loop.bind()
     if _task is not None and not _task.done():
         return
     _task = asyncio.get_running_loop().create_task(_loop(), name="loket-runtime")

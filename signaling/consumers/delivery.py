@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from consult.errors import Forbidden, InvalidState
 from consult.events import groups, layer, publish
+from consult.events import loop as events_loop
 from consult.events.frames import Ack, Entry, Outgoing, Placing
 
 from .. import bridge
@@ -87,6 +88,9 @@ class LayerReceiver(AsyncWebsocketConsumer):
         self._layer_receive: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # The loop this consumer runs on serves the process: what services publish after commit
+        # is sent from it (``consult.events.loop``).
+        events_loop.bind()
         with _live_lock:
             _live[self] = asyncio.get_running_loop()
         if _degrade_all not in layer.layer_health.listeners:

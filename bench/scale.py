@@ -38,6 +38,7 @@ def _routing(waiting: int, passes: int, show_queries: bool) -> dict[str, Any]:
         Consultation,
         ConsultationStatus,
         CounselorStatus,
+        ServerProcess,
         StaffProfile,
         StaffRole,
         Topic,
@@ -61,6 +62,9 @@ def _routing(waiting: int, passes: int, show_queries: bool) -> dict[str, Any]:
             now = timezone.now()
             a = Topic.objects.create(code="bench-a", name_id="A", name_en="A")
             b = Topic.objects.create(code="bench-b", name_id="B", name_en="B")
+            ServerProcess.objects.create(
+                server_id="bench", started_at=now, expires_at=now + timedelta(hours=1)
+            )
             staff = {}
             for name, topic in (("bench-sari", a), ("bench-budi", b)):
                 user = get_user_model().objects.create_user(username=name, password=None)
@@ -78,7 +82,6 @@ def _routing(waiting: int, passes: int, show_queries: bool) -> dict[str, Any]:
                     channel_name=f"bench.{name}",
                     staff=profile,
                     opened_at=now,
-                    lease_expires_at=now + timedelta(hours=1),
                 )
                 staff[name] = profile
 

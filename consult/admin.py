@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -20,10 +21,12 @@ from .models import (
     OfficeHoliday,
     OfficeHours,
     OfflineQuestion,
+    ServerProcess,
     StaffProfile,
     Topic,
     TranscriptAccess,
     TranscriptEntry,
+    heartbeat_live,
 )
 from .services.transcript import transcript_access_record
 
@@ -253,9 +256,10 @@ class TranscriptAccessAdmin(_ReadOnlyAdmin):
 
 @admin.register(Connection)
 class ConnectionAdmin(_ReadOnlyAdmin):
-    """Live connections and their leases, for seeing who is connected to which server process."""
+    """Connections and whether their server process's heartbeat is live, for seeing who is
+    connected to which server process."""
 
-    list_display = ["role", "staff", "server_id", "opened_at", "lease_expires_at"]
+    list_display = ["role", "staff", "server_id", "opened_at", "live"]
     list_filter = ["role", "server_id"]
     fields = (
         "role",
@@ -263,8 +267,24 @@ class ConnectionAdmin(_ReadOnlyAdmin):
         "consultation",
         "server_id",
         "opened_at",
-        "lease_expires_at",
+        "live",
     )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
+        return super().get_queryset(request).annotate(is_live=heartbeat_live(timezone.now()))
+
+    @admin.display(description=_("live"), boolean=True)
+    def live(self, obj: Connection) -> bool:
+        return bool(getattr(obj, "is_live", False))
+
+
+@admin.register(ServerProcess)
+class ServerProcessAdmin(_ReadOnlyAdmin):
+    """Server processes' heartbeats: a process's connections live while its heartbeat does."""
+
+    list_display = ["server_id", "started_at", "expires_at"]
+    fields = ("server_id", "started_at", "expires_at")
     readonly_fields = fields
 
 

@@ -1,19 +1,20 @@
 """Loket's domain: topics, counselors, consultations, transcripts, presence and audit.
 
 The database is the source of truth; the channel layer only fans out. Every deadline the system
-acts on (an offer's expiry, a grace period, a connection's lease) is a column here, so that any
-server process's sweeper can act on it after another process died.
+acts on (an offer's expiry, a grace period, a server process's heartbeat) is a column here, so
+that any server process's sweeper can act on it after another process died.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -309,8 +310,41 @@ class ConnectionRole(models.TextChoices):
     SUPERVISOR = "supervisor", _("Supervisor")
 
 
+class ServerProcess(models.Model):
+    """A serving process's heartbeat: its connections live while it renews ``expires_at``.
+
+    One row per process (``consult.runtime.SERVER_ID``), upserted every lease/3 by the process's
+    runtime and by every connection it opens; a row that lapsed is removed by a sweeper once the
+    process's connections have been reaped.
+    """
+
+    server_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"process {self.server_id}"
+
+
+def heartbeat_live(now: Any) -> Exists:
+    """True for a row (with a ``server_id``) whose process's heartbeat has not lapsed at ``now``:
+    the one definition of a live connection."""
+    return Exists(ServerProcess.objects.filter(server_id=OuterRef("server_id"), expires_at__gt=now))
+
+
+class ConnectionQuerySet(models.QuerySet["Connection"]):
+    def live(self, now: Any) -> ConnectionQuerySet:
+        """Connections whose server process's heartbeat has not lapsed."""
+        return self.filter(heartbeat_live(now))
+
+    def lapsed(self, now: Any) -> ConnectionQuerySet:
+        """Connections whose server process's heartbeat lapsed (or that have none): to reap."""
+        return self.filter(~heartbeat_live(now))
+
+
 class Connection(models.Model):
-    """A live WebSocket connection, leased: its server process renews the lease while it lives."""
+    """A WebSocket connection of a server process: live while that process's heartbeat
+    (``ServerProcess``) is."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=10, choices=ConnectionRole.choices)
@@ -323,7 +357,8 @@ class Connection(models.Model):
     server_id = models.CharField(max_length=64, db_index=True)
     channel_name = models.CharField(max_length=200)
     opened_at = models.DateTimeField()
-    lease_expires_at = models.DateTimeField(db_index=True)
+
+    objects = ConnectionQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.role} connection {self.pk}"

@@ -8,12 +8,17 @@ server that sends ASGI lifespan events gets the same from ``lifespan`` (signalin
 A process that imports the application without serving it (a unit test, a ``manage.py``
 command) runs no reactor and gets no lifespan event, so it starts nothing.
 
-The background loop renews this process's connection leases and sweeps due deadlines, in a
-thread of its own (not Channels' database thread), so consumers' queued database work never
-delays a renewal past the lease. Every server process runs one; all of them may sweep at once,
-since each due row is handled in its own transaction that re-checks the deadline under a row
-lock. Leases are renewed from the process's first WebSocket on (``connection_held``): until then
-there is nothing to renew, and the lease's database connection stays closed.
+The background work, in threads of their own (not Channels' database thread, so consumers'
+queued database work never delays it): the heartbeat, this process's ``ServerProcess`` row
+renewed every lease/3 in one upsert through the ``LEASE_DB`` alias (its own connection, outside
+the request pool) and in a thread that does nothing else, so neither a loaded database thread nor
+a sweep waiting on a row lock delays it past the lease; and the sweep, which first retries closing
+the rows of consumers that ended without closing them (``connection_abandoned``: with one
+heartbeat per process, a row nobody closes would live as long as the process), then sweeps due
+deadlines. Every server process sweeps; all of them may at once, since each due row is handled in
+its own transaction that re-checks the deadline under a row lock. The heartbeat beats from the
+process's first WebSocket on (``connection_held``): until then there is nothing to keep alive,
+and the lease's database connection stays closed.
 """
 
 from __future__ import annotations
@@ -26,100 +31,146 @@ import os
 import socket
 import sys
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
 from .events import loop as events_loop
-from .services.presence import connections_renew
+from .services.presence import connection_close, process_beat
 from .services.sweeper import sweep_due
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVER_ID = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-_task: asyncio.Task[None] | None = None
+_tasks: list[asyncio.Task[None]] = []
 # Rows of this process whose consumer ended but could not close them (the database was
-# unreachable then). Every other row of this process is renewed, including one just opened
-# whose consumer has not resumed yet; these are not, so they lapse and are reaped instead of
-# being renewed as long as the process lives.
+# unreachable then, or the close was cancelled). The process's heartbeat keeps them live, so the
+# sweep loop retries closing them until it succeeds.
 _abandoned: set[Any] = set()
 
 
-# Set once a consumer of this process holds a Connection row: there are leases to renew.
+# Set once a consumer of this process holds a Connection row: there is a heartbeat to keep.
 _renewing = False
 # ``serve`` ran (it registers its start-up once per process).
 _serving = False
 
 
 def connection_held() -> None:
-    """A consumer of this process holds a Connection row: renew this process's leases from now
-    on (the lease's own database connection is opened at the first renewal)."""
+    """A consumer of this process holds a Connection row: beat from now on (the lease's own
+    database connection is opened at the first beat)."""
     global _renewing
     _renewing = True
 
 
 def connection_abandoned(connection_id: Any) -> None:
-    """The consumer of ``connection_id`` ended without closing its row: stop renewing it."""
+    """The consumer of ``connection_id`` ended without closing its row: close it later."""
     _abandoned.add(connection_id)
 
 
-def _renew_and_sweep(abandoned: set[Any], renew: bool, sweep: bool) -> None:
-    """Renew this process's leases, then sweep: in one go, so this process never reaps a row of
-    its own live sockets (renewed a moment before), however late the sweep runs."""
+def _beat() -> None:
+    """Renew this process's heartbeat through its own database connection."""
     close_old_connections()
     try:
-        if renew:
-            connections_renew(
-                server_id=SERVER_ID, except_ids=abandoned, using=settings.LOKET["LEASE_DB"]
-            )
-        if sweep:
-            sweep_due()
+        process_beat(server_id=SERVER_ID, using=settings.LOKET["LEASE_DB"])
     finally:
         close_old_connections()
 
 
-async def _loop() -> None:
-    lease = settings.LOKET["CONNECTION_LEASE"]
-    sweep_every = settings.LOKET["SWEEP_INTERVAL"]
-    renew_every = max(0.5, lease / 3)
-    # Not the database thread every consumer queues on: in a reconnect storm hundreds of opens
-    # and closes wait there, and a renewal behind them ran more than a lease late, so the
-    # sweepers (this process's among them) reaped live sockets' rows.
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-runtime")
+def _close_abandoned(abandoned: set[Any]) -> set[Any]:
+    """Close what ``connection_abandoned`` left; the ids closed (or already gone)."""
+    closed = set()
+    failed: Exception | None = None
+    for connection_id in abandoned:
+        try:
+            connection_close(connection_id=connection_id)
+        except Exception as exc:
+            failed = exc
+            continue
+        closed.add(connection_id)
+    if failed is not None:
+        log.warning(
+            "closing %d abandoned connection row(s) failed (%s); retrying",
+            len(abandoned) - len(closed),
+            failed,
+        )
+    return closed
+
+
+def _close_and_sweep(abandoned: set[Any], sweep: bool) -> set[Any]:
+    close_old_connections()
+    try:
+        closed = _close_abandoned(abandoned) if abandoned else set()
+        if sweep:
+            sweep_due()
+        return closed
+    finally:
+        close_old_connections()
+
+
+async def _in(executor: ThreadPoolExecutor, func: Callable[[], T]) -> T:
+    # Through sync_to_async (not run_in_executor) so that what the work publishes after commit
+    # (async_to_sync in events) runs on this loop's channel layer.
+    return await sync_to_async(func, thread_sensitive=False, executor=executor)()
+
+
+async def _beat_loop() -> None:
+    every = max(0.5, settings.LOKET["CONNECTION_LEASE"] / 3)
+    # A thread of its own: in Channels' database thread a beat queued behind a reconnect
+    # storm's opens and closes ran more than a lease late; behind a sweep it would wait for
+    # whatever row lock the sweep waits for.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-beat")
+    try:
+        while True:
+            if _renewing:
+                try:
+                    await _in(executor, _beat)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("heartbeat failed; retrying")
+            await asyncio.sleep(every)
+    finally:
+        executor.shutdown(wait=False)
+
+
+async def _sweep_loop() -> None:
+    every = min(settings.LOKET["SWEEP_INTERVAL"], max(0.5, settings.LOKET["CONNECTION_LEASE"] / 3))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-sweep")
     try:
         while True:
             try:
-                # Through sync_to_async (not run_in_executor) so that what the sweep publishes
-                # after commit (async_to_sync in events) runs on this loop's channel layer.
-                await sync_to_async(
+                closed = await _in(
+                    executor,
                     functools.partial(
-                        _renew_and_sweep,
-                        set(_abandoned),
-                        _renewing,
-                        settings.LOKET["RUN_SWEEPER"],
+                        _close_and_sweep, set(_abandoned), settings.LOKET["RUN_SWEEPER"]
                     ),
-                    thread_sensitive=False,
-                    executor=executor,
-                )()
+                )
+                _abandoned.difference_update(closed)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("background sweep failed; retrying")
-            await asyncio.sleep(min(sweep_every, renew_every))
+            await asyncio.sleep(every)
     finally:
         executor.shutdown(wait=False)
 
 
 def ensure_started() -> None:
-    """Start this process's background loop once, on the running event loop."""
-    global _task
+    """Start this process's background loops (heartbeat, sweep) once, on the running event
+    loop."""
     events_loop.bind()
-    if _task is not None and not _task.done():
+    if _tasks and not all(task.done() for task in _tasks):
         return
-    _task = asyncio.get_running_loop().create_task(_loop(), name="loket-runtime")
+    loop = asyncio.get_running_loop()
+    _tasks[:] = [
+        loop.create_task(_beat_loop(), name="loket-beat"),
+        loop.create_task(_sweep_loop(), name="loket-sweep"),
+    ]
 
 
 def serve(*, ready_message: str = "") -> None:
@@ -183,10 +234,10 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def stop() -> None:
-    """Stop the background loop (tests, shutdown)."""
-    global _task
-    if _task is not None:
-        _task.cancel()
+    """Stop the background loops (tests, shutdown)."""
+    tasks, _tasks[:] = list(_tasks), []
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
-            await _task
-        _task = None
+            await task

@@ -61,14 +61,14 @@ class CounselorLoad(TypedDict):
 def counselors_available(
     *, now: datetime, topic_id: int | None = None
 ) -> QuerySet[WithAnnotations[StaffProfile, CounselorLoad]]:
-    """Available counselors with a current connection lease (serving ``topic_id``, if given).
+    """Available counselors with a live connection (serving ``topic_id``, if given).
 
     Each is annotated with ``load``, the consultations they hold, and ``full_load``, how many of
     those are video consultations or in a call: one of those takes the whole capacity.
     """
     counselors = StaffProfile.objects.filter(
         role=StaffRole.COUNSELOR, status=CounselorStatus.AVAILABLE
-    ).filter(Exists(Connection.objects.filter(staff=OuterRef("pk"), lease_expires_at__gt=now)))
+    ).filter(Exists(Connection.objects.live(now).filter(staff=OuterRef("pk"))))
     if topic_id is not None:
         counselors = counselors.filter(topics__pk=topic_id)
     held = Q(consultations__status__in=HELD_STATUSES)

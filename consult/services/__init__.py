@@ -3,7 +3,7 @@ only after commit. Services may read through ``consult.selectors``; selectors ne
 service.
 
 consultations (join, end, transfer, requeue, abandon), offers (accept, decline, expire), routing
-(the dispatch pass), calls, transcript, presence (connections, leases, counselor status),
-sweeper (every due deadline), knowledge, replies, notes, feedback, office, tokens, sessions
-(staff sessions outside HTTP), locking (the one row lock).
+(the dispatch pass), calls, transcript, presence (connections, process heartbeats, counselor
+status), sweeper (every due deadline), knowledge, replies, notes, feedback, office, tokens,
+sessions (staff sessions outside HTTP), locking (the one row lock).
 """

@@ -1,16 +1,17 @@
-"""Presence: leased connection rows, grace periods, and the counselor's status.
+"""Presence: connection rows, server process heartbeats, grace periods, and the counselor's
+status.
 
-A connection row lives while its server process renews its lease. When a client closes its last
-connection, its owner gets a grace deadline; when a process dies, its rows' leases lapse and the
-sweeper (``sweeper.py``) of any other process treats the owner as disconnected (counselors at
-once, applicants with their grace period). A counselor who is gone is lost: what they held goes
-back to the queue.
+A connection row lives while its server process's heartbeat (``ServerProcess``, one row per
+process, renewed by ``process_beat``) does. When a client closes its last connection, its owner
+gets a grace deadline; when a process dies, its heartbeat lapses and the sweeper
+(``sweeper.py``) of any other process treats the owners of its connections as disconnected
+(counselors at once, applicants with their grace period). A counselor who is gone is lost: what
+they held goes back to the queue.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from ..models import (
     Consultation,
     ConsultationStatus,
     CounselorStatus,
+    ServerProcess,
     StaffProfile,
 )
 from ..selectors.consultations import consultation_is_held, staff_consultations
@@ -55,7 +57,13 @@ def connection_open(
     staff: StaffProfile | None = None,
     consultation: Consultation | None = None,
 ) -> Connection:
-    """Record a new live connection and cancel its owner's grace period."""
+    """Record a new live connection and cancel its owner's grace period.
+
+    The process's heartbeat is renewed first, in a statement of its own (not in the transaction
+    below, which would hold the heartbeat's row lock while it waits for the owner's rows), so a
+    new connection lives for at least one lease even in a process whose runtime does not beat.
+    """
+    process_beat(server_id=server_id)
     now = timezone.now()
     with transaction.atomic():
         connection = Connection.objects.create(
@@ -65,7 +73,6 @@ def connection_open(
             server_id=server_id,
             channel_name=channel_name,
             opened_at=now,
-            lease_expires_at=now + _lease(),
         )
         if staff is not None:
             StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
@@ -143,7 +150,7 @@ def _grace_start(
     """Start the owner's grace period if it has no other live connection."""
     now = timezone.now()
     if role == ConnectionRole.COUNSELOR and staff_id is not None:
-        if Connection.objects.filter(staff_id=staff_id, lease_expires_at__gt=now).exists():
+        if Connection.objects.live(now).filter(staff_id=staff_id).exists():
             return
         grace = 0 if not now_grace_from else settings.LOKET["COUNSELOR_GRACE"]
         StaffProfile.objects.filter(pk=staff_id, grace_deadline__isnull=True).update(
@@ -152,11 +159,11 @@ def _grace_start(
         # Routing counts only connected counselors: their places no longer count in any topic.
         publish.queues_changed(counselor_ids=[staff_id])
     elif role == ConnectionRole.APPLICANT and consultation_id is not None:
-        if Connection.objects.filter(
-            consultation_id=consultation_id,
-            role=ConnectionRole.APPLICANT,
-            lease_expires_at__gt=now,
-        ).exists():
+        if (
+            Connection.objects.live(now)
+            .filter(consultation_id=consultation_id, role=ConnectionRole.APPLICANT)
+            .exists()
+        ):
             return
         Consultation.objects.filter(
             pk=consultation_id, status__in=OPEN_STATUSES, applicant_grace_deadline__isnull=True
@@ -174,16 +181,17 @@ def connection_close(*, connection_id: UUID | str) -> None:
         connection_drop(connection, now_grace_from=True)
 
 
-def connections_renew(
-    *, server_id: str, except_ids: Collection[Any] = (), using: str = "default"
-) -> int:
-    """Extend the lease of every connection this server process holds, except ``except_ids``
-    (rows whose consumer ended without closing them: they lapse and are reaped), through the
-    database alias ``using``."""
-    rows = Connection.objects.using(using).filter(server_id=server_id)
-    if except_ids:
-        rows = rows.exclude(pk__in=list(except_ids))
-    return rows.update(lease_expires_at=timezone.now() + _lease())
+def process_beat(*, server_id: str, using: str = "default") -> None:
+    """Renew the heartbeat of the server process ``server_id`` for one lease (created if it has
+    none, or if a sweeper removed it while the process was stalled), through the database alias
+    ``using``: one upsert, whatever the number of the process's connections."""
+    now = timezone.now()
+    ServerProcess.objects.using(using).bulk_create(
+        [ServerProcess(server_id=server_id, started_at=now, expires_at=now + _lease())],
+        update_conflicts=True,
+        unique_fields=["server_id"],
+        update_fields=["expires_at"],
+    )
 
 
 def counselor_status_store(staff: StaffProfile, status: str, *, reason: str = "") -> None:
@@ -205,7 +213,8 @@ def counselor_status_set(*, staff: StaffProfile, status: str) -> None:
 
 
 def counselor_lose(*, staff_id: int) -> int:
-    """The counselor is gone (grace passed or lease lapsed): requeue what they held."""
+    """The counselor is gone (grace passed or their process's heartbeat lapsed): requeue what
+    they held."""
     with transaction.atomic():
         staff = staff_lock(staff_id=staff_id)
         if staff is None:

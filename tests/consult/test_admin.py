@@ -43,6 +43,7 @@ def test_every_consult_model_is_registered_or_shown_with_its_consultation() -> N
         "consultation",
         "transcriptaccess",
         "connection",
+        "serverprocess",
         "declinedoffer",
     ],
 )

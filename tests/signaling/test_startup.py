@@ -39,7 +39,7 @@ class _Reactor:
 
 @pytest.fixture
 def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A runtime that has not served yet, whose loop does no database work."""
+    """A runtime that has not served yet, whose loops do no database work."""
     started = asyncio.Event()
 
     async def idle_loop() -> None:
@@ -47,9 +47,10 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Any:
         await asyncio.Event().wait()
 
     monkeypatch.setattr(runtime, "_serving", False)
-    monkeypatch.setattr(runtime, "_task", None)
+    monkeypatch.setattr(runtime, "_tasks", [])
     monkeypatch.setattr(runtime, "_renewing", False)
-    monkeypatch.setattr(runtime, "_loop", idle_loop)
+    monkeypatch.setattr(runtime, "_beat_loop", idle_loop)
+    monkeypatch.setattr(runtime, "_sweep_loop", idle_loop)
     return started
 
 
@@ -59,7 +60,7 @@ def test_importing_the_application_without_a_reactor_starts_nothing(
     settings.LOKET = {**settings.LOKET, "RUN_RUNTIME": True}
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     runtime.serve(ready_message="ready")
-    assert runtime._task is None
+    assert runtime._tasks == []
 
 
 @pytest.mark.parametrize("run_runtime", [True, False])
@@ -76,7 +77,7 @@ def test_under_daphne_start_up_waits_for_the_reactor_and_registers_once(
     runtime.serve(ready_message="Loket is ready")
     runtime.serve(ready_message="Loket is ready")
     assert len(reactor.when_running) == 1
-    assert reactor.triggers == [] and reactor.later == [] and runtime._task is None
+    assert reactor.triggers == [] and reactor.later == [] and runtime._tasks == []
     fn, args = reactor.when_running[0]
     fn(*args)
     assert capsys.readouterr().out == "Loket is ready\n"
@@ -92,10 +93,10 @@ async def test_asgi_lifespan_starts_and_stops_the_background_loop(
     await lifespan.send_input({"type": "lifespan.startup"})
     assert await lifespan.receive_output(5) == {"type": "lifespan.startup.complete"}
     await asyncio.wait_for(fresh_runtime.wait(), 5)
-    assert runtime._task is not None and not runtime._task.done()
+    assert len(runtime._tasks) == 2 and not any(t.done() for t in runtime._tasks)
     await lifespan.send_input({"type": "lifespan.shutdown"})
     assert await lifespan.receive_output(5) == {"type": "lifespan.shutdown.complete"}
-    assert runtime._task is None
+    assert runtime._tasks == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -106,7 +107,7 @@ async def test_a_websocket_does_not_start_the_background_loop(
     await sync_to_async(make_topic)()
     applicant = await applicant_ws(await sync_to_async(join)())
     await applicant.recv_until("entry")
-    assert runtime._task is None
-    # The process holds a Connection row now: its leases are renewed once the loop runs.
+    assert runtime._tasks == []
+    # The process holds a Connection row now: its heartbeat beats once the loop runs.
     assert runtime._renewing
     await applicant.close()

@@ -56,12 +56,14 @@ def session_cookie(staff: StaffProfile) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={value}".encode()
 
 
-def counselor_online(staff: StaffProfile, *, available: bool = True) -> Connection:
-    """Record a live connection for ``staff`` as a server process would, and (by default) make
-    them available, which runs routing."""
+def counselor_online(
+    staff: StaffProfile, *, available: bool = True, server_id: str = "test-server"
+) -> Connection:
+    """Record a live connection for ``staff`` as server process ``server_id`` would, and (by
+    default) make them available, which runs routing."""
     connection = presence.connection_open(
         role=ConnectionRole.COUNSELOR,
-        server_id="test-server",
+        server_id=server_id,
         channel_name=f"test.staff.{staff.pk}.{Connection.objects.count()}",
         staff=staff,
     )

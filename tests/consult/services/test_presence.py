@@ -12,6 +12,7 @@ from consult.models import (
     Connection,
     ConnectionRole,
     Consultation,
+    ServerProcess,
     StaffProfile,
     TranscriptEntry,
 )
@@ -42,6 +43,11 @@ def _applicant_online(consultation: Consultation) -> Connection:
         channel_name=f"test.applicant.{consultation.pk}",
         consultation=consultation,
     )
+
+
+def _process_dies(server_id: str) -> None:
+    """The process stops beating: its heartbeat lapses."""
+    ServerProcess.objects.filter(server_id=server_id).update(expires_at=_past())
 
 
 def _status(staff: StaffProfile) -> str:
@@ -124,7 +130,7 @@ def test_closing_one_of_two_connections_starts_no_grace_period(topic: Any) -> No
     assert StaffProfile.objects.get(pk=sari.pk).grace_deadline is None
 
 
-def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
+def test_a_lapsed_heartbeat_loses_the_counselor_at_once(topic: Any) -> None:
     sari = make_staff("sari", topics=[topic])
     budi = make_staff("budi", topics=[topic], capacity=1)
     connection = counselor_online(sari)
@@ -132,10 +138,10 @@ def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
     offers.offer_accept(staff=sari, consultation_id=active.pk)
     offered = waiting_consultation(name="Budi")
     assert reload(offered).counselor_id == sari.pk
-    counselor_online(budi, available=False)
+    counselor_online(budi, available=False, server_id="other-server")
 
-    # The server process holding Sari's connection died: nobody renews its lease.
-    Connection.objects.filter(pk=connection.pk).update(lease_expires_at=_past())
+    # The server process holding Sari's connection died: nobody renews its heartbeat.
+    _process_dies("test-server")
     done = sweep_due()
     assert (done["reaped"], done["counselors"]) == (1, 1)
     assert not Connection.objects.filter(pk=connection.pk).exists()
@@ -151,11 +157,61 @@ def test_a_lapsed_lease_loses_the_counselor_at_once(topic: Any) -> None:
     assert reload(active).counselor_id == budi.pk
 
 
-def test_renewed_leases_keep_the_counselor(topic: Any) -> None:
+def test_a_renewed_heartbeat_keeps_the_counselor(topic: Any) -> None:
     sari = make_staff("sari", topics=[topic])
-    connection = counselor_online(sari)
-    Connection.objects.filter(pk=connection.pk).update(lease_expires_at=_past())
-    assert presence.connections_renew(server_id="test-server") == 1
+    counselor_online(sari)
+    _process_dies("test-server")
+    presence.process_beat(server_id="test-server")
+    assert sweep_due()["reaped"] == 0
+    assert _status(sari) == "available"
+
+
+def test_one_heartbeat_renews_every_connection_of_its_process(topic: Any) -> None:
+    consultations = [waiting_consultation(name=f"A{n}") for n in range(3)]
+    connections = [_applicant_online(c) for c in consultations]
+    assert ServerProcess.objects.filter(server_id="test-server").count() == 1
+    _process_dies("test-server")
+    assert Connection.objects.live(timezone.now()).count() == 0
+    presence.process_beat(server_id="test-server")
+    live = Connection.objects.live(timezone.now())
+    assert set(live.values_list("pk", flat=True)) == {c.pk for c in connections}
+
+
+def test_a_lapsed_process_is_reaped_alone_and_its_heartbeat_forgotten(topic: Any) -> None:
+    dead = waiting_consultation(name="Ani")
+    kept = waiting_consultation(name="Budi")
+    presence.connection_open(
+        role=ConnectionRole.APPLICANT, server_id="dead", channel_name="t.dead", consultation=dead
+    )
+    alive = presence.connection_open(
+        role=ConnectionRole.APPLICANT, server_id="alive", channel_name="t.alive", consultation=kept
+    )
+    _process_dies("dead")
+
+    assert sweep_due()["reaped"] == 1
+    assert list(Connection.objects.values_list("pk", flat=True)) == [alive.pk]
+    assert list(ServerProcess.objects.values_list("server_id", flat=True)) == ["alive"]
+    # The applicant of the dead process gets the grace period to reconnect; the other, nothing.
+    assert reload(dead).applicant_grace_deadline is not None
+    assert reload(kept).applicant_grace_deadline is None
+    assert sweep_due()["reaped"] == 0
+
+
+def test_a_connection_whose_process_has_no_heartbeat_is_reaped(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    # E.g. rows from before the heartbeat table, or of a process that died before it beat.
+    ServerProcess.objects.all().delete()
+    assert sweep_due()["reaped"] == 1
+    assert not Connection.objects.exists()
+    assert _status(sari) == "offline"
+
+
+def test_a_process_that_beats_again_after_its_heartbeat_was_forgotten_is_live(topic: Any) -> None:
+    sari = make_staff("sari", topics=[topic])
+    counselor_online(sari)
+    ServerProcess.objects.all().delete()
+    presence.process_beat(server_id="test-server")  # a stalled process resumes
     assert sweep_due()["reaped"] == 0
     assert _status(sari) == "available"
 

@@ -18,8 +18,8 @@ from tests.support.applicants import join
 from tests.support.sockets import applicant_ws
 from tests.support.staff import make_topic
 
-# "lease": the runtime beats through its alias (config/settings.py).
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "lease"])
+# Every alias: with PostgreSQL's pool the runtime beats through "lease" (config/settings.py).
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _rows() -> list[tuple[Any, Any]]:
@@ -56,7 +56,7 @@ async def test_a_row_its_consumer_could_not_close_is_closed_by_the_runtime(
     finally:
         await runtime.stop()
         # The heartbeat's own pool keeps one connection open, as it does in a serving process.
-        if hasattr(connections["lease"], "close_pool"):
+        if "lease" in connections:
             await sync_to_async(connections["lease"].close_pool)()
     assert connection_id not in runtime._abandoned
     # Closed as the client's close would have: the applicant's grace period runs.

@@ -59,11 +59,13 @@ def connection_open(
 ) -> Connection:
     """Record a new live connection and cancel its owner's grace period.
 
-    The process's heartbeat is renewed first, in a statement of its own (not in the transaction
-    below, which would hold the heartbeat's row lock while it waits for the owner's rows), so a
-    new connection lives for at least one lease even in a process whose runtime does not beat.
+    The process's heartbeat is renewed in the same transaction, so a new connection lives for one
+    lease even in a process whose runtime does not beat, and never without a heartbeat row (a
+    sweeper's removal of a lapsed one either commits first, and the upsert inserts it anew, or
+    waits and finds it renewed). It is the transaction's last statement: the heartbeat's row lock
+    is held only until the commit, never while the transaction waits for the owner's rows (the
+    runtime's beat would wait behind it).
     """
-    process_beat(server_id=server_id)
     now = timezone.now()
     with transaction.atomic():
         connection = Connection.objects.create(
@@ -78,6 +80,7 @@ def connection_open(
             StaffProfile.objects.filter(pk=staff.pk).update(grace_deadline=None)
         if consultation is not None and role == ConnectionRole.APPLICANT:
             Consultation.objects.filter(pk=consultation.pk).update(applicant_grace_deadline=None)
+        process_beat(server_id=server_id)
     if staff is not None and role == ConnectionRole.COUNSELOR:
         # An available counselor who reconnects is routable again: their places count once more.
         queue_dispatch(counselor_ids=[staff.pk])

@@ -82,10 +82,11 @@ class Sender:
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY:
             log.warning(
-                "channel layer sends are %d behind; dropped %d send(s) since the last warning "
-                "(clients catch up from the database; is Redis slow?)",
+                "the channel layer is %d sends behind: dropping new sends (%d since the last "
+                "warning, %d in all); clients catch up from the database. Is Redis slow?",
                 QUEUE_LIMIT,
                 self._dropped_since_warning,
+                self.dropped,
             )
             self._warned_at = now
             self._dropped_since_warning = 0

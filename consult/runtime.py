@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from .events import loop as events_loop
+from .events import sender as events_sender
 from .services.presence import connection_close, process_beat
 from .services.sweeper import sweep_due
 
@@ -199,11 +200,17 @@ def _reactor_running(reactor: Any, ready_message: str) -> None:
 
     def close_checks() -> Any:
         # Daphne's own cancellation of open connections uses the same hook.
-        return defer.Deferred.fromFuture(asyncio.ensure_future(_close_prechecks()))
+        return defer.Deferred.fromFuture(asyncio.ensure_future(_before_shutdown()))
 
     reactor.addSystemEventTrigger("before", "shutdown", close_checks)
     if settings.LOKET["RUN_RUNTIME"]:
         reactor.callLater(0, ensure_started)
+
+
+async def _before_shutdown() -> None:
+    """What Daphne's shutdown waits for: the queued group sends, then the pre-call checks."""
+    await events_sender.flush()
+    await _close_prechecks()
 
 
 async def _close_prechecks() -> None:
@@ -234,10 +241,12 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def stop() -> None:
-    """Stop the background loops (tests, shutdown)."""
+    """Stop the background loops (tests, shutdown), then send what the sender still holds (as far
+    as it goes in a moment)."""
     tasks, _tasks[:] = list(_tasks), []
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await events_sender.flush()

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
@@ -30,7 +29,7 @@ from consult.models import Consultation, InternalNote, StaffProfile, TranscriptE
 from consult.selectors.queue import queue_snapshots
 from consult.selectors.staff import staff_topic_ids
 
-from . import layer
+from . import layer, sender
 from .frames import (
     ConsultationState,
     CounselorStatusFrame,
@@ -122,14 +121,12 @@ def placing_of(event: dict[str, Any]) -> Placing:
 
 
 def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
-    """Send one prepared event to one group (``frame`` is the event's frame, for readers)."""
-    channel_layer = get_channel_layer()
-    if channel_layer is None or not layer.layer_health.may_try():
-        # Skipped while the layer is down: the layer is at-most-once anyway, and consumers
-        # serve their clients from the database until it is back.
-        return
-    # Never fail the already-committed write because fan-out failed (layer_call catches).
-    async_to_sync(layer.layer_call)(channel_layer.group_send(group, message))
+    """Send one prepared event to one group (``frame`` is the event's frame, for readers).
+
+    Handed to the process's sender (``consult.events.sender``): from a committing thread this
+    only enqueues, and the serving loop sends it, in order, through the breaker; without a
+    serving loop it is sent in place. Never fails the already-committed write."""
+    sender.send(group, message)
 
 
 def publish(
@@ -143,6 +140,9 @@ def publish(
     """Send ``frame`` to every group once the current transaction commits.
 
     ``audience`` tells consumers which kind of connection may forward it (applicant, staff, all).
+    The frame is validated and serialised now, in the transaction; after commit the callback
+    only hands the sends to the process's sender (``_send_now``), so the committing thread (the
+    database thread every consumer shares) never waits for the channel layer.
     """
     targets = list(dict.fromkeys(groups))
     message = layer_message(
@@ -157,7 +157,8 @@ def publish(
 
 
 def after_commit(callback: Callable[[], None]) -> None:
-    """Run ``callback`` (which reads fresh and publishes) once the transaction commits."""
+    """Run ``callback`` (which reads fresh and publishes) once the transaction commits, in the
+    committing thread; what it publishes is sent by the sender like every other frame."""
     transaction.on_commit(callback)
 
 
@@ -303,12 +304,9 @@ def session_changed(*, user_id: int, revoked_session: str | None = None) -> None
     message = {"type": SESSION_CHECK_EVENT, "revoked_session": revoked_session}
 
     def send() -> None:
-        channel_layer = get_channel_layer()
-        # Through the same breaker as every other send: while the layer is down a logout must
-        # not wait on it, and the connections re-check their session periodically anyway.
-        if channel_layer is None or not layer.layer_health.may_try():
-            return
-        async_to_sync(layer.layer_call)(channel_layer.group_send(group_user(user_id), message))
+        # Through the process's sender and its breaker like every other send: a logout never
+        # waits on the layer, and the connections re-check their session periodically anyway.
+        sender.send(group_user(user_id), message)
 
     transaction.on_commit(send)
 

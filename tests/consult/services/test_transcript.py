@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
@@ -15,6 +16,17 @@ from consult.services import consultations
 from tests.support.applicants import active_consultation, reload, say
 from tests.support.needs import postgres_url
 from tests.support.staff import make_staff, make_topic
+
+# Each rule both inside a caller's transaction (the general path: lock, check, insert) and in
+# autocommit, where on PostgreSQL a message is one statement (and a refusal falls back to the
+# general path to say why).
+BOTH_PATHS = pytest.mark.parametrize(
+    "db",
+    [
+        pytest.param("in a transaction", marks=pytest.mark.django_db),
+        pytest.param("autocommit", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
 
 
 def _seqs(consultation: Consultation) -> list[int]:
@@ -32,8 +44,9 @@ def _gapless(consultation: Consultation) -> bool:
     )
 
 
-@pytest.mark.django_db
+@BOTH_PATHS
 def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
+    db: str,
     sari: StaffProfile,
 ) -> None:
     consultation = active_consultation(sari)
@@ -47,8 +60,9 @@ def test_a_repeat_returns_the_stored_entry_and_takes_no_sequence_number(
     assert _gapless(consultation)
 
 
-@pytest.mark.django_db
+@BOTH_PATHS
 def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
+    db: str,
     sari: StaffProfile,
 ) -> None:
     consultation = active_consultation(sari)
@@ -63,8 +77,10 @@ def test_the_same_client_msg_id_with_other_text_is_refused_and_takes_no_number(
     assert _gapless(consultation)
 
 
-@pytest.mark.django_db
-def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffProfile) -> None:
+@BOTH_PATHS
+def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(
+    db: str, sari: StaffProfile
+) -> None:
     consultation = active_consultation(sari)
     sent, _ = say(consultation, "sebelum")
     consultations.consultation_end(consultation_id=consultation.pk, ended_by="applicant")
@@ -75,8 +91,10 @@ def test_a_repeat_after_the_consultation_ended_still_gets_its_entry(sari: StaffP
     assert _gapless(consultation)
 
 
-@pytest.mark.django_db
-def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffProfile) -> None:
+@BOTH_PATHS
+def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(
+    db: str, sari: StaffProfile
+) -> None:
     make_topic("health-permit")
     consultation = active_consultation(sari)
     sent, _ = say(consultation, "k-1", "Saya teruskan", by=sari)
@@ -90,8 +108,8 @@ def test_a_counselors_repeat_after_a_transfer_still_gets_its_entry(sari: StaffPr
     assert _gapless(consultation)
 
 
-@pytest.mark.django_db
-def test_refusals_take_no_sequence_number(sari: StaffProfile) -> None:
+@BOTH_PATHS
+def test_refusals_take_no_sequence_number(db: str, sari: StaffProfile) -> None:
     consultation = active_consultation(sari)
     say(consultation, "m-1")
     with pytest.raises(InvalidInput):  # another author reusing the id
@@ -154,3 +172,29 @@ def _lock_waiters() -> int:
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chat_message_is_one_statement_on_postgresql_and_is_committed(
+    sari: StaffProfile,
+) -> None:
+    postgres_url()
+    consultation = active_consultation(sari)
+    with CaptureQueriesContext(connection) as queries:
+        entry, created = say(consultation, "satu", "Satu pernyataan", by=sari)
+    assert created
+    assert len(queries.captured_queries) == 1, queries.captured_queries
+    # Committed when the call returned: another connection sees it.
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT seq, text, author_id FROM consult_transcriptentry WHERE id = %s",
+                [entry.pk],
+            )
+            assert cursor.fetchone() == (entry.seq, "Satu pernyataan", sari.pk)
+    finally:
+        other.close()
+    assert entry.seq == reload(consultation).last_seq
+    assert (entry.consultation.public_id, entry.author) == (consultation.public_id, sari)
+    assert _gapless(consultation)

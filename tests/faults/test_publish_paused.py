@@ -1,0 +1,97 @@
+"""Redis holds every write (``CLIENT PAUSE ... WRITE``) while an applicant chats: the messages are
+stored and acked at once, because the database thread only hands the group sends to the
+process's sender (consult/events/sender.py) and never waits for the layer; when the pause ends
+the counselor gets each message live, once and in order.
+
+Before the sender, the database thread sent from the commit callback and waited for Redis, so no
+ack came until the pause ended (or the send gave up after 3 s): this test failed.
+
+Both sockets are on one Daphne process, on a redis-server of the test's own (pausing the shared
+one would pause every other test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+
+from tests.support.servers import RedisServer
+
+from .conftest import OfficeFactory
+from .office import ping
+
+pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
+
+MESSAGES = 4
+# Longer than the test needs: the pause is ended by CLIENT UNPAUSE as soon as the acks are in.
+# Should an ack not come, Redis ends the pause itself before the test's own timeouts.
+PAUSE_MS = 20_000
+# The acks must all arrive well inside the layer's send bound (consult.events.layer.SEND_TIMEOUT,
+# 3 s): a send held that long is given up, which is what a waiting database thread would show.
+ACK_WITHIN = 2.0
+
+
+def entries(frames: list[dict[str, Any]], public_id: str) -> list[dict[str, Any]]:
+    return [f for f in frames if f["type"] == "entry" and f["consultation_id"] == public_id]
+
+
+async def test_a_chat_message_is_acked_while_redis_holds_the_group_send(
+    office: OfficeFactory, own_redis: RedisServer
+) -> None:
+    built = office(own_redis.url)
+    counselor_name = built.create_staff("counselor")
+    (server,) = built.start("A")
+    counselor_http = await built.login(server, counselor_name)
+    joined, applicant, counselor = await built.accepted(server, server, counselor_http)
+    public_id = joined["consultation_id"]
+    # Live delivery works before the pause (and the counselor has everything so far).
+    first = await applicant.request(
+        "m-0", type="chat.send", client_msg_id="m-0", text="sebelum jeda"
+    )
+    await counselor.wait_for(
+        lambda f: f["type"] == "entry" and f.get("seq") == first["entry"]["seq"],
+        what="the message sent before the pause",
+    )
+    seen_before = len(entries(counselor.frames, public_id))
+
+    control = redis.Redis.from_url(own_redis.url)
+    loop = asyncio.get_running_loop()
+    try:
+        assert control.execute_command("CLIENT", "PAUSE", str(PAUSE_MS), "WRITE")
+        paused_at = loop.time()
+        acks = []
+        for index in range(1, MESSAGES + 1):
+            ack = await applicant.request(
+                f"m-{index}",
+                timeout=ACK_WITHIN,
+                type="chat.send",
+                client_msg_id=f"m-{index}",
+                text=f"pesan {index} selama jeda",
+            )
+            acks.append(ack)
+        acked_in = loop.time() - paused_at
+        # The group sends are still held by Redis: nothing new has reached the counselor.
+        assert len(entries(counselor.frames, public_id)) == seen_before
+    finally:
+        control.execute_command("CLIENT", "UNPAUSE")
+        control.close()
+    assert acked_in < ACK_WITHIN, acked_in
+
+    seqs = [ack["entry"]["seq"] for ack in acks]
+    assert seqs == list(range(seqs[0], seqs[0] + MESSAGES))
+    await counselor.wait_for(
+        lambda f: f["type"] == "entry" and f.get("seq") == seqs[-1],
+        what="the last message sent during the pause",
+    )
+    # Delivered live (the layer, not a resync: no ping was sent), in order; a ping then finds
+    # nothing missing, and nothing came twice.
+    await ping(counselor, "p-after")
+    live = [e["seq"] for e in entries(counselor.frames, public_id)][seen_before:]
+    assert live == seqs
+    all_seqs = [e["seq"] for e in entries(counselor.frames, public_id)]
+    assert len(all_seqs) == len(set(all_seqs))
+    texts = [e["text"] for e in entries(counselor.frames, public_id)][seen_before:]
+    assert texts == [f"pesan {i} selama jeda" for i in range(1, MESSAGES + 1)]

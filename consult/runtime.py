@@ -114,8 +114,8 @@ def _close_and_sweep(abandoned: set[Any], sweep: bool) -> set[Any]:
 
 
 async def _in(executor: ThreadPoolExecutor, func: Callable[[], T]) -> T:
-    # Through sync_to_async (not run_in_executor) so that what the work publishes after commit
-    # (async_to_sync in events) runs on this loop's channel layer.
+    # What the work publishes after commit is handed to this loop's sender
+    # (``consult.events.sender``); sync_to_async also keeps asgiref's context for it.
     return await sync_to_async(func, thread_sensitive=False, executor=executor)()
 
 

@@ -75,7 +75,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
 from bench import loket_client
@@ -106,7 +106,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOPIC_PREFIX = "bq-"
 LONE_TOPIC = "bq-lone"
 LONE_JOINS = 3
-CONNECT_CONCURRENCY = 64
+CONNECT_CONCURRENCY = 32
+CONNECT_ATTEMPTS = 10
 T = TypeVar("T")
 
 
@@ -269,7 +270,7 @@ def seed(p: Params) -> Seeded:
     counselor_of: dict[str, str] = {}
     for code in [*codes, LONE_TOPIC]:
         username = f"bench-{code}"
-        password = secrets.token_urlsafe(18)
+        password = "bq" + secrets.token_urlsafe(18)  # never starting with "-" (an option)
         call_command(
             "create_staff",
             role="counselor",
@@ -402,6 +403,8 @@ class Staff:
     # Ended by this client: later frames about them do not make them held again.
     ended: set[str] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    accepted: set[str] = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
     counter: int = 0
 
@@ -422,6 +425,12 @@ class Staff:
                     self.errors.append(frame)
                 elif kind == "consultation.state" and frame["consultation_id"] not in self.ended:
                     cid, status = frame["consultation_id"], frame["status"]
+                    version = int(frame.get("version", 0))
+                    if version < self.versions.get(cid, -1) or (
+                        cid in self.accepted and status == "offered"
+                    ):
+                        continue  # older than what this client knows
+                    self.versions[cid] = version
                     before = self.held.get(cid)
                     if status in ("offered", "active"):
                         self.held[cid] = status
@@ -474,6 +483,11 @@ class Staff:
 
     async def accept(self, cid: str) -> None:
         await self.request({"type": "offer.accept", "consultation_id": cid})
+        # Acked: it is active, whether or not its state frame came yet.
+        self.accepted.add(cid)
+        if cid not in self.ended:
+            self.held[cid] = "active"
+            self.changed.set()
 
     async def fill(self, capacity: int) -> None:
         """Accept offers until it holds ``capacity`` active chats."""
@@ -486,7 +500,7 @@ class Staff:
                     self.changed.clear()
                     await self.changed.wait()
         except TimeoutError:
-            raise QueueBenchError(f"{self.username}: not {capacity} active chats") from None
+            raise QueueBenchError(f"{self.username}: not {capacity} active: {self.held}") from None
 
 
 async def staff_connect(base_url: str, username: str, password: str, wait_s: float) -> Staff:
@@ -557,10 +571,20 @@ class Applicant:
 
 
 async def applicant_connect(
-    base_url: str, pk: int, public_id: str, token: str, wait_s: float
+    base_url: str, pk: int, public_id: str, token: str, wait_s: float, retries: dict[str, int]
 ) -> Applicant:
     url = f"ws{base_url.removeprefix('http')}/ws/applicant/"
-    ws = await connect(url, origin=Origin(base_url), **WS_OPTIONS)
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            ws = await connect(url, origin=Origin(base_url), **WS_OPTIONS)
+            break
+        except (OSError, InvalidHandshake, TimeoutError):
+            # A busy server drops a handshake it could not complete in time (Daphne's
+            # websocket_connect_timeout); a page would reconnect, so does this client.
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            retries["handshake"] += 1
+            await asyncio.sleep(0.5 * (attempt + 1))
     applicant = Applicant(pk=pk, public_id=public_id, ws=ws)
     applicant.reader = asyncio.create_task(applicant.read())
     await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 0}))
@@ -631,16 +655,18 @@ class Run:
         picked = [pk for _, pk, _ in ranked[: self.p.connected]]
         tokens = await self.in_db(tokens_for, picked)
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        retries = {"handshake": 0}
 
         async def one(pk: int, public_id: str, token: str) -> Applicant:
             async with gate:
                 return await applicant_connect(
-                    self.base_url, pk, public_id, token, self.p.fanout_timeout
+                    self.base_url, pk, public_id, token, self.p.fanout_timeout, retries
                 )
 
         began = _now()
         self.applicants = list(await asyncio.gather(*(one(*t) for t in tokens)))
         self.results["connect_s"] = round(time.monotonic() - t0, 1)
+        self.results["connect_handshake_retries"] = retries["handshake"]
         # Every one of them holds its right position (frames from the start of the connects on).
         settle, _ = await self.wait_positions(began)
         self.results["connect_all_positions_s"] = round(settle, 1)

@@ -941,15 +941,19 @@ def main(args: Any) -> int:
     )
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     started = time.monotonic()
+    load_before = os.getloadavg()
     results = run_queue(p)
     results["wall_s"] = round(time.monotonic() - started, 1)
+    # This process competes with the server for the CPUs: its own share is part of the picture.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results["harness_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+    results["load_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
     mach = machine_info()
     results["machine"] = mach
     results["command"] = command
     print()
     print(f"command : {command}")
     print(f"machine : {mach['nproc']} CPUs, {mach['cpu_model']}, Python {mach['python']}")
-    print(f"load    : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for key, value in results.items():
         if key not in ("machine", "command"):
             print(f"{key}: {value}")

@@ -62,6 +62,7 @@ import os
 import resource
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -491,7 +493,7 @@ class Staff:
 
     async def fill(self, capacity: int) -> None:
         """Accept offers until it holds ``capacity`` active chats."""
-        while len(self.held) < capacity:
+        for _ in range(capacity - len(self.held)):
             _, cid = await self.next_offer()
             await self.accept(cid)
         try:
@@ -909,6 +911,10 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--json", type=Path, help="also write the figures to this file")
 
 
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(args: Any) -> int:
     bounds = [
         (args.waiting, 1, MAX_WAITING, "--waiting"),
@@ -940,6 +946,8 @@ def main(args: Any) -> int:
         redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
     )
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    # SIGTERM unwinds through the finally blocks that stop the server and delete the run's keys.
+    signal.signal(signal.SIGTERM, _sigterm)
     started = time.monotonic()
     load_before = os.getloadavg()
     results = run_queue(p)

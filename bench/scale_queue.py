@@ -493,7 +493,7 @@ class Staff:
 
     async def fill(self, capacity: int) -> None:
         """Accept offers until it holds ``capacity`` active chats."""
-        for _ in range(capacity - len(self.held)):
+        for _ in range(capacity - len(self.active())):
             _, cid = await self.next_offer()
             await self.accept(cid)
         try:

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     scale_queue.add_parser(sub)
     args = parser.parse_args(argv)
-    if args.bench == "queue":
+    if args.bench in ("queue", "fanout"):
         return scale_queue.main(args)
     if not 0 <= args.waiting <= MAX_WAITING or not 1 <= args.passes <= MAX_PASSES:
         parser.error(f"--waiting 0..{MAX_WAITING}, --passes 1..{MAX_PASSES}")

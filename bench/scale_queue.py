@@ -45,6 +45,9 @@ must not be abandoned during the run) and ``LOKET_OFFER_TIMEOUT`` 600 (an offer 
 about to accept on a loaded machine must not lapse and be requeued). RLIMIT_NOFILE is raised to
 its hard limit in the harness and the server.
 
+``bench.scale fanout`` is the same run without the timed joins and offers (set-up, lone,
+fan-out, served), ``--connected`` 2000 by default.
+
 Run from the repository root (PostgreSQL and Redis on 127.0.0.1)::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/loket_bench_queue \\
@@ -803,11 +806,14 @@ async def drive(p: Params, seeded: Seeded, base_url: str, server_pid: int) -> di
         phases: list[tuple[str, Callable[[], Any]]] = [
             ("setup", run.setup),
             ("lone", run.lone),
-            ("join", run.joins),
         ]
+        if p.joins:
+            phases.append(("join", run.joins))
         if p.connected:
             phases.append(("fanout", run.fanout))
-        phases += [("offer", run.offer), ("served", run.served)]
+        if p.offers:
+            phases.append(("offer", run.offer))
+        phases.append(("served", run.served))
         for name, phase in phases:
             t0 = time.monotonic()
             known = set(run.results)
@@ -895,20 +901,31 @@ def run_queue(p: Params) -> dict[str, Any]:
 
 
 def add_parser(sub: Any) -> None:
-    """The ``queue`` subcommand of bench/scale.py."""
+    """The ``queue`` and ``fanout`` subcommands of bench/scale.py."""
     q = sub.add_parser("queue", help="the queue at scale on a real server (joins, offers, fan-out)")
-    q.add_argument("--waiting", type=int, default=10_000, help="seeded waiting (10000)")
-    q.add_argument("--topics", type=int, default=4, help="topics they wait in (4)")
-    q.add_argument("--connected", type=int, default=0, help="of them with a socket (0)")
+    _common_arguments(q, connected=0)
     q.add_argument("--joins", type=int, default=200, help="timed joins (200)")
     q.add_argument("--offers", type=int, default=50, help="capacity freed -> offer (50)")
-    q.add_argument("--rounds", type=int, default=3, help="fan-out rounds, K > 0 (3)")
-    q.add_argument("--capacity", type=int, default=3, help="each counselor's chats (3)")
-    q.add_argument("--step-timeout", type=float, default=120.0, help="one frame (120 s)")
-    q.add_argument(
+    f = sub.add_parser(
+        "fanout", help="queue with only the position fan-out (no timed joins or offers)"
+    )
+    _common_arguments(f, connected=2000)
+    f.set_defaults(joins=0, offers=0)
+
+
+def _common_arguments(parser: Any, *, connected: int) -> None:
+    parser.add_argument("--waiting", type=int, default=10_000, help="seeded waiting (10000)")
+    parser.add_argument("--topics", type=int, default=4, help="topics they wait in (4)")
+    parser.add_argument(
+        "--connected", type=int, default=connected, help=f"of them with a socket ({connected})"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="fan-out rounds, K > 0 (3)")
+    parser.add_argument("--capacity", type=int, default=3, help="each counselor's chats (3)")
+    parser.add_argument("--step-timeout", type=float, default=120.0, help="one frame (120 s)")
+    parser.add_argument(
         "--fanout-timeout", type=float, default=300.0, help="all positions right (300 s)"
     )
-    q.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
@@ -916,12 +933,13 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def main(args: Any) -> int:
+    fanout_only = args.bench == "fanout"
     bounds = [
         (args.waiting, 1, MAX_WAITING, "--waiting"),
         (args.topics, 1, MAX_TOPICS, "--topics"),
-        (args.connected, 0, min(MAX_CONNECTED, args.waiting), "--connected"),
-        (args.joins, 1, MAX_JOINS, "--joins"),
-        (args.offers, 1, MAX_OFFERS, "--offers"),
+        (args.connected, int(fanout_only), min(MAX_CONNECTED, args.waiting), "--connected"),
+        (args.joins, int(not fanout_only), MAX_JOINS, "--joins"),
+        (args.offers, int(not fanout_only), MAX_OFFERS, "--offers"),
         (args.rounds, 1, MAX_ROUNDS, "--rounds"),
         (args.capacity, 1, MAX_CAPACITY, "--capacity"),
     ]

@@ -30,6 +30,8 @@ def test_percentile_is_nearest_rank() -> None:
         ["queue", "--topics", "0"],
         # Every topic must keep someone waiting through the offers and rounds.
         ["queue", "--waiting", "100", "--topics", "4"],
+        # The fan-out alone needs connected applicants.
+        ["fanout", "--connected", "0"],
     ],
 )
 def test_out_of_bounds_arguments_are_refused_before_anything_runs(argv: list[str]) -> None:

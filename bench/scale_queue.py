@@ -113,6 +113,7 @@ LONE_TOPIC = "bq-lone"
 LONE_JOINS = 3
 CONNECT_CONCURRENCY = 32
 CONNECT_ATTEMPTS = 10
+READY_WAIT = 90.0  # seconds from auth to ready before the client tries a new socket
 T = TypeVar("T")
 
 
@@ -131,6 +132,7 @@ class Params:
     capacity: int
     step_timeout: float
     fanout_timeout: float
+    connect_budget: float
     database_url: str
     redis_url: str
 
@@ -578,29 +580,38 @@ class Applicant:
 async def applicant_connect(
     base_url: str, pk: int, public_id: str, token: str, wait_s: float, retries: dict[str, int]
 ) -> Applicant:
+    """Connect and authenticate, as the page does: a handshake the busy server dropped (Daphne's
+    websocket_connect_timeout), or a socket that closed or stayed silent before ``ready``, is
+    retried with a new socket (counted in ``retries``)."""
     url = f"ws{base_url.removeprefix('http')}/ws/applicant/"
     for attempt in range(CONNECT_ATTEMPTS):
+        last = attempt == CONNECT_ATTEMPTS - 1
         try:
             ws = await connect(url, origin=Origin(base_url), **WS_OPTIONS)
-            break
         except (OSError, InvalidHandshake, TimeoutError):
-            # A busy server drops a handshake it could not complete in time (Daphne's
-            # websocket_connect_timeout); a page would reconnect, so does this client.
-            if attempt == CONNECT_ATTEMPTS - 1:
+            if last:
                 raise
             retries["handshake"] += 1
             await asyncio.sleep(0.5 * (attempt + 1))
-    applicant = Applicant(pk=pk, public_id=public_id, ws=ws)
-    applicant.reader = asyncio.create_task(applicant.read())
-    await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 0}))
-    try:
-        async with asyncio.timeout(wait_s):
-            await applicant.ready.wait()
-    except TimeoutError:
-        raise QueueBenchError(f"applicant {public_id}: no ready within {wait_s}s") from None
-    if applicant.error is not None:
-        raise QueueBenchError(f"applicant {public_id}: {applicant.error}")
-    return applicant
+            continue
+        applicant = Applicant(pk=pk, public_id=public_id, ws=ws)
+        reader = applicant.reader = asyncio.create_task(applicant.read())
+        await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 0}))
+        ready = asyncio.create_task(applicant.ready.wait())
+        await asyncio.wait({ready, reader}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+        if applicant.ready.is_set():
+            if applicant.error is not None:
+                raise QueueBenchError(f"applicant {public_id}: {applicant.error}")
+            return applicant
+        ready.cancel()
+        reader.cancel()
+        ws.transport.abort()
+        if applicant.error is not None or last:
+            raise QueueBenchError(
+                f"applicant {public_id}: no ready ({applicant.error or 'closed or silent'})"
+            )
+        retries["ready"] += 1
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- the run
@@ -660,18 +671,23 @@ class Run:
         picked = [pk for _, pk, _ in ranked[: self.p.connected]]
         tokens = await self.in_db(tokens_for, picked)
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-        retries = {"handshake": 0}
+        retries = {"handshake": 0, "ready": 0}
+        budget_end = time.monotonic() + self.p.connect_budget if self.p.connect_budget else None
 
-        async def one(pk: int, public_id: str, token: str) -> Applicant:
+        async def one(pk: int, public_id: str, token: str) -> Applicant | None:
             async with gate:
+                if budget_end is not None and time.monotonic() > budget_end:
+                    return None  # out of --connect-budget: measure with those connected
                 return await applicant_connect(
-                    self.base_url, pk, public_id, token, self.p.fanout_timeout, retries
+                    self.base_url, pk, public_id, token, READY_WAIT, retries
                 )
 
         began = _now()
-        self.applicants = list(await asyncio.gather(*(one(*t) for t in tokens)))
+        connected = await asyncio.gather(*(one(*t) for t in tokens))
+        self.applicants = [a for a in connected if a is not None]
         self.results["connect_s"] = round(time.monotonic() - t0, 1)
-        self.results["connect_handshake_retries"] = retries["handshake"]
+        self.results["connected"] = len(self.applicants)
+        self.results["connect_retries"] = retries
         # Every one of them holds its right position (frames from the start of the connects on).
         settle, _ = await self.wait_positions(began)
         self.results["connect_all_positions_s"] = round(settle, 1)
@@ -925,6 +941,12 @@ def _common_arguments(parser: Any, *, connected: int) -> None:
     parser.add_argument(
         "--fanout-timeout", type=float, default=300.0, help="all positions right (300 s)"
     )
+    parser.add_argument(
+        "--connect-budget",
+        type=float,
+        default=0.0,
+        help="stop opening sockets after this many seconds and measure with those open (0: none)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
 
 
@@ -960,6 +982,7 @@ def main(args: Any) -> int:
         capacity=args.capacity,
         step_timeout=args.step_timeout,
         fanout_timeout=args.fanout_timeout,
+        connect_budget=args.connect_budget,
         database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
     )

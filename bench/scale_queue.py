@@ -18,7 +18,9 @@ Set-up:
 3. Daphne starts; each topic's counselor connects, sets itself available and accepts the offers
    until it holds ``--capacity`` chats (so it is full); the lone topic's counselor is idle.
 4. ``--connected`` K of the waiting (the first K in queue order) open an applicant socket and
-   ``auth`` with their token; the run waits until each holds its correct position.
+   ``auth`` with their token (a socket the busy server drops is retried, as the page would);
+   the run waits until each holds its correct position. ``--connect-budget`` S stops opening
+   sockets after S seconds and goes on with those open (reported as ``connected``).
 
 Measured, in this order:
 

@@ -123,7 +123,7 @@ class Board:
     def unwatch(self, follower: Follower) -> None:
         """``follower`` ended; a poller with nothing left to follow stops at once."""
         self._followers.discard(follower)
-        if self._wake is not None and not self.followed_ids():
+        if self._wake is not None and not self._followers:
             self._wake.set()
 
     def followed_ids(self) -> set[int]:
@@ -143,8 +143,11 @@ class Board:
         await future
 
     def _ensure_polling(self) -> bool:
-        """Start the poller on the running loop unless it runs; False if nothing is followed."""
-        if not self.followed_ids():
+        """Start the poller on the running loop unless it runs; False if no connection follows.
+
+        O(1): it runs for every consultation a connection starts following (a reconnect storm
+        of thousands); only the poll itself walks the followers."""
+        if not self._followers:
             return False
         task = self._task
         loop = asyncio.get_running_loop()

@@ -231,6 +231,9 @@ LOKET: dict[str, Any] = {
     # While the channel layer is down, each connection re-reads what its client is missing from
     # the database this often (give or take a quarter, so connections do not poll in step).
     "LAYER_POLL": float(env_int("LOKET_LAYER_POLL_MS", 2000, minimum=100)) / 1000,
+    # Each process reads the delivery marks of every consultation it follows this often
+    # (signaling/marks.py), so a ping can be answered without the database.
+    "MARKS_POLL": float(env_int("LOKET_MARKS_POLL_MS", 2000, minimum=50)) / 1000,
     "SWEEP_INTERVAL": float(env_int("LOKET_SWEEP_INTERVAL_MS", 1000, minimum=50)) / 1000,
     "DECLINE_COOLDOWN": env_int("LOKET_DECLINE_COOLDOWN", 30, minimum=0),
     # A video consultation waiting this long keeps the next counselor to free fully (no new chats

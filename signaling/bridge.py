@@ -7,9 +7,12 @@ selector called). A wrapper only turns a returned model into the frame a client 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.db import close_old_connections
 
 from consult.events.frames import (
     Board,
@@ -101,6 +104,30 @@ def consultation_held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, 
 @database_sync_to_async
 def consultation_sync_marks(*, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
     return consultations.consultation_sync_marks(consultation_ids=consultation_ids)
+
+
+# The delivery-marks poller's own thread (signaling/marks.py): not Channels' database thread, which
+# every consumer's work queues on, so that neither waits for the other.
+_marks_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-marks")
+
+
+def _consultation_sync_marks(consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
+    # Django's own cleanup, as consult/runtime.py does in its thread (channels' testing
+    # communicator turns database_sync_to_async's off while it runs).
+    close_old_connections()
+    try:
+        return consultations.consultation_sync_marks(consultation_ids=consultation_ids)
+    finally:
+        close_old_connections()
+
+
+async def consultation_sync_marks_polled(
+    *, consultation_ids: list[int]
+) -> dict[int, tuple[int, int]]:
+    """``consultation_sync_marks`` in the marks poller's own thread."""
+    return await sync_to_async(
+        _consultation_sync_marks, thread_sensitive=False, executor=_marks_thread
+    )(consultation_ids)
 
 
 @database_sync_to_async

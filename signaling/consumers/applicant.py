@@ -21,6 +21,8 @@ class ApplicantConsumer(BaseConsumer):
     role = "applicant"
     audience = groups.AUDIENCE_APPLICANT
     allowed_types = protocol.APPLICANT_TYPES
+    # The applicant's resync is its consultation's marks (and what they show is missing).
+    pong_from_marks = True
 
     async def on_open(self) -> None:
         self.consultation_id: int | None = None
@@ -80,7 +82,7 @@ class ApplicantConsumer(BaseConsumer):
         followed = self.followed.get(consultation_id) if consultation_id is not None else None
         if consultation_id is None or followed is None or not followed.resumed:
             return
-        marks = await bridge.consultation_sync_marks(consultation_ids=[consultation_id])
+        marks = await self.read_marks([consultation_id])
         if consultation_id not in marks:
             return
         version, last_seq = marks[consultation_id]

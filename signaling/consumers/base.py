@@ -207,7 +207,10 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
 
     async def on_ping(self, message: protocol.Ping) -> None:
         # The channel layer may drop a frame; a ping is the client's chance to get it anyway.
-        await self.resync()
+        # Where the process's marks show this connection has sent everything as of their last
+        # read (signaling/marks.py), nothing was dropped before it: the pong needs no database.
+        if not self.marks_say_nothing_missing():
+            await self.resync()
         await self.send_frame(Pong(type="pong", id=message.id, server_time=now_iso()))
 
     async def on_chat_send(self, message: protocol.ChatSend) -> None:

@@ -11,8 +11,9 @@ Two layers of the consumer, each a class of its own:
   the sender's entry in its ``ack``, resume, and the re-check of every layer event before it is
   forwarded (``loket_frame``).
 
-Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.bridge`` and
-``signaling.protocol``; nothing of the other consumer modules but ``ratelimit``.
+Imports: Channels, ``consult.events``, ``consult.errors``, ``signaling.bridge``,
+``signaling.marks`` and ``signaling.protocol``; nothing of the other consumer modules but
+``ratelimit``.
 
 A frame from the channel layer arrives validated and serialised by its publisher
 (``consult.events.frames.Outgoing``): it is re-checked here and forwarded as is, never rebuilt.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,7 +39,12 @@ from consult.events import loop as events_loop
 from consult.events.frames import Ack, Entry, Outgoing, Placing
 
 from .. import bridge
+from ..marks import board
 from .ratelimit import warn_once_a_minute
+
+# The statuses in which a ping may be answered from the process's marks; on a finished
+# consultation the page's last ping waits for everything (static/js/applicant.js), so it reads.
+OPEN_STATUSES = frozenset({"waiting", "offered", "active"})
 
 
 class Followed:
@@ -215,6 +222,10 @@ class OrderedDelivery(LayerReceiver):
     role = ""
     # Which frames published with an audience this connection may receive.
     audience = groups.AUDIENCE_ALL
+    # Whether this role's resync is the marks alone, so that a ping may be answered from the
+    # process's marks (``marks_say_nothing_missing``). A counselor's resync also looks for
+    # offers and their own status, which no mark shows: their pings keep reading.
+    pong_from_marks = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -222,6 +233,12 @@ class OrderedDelivery(LayerReceiver):
         # Public ids this connection stopped following (ended, transferred, requeued): a frame
         # about one of them crossed the state change, and is told so rather than "forbidden".
         self.dropped: set[str] = set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            board.unwatch(self)
 
     async def send_frame(self, frame: BaseModel) -> None:
         """Send a frame this connection built (validated when it was built)."""
@@ -243,6 +260,29 @@ class OrderedDelivery(LayerReceiver):
         for consultation_id in list(self.followed):
             await self.catch_up(consultation_id)
 
+    def marks_say_nothing_missing(self) -> bool:
+        """Whether the process's marks (``signaling.marks``) show that this connection has sent
+        everything of what it follows, as of their last database read: then a ping needs no
+        resync. Never while the layer is down (the polls read the database then)."""
+        if not self.pong_from_marks or self.degraded:
+            return False
+        for consultation_id, followed in self.followed.items():
+            if not followed.resumed:
+                # Nothing of it is sent before the client's resume, by a resync neither.
+                continue
+            if followed.status not in OPEN_STATUSES or not board.covers(
+                consultation_id, version=followed.version, seq=followed.last_sent
+            ):
+                return False
+        return True
+
+    async def read_marks(self, consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """The marks of these consultations from the database (a resync), told to the board."""
+        began = time.monotonic()
+        marks = await bridge.consultation_sync_marks(consultation_ids=consultation_ids)
+        board.read(marks, began=began)
+        return marks
+
     # -------------------------------------------------------------- following
 
     async def start_following(
@@ -253,6 +293,7 @@ class OrderedDelivery(LayerReceiver):
             followed = Followed(public_id, topic_id, status, version)
             self.followed[consultation_id] = followed
             self.dropped.discard(public_id)
+            board.watch(self)
             await self.join(groups.group_consultation(consultation_id))
         return followed
 
@@ -290,6 +331,7 @@ class OrderedDelivery(LayerReceiver):
             for entry in batch:
                 if upto is not None and entry.seq > upto:
                     return
+                board.saw(consultation_id, seq=entry.seq)
                 await self.send_frame(entry)
                 cursor = followed.last_sent = entry.seq
             if len(batch) < bridge.REPLAY_PAGE:
@@ -332,6 +374,8 @@ class OrderedDelivery(LayerReceiver):
         before it that this connection has not sent yet is replayed first, so nothing is skipped.
         """
         followed = self.followed.get(consultation_id)
+        if followed is not None:
+            board.saw(consultation_id, seq=entry.seq)
         if followed is not None and followed.resumed and created:
             if entry.seq > followed.last_sent + 1:
                 await self.replay(consultation_id, followed.last_sent, upto=entry.seq - 1)
@@ -351,6 +395,12 @@ class OrderedDelivery(LayerReceiver):
         frame = publish.frame_of(event)
         consultation_id = event.get("consultation_id")
         kind = frame.type
+        if consultation_id in self.followed:
+            # Committed before it was published: the process's marks are at least this.
+            if kind == "entry":
+                board.saw(consultation_id, seq=int(frame.data["seq"]))
+            elif kind == "consultation.state":
+                board.saw(consultation_id, version=int(frame.data.get("version", 0)))
         if kind == "queue.snapshot":
             await self.on_queue_snapshot(frame, publish.placing_of(event))
             return

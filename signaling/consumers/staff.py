@@ -3,6 +3,7 @@ supervisors (every queue and status, read-only), authenticated by their Django s
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from consult.errors import Forbidden
@@ -10,6 +11,7 @@ from consult.events import groups, publish
 from consult.events.frames import Board, CounselorStatusFrame, Outgoing, Placing, QueueView
 
 from .. import bridge, protocol
+from ..marks import board
 from ..session_guard import SessionGuard
 from .base import BaseConsumer
 
@@ -19,6 +21,8 @@ class StaffConsumer(BaseConsumer):
 
     audience = groups.AUDIENCE_STAFF
     allowed_types = protocol.CLIENT_TYPES - {"auth", "leave"}
+    # ``pong_from_marks`` stays off: a counselor's resync also looks for new offers and their
+    # status, which no consultation's marks show (staff sockets are few).
 
     async def on_open(self) -> None:
         user = self.scope.get("user")
@@ -90,8 +94,13 @@ class StaffConsumer(BaseConsumer):
             return
         if self.role != "counselor":
             return
+        began = time.monotonic()
         status, marks = await bridge.counselor_sync_marks(
             staff_id=self.staff.pk, followed_ids=list(self.followed)
+        )
+        # What this counselor follows, for the process's marks (an applicant's ping here).
+        board.read(
+            {cid: mark[:2] for cid, mark in marks.items() if cid in self.followed}, began=began
         )
         for consultation_id, (version, last_seq, held) in marks.items():
             followed = self.followed.get(consultation_id)

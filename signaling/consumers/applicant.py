@@ -45,8 +45,10 @@ class ApplicantConsumer(BaseConsumer):
             await self.send_error("invalid_state", "Already authenticated.", message.id)
             return
         try:
-            opened = await bridge.applicant_connection_open(
-                token=message.token, channel_name=self.channel_name
+            opened = await self.opening(
+                bridge.applicant_connection_open(
+                    token=message.token, channel_name=self.channel_name
+                )
             )
         except (TokenInvalid, TokenExpired) as exc:
             await self.send_error(exc.code, exc.message, message.id)

@@ -15,8 +15,10 @@ Imports: Channels, ``consult.runtime``, ``consult.errors``, ``signaling.bridge``
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
 from django.conf import settings
@@ -33,6 +35,16 @@ from .ratelimit import FrameLimits, warn_once_a_minute
 from .relay import RtcRelay
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _abandon_opened(task: asyncio.Future[Any]) -> None:
+    """An opening whose consumer was cancelled completed: close the row it recorded."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    opened = task.result()
+    if isinstance(opened, dict) and opened.get("connection_id") is not None:
+        runtime.connection_abandoned(opened["connection_id"])
 
 
 class BaseConsumer(RtcRelay, OrderedDelivery):
@@ -112,6 +124,23 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
             warn_once_a_minute("closing a connection row", exc)
         finally:
             await self.leave_all_groups()
+
+    async def opening(self, opening: Awaitable[T]) -> T:
+        """Await the opening of this socket's Connection row (``bridge.*_connection_open``)
+        without ever losing the row.
+
+        The row is recorded in the database thread, which finishes its work even when this
+        consumer is cancelled meanwhile (Daphne ends the consumer of a client that went away
+        while its open waited its turn in that thread). Such a row has no consumer to close it
+        and this process's heartbeat would keep it live, so once its opening completes it is
+        handed to the runtime, which closes it (``runtime.connection_abandoned``).
+        """
+        task = asyncio.ensure_future(opening)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_abandon_opened)
+            raise
 
     def hold_connection(self, connection_id: Any) -> None:
         """Remember the Connection row this socket opened (closed when the consumer ends)."""

@@ -30,7 +30,9 @@ class StaffConsumer(BaseConsumer):
             await self.send_error("forbidden", "Log in first.", None)
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
-        opened = await bridge.staff_connection_open(user=user, channel_name=self.channel_name)
+        opened = await self.opening(
+            bridge.staff_connection_open(user=user, channel_name=self.channel_name)
+        )
         if opened is None:
             await self.send_error("forbidden", "This account is not staff.", None)
             await self.close(code=protocol.CLOSE_FORBIDDEN)

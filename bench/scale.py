@@ -23,6 +23,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from bench import scale_connections
+
 MAX_WAITING = 100_000
 MAX_PASSES = 1_000
 
@@ -140,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     routing_p.add_argument(
         "--show-queries", action="store_true", help="print each pass's queries (abridged)"
     )
+    scale_connections.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.bench == "connections":
+        return scale_connections.run(args)
     if not 0 <= args.waiting <= MAX_WAITING or not 1 <= args.passes <= MAX_PASSES:
         parser.error(f"--waiting 0..{MAX_WAITING}, --passes 1..{MAX_PASSES}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -12,12 +12,17 @@ token from ``consult.services.tokens``. Socket i connects to process i mod P. Th
 sockets live in ``--workers`` harness subprocesses (ulimit -n is per process), each with its
 RLIMIT_NOFILE raised to the hard limit (the servers' too).
 
-Each socket follows the page's rule (``static/js/lib/socket.js``, whose constants are read from
-that file at start): it pings when nothing has arrived for PING_QUIET_MS, and at least every
-PING_EVERY_MS, checked on a TICK_MS timer of its own phase; one ping unanswered at a time. So an
-idle socket pings every 5 to 6 s (10,000 sockets: about 1,800 pings/s). A ping that gets no frame
-within REPLY_DEADLINE_MS is counted ("deadline missed": the page would drop that link and
-reconnect); the harness keeps the socket and waits for the pong (no reconnect storm).
+The sockets are opened first (``--open-concurrency`` handshakes in flight per worker; a failed
+open or a refused auth is retried with the page's backoff, BACKOFF_FIRST_MS doubling up to
+BACKOFF_MAX_MS with full jitter, and the handshake given CONNECT_DEADLINE_MS); they do not ping
+while the others open (opening is the set-up, not the measurement). Then, for M minutes, each
+socket follows the page's rule (``static/js/lib/socket.js``, whose constants are read from that
+file at start): it pings when nothing has arrived for PING_QUIET_MS, and at least every
+PING_EVERY_MS, checked on a TICK_MS timer of its own phase; one ping unanswered at a time; the
+first ping of each at a random point of the first quiet period. So an idle socket pings every 5
+to 6 s (10,000 sockets: about 1,800 pings/s). A ping that gets no frame within
+REPLY_DEADLINE_MS is counted ("deadline missed": the page would drop that link and reconnect);
+the harness keeps the socket and waits for the pong (no reconnect storm).
 
 C counselors (``--counselors``, capacity 1 each, topic ``bench-conn-chat``; ``manage.py
 create_staff``, ``/login/``, the staff socket) each hold one chat with an applicant who joined
@@ -54,6 +59,7 @@ import random
 import re
 import resource
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,8 +87,13 @@ PAGE_DEFAULTS = {
     "PING_QUIET_MS": 5_000,
     "PING_EVERY_MS": 20_000,
     "REPLY_DEADLINE_MS": 6_000,
+    "CONNECT_DEADLINE_MS": 10_000,
     "TICK_MS": 1_000,
+    "BACKOFF_FIRST_MS": 500,
+    "BACKOFF_MAX_MS": 15_000,
 }
+MAX_OPEN_ATTEMPTS = 30
+READY_TIMEOUT = 30.0
 SAMPLE_EVERY = 15.0
 
 
@@ -160,7 +171,6 @@ class WorkerState:
     stopping: bool = False
     heap: list[tuple[float, int, int]] = field(default_factory=list)
     pong_run: dict[int, int] = field(default_factory=dict)
-    pong_open: dict[int, int] = field(default_factory=dict)
     open_hist: dict[int, int] = field(default_factory=dict)
     lag_hist: dict[int, int] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
@@ -168,9 +178,10 @@ class WorkerState:
     errors: list[Any] = field(default_factory=list)
     pings_run: int = 0
     deadline_missed_run: int = 0
-    deadline_missed_open: int = 0
     closed: list[list[Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    retries: int = 0
+    unopened: list[int] = field(default_factory=list)
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -220,7 +231,8 @@ async def _worker(spec: dict[str, Any]) -> None:
                 kind = str(frame.get("type"))
                 st.frames[kind] = st.frames.get(kind, 0) + 1
                 if kind == "pong" and sock.ping_sent_at and frame.get("id") == sock.ping_id:
-                    hist_add(st.pong_run if st.measuring else st.pong_open, now - sock.ping_sent_at)
+                    if st.measuring:
+                        hist_add(st.pong_run, now - sock.ping_sent_at)
                     sock.ping_sent_at = 0.0
                     schedule(index, ping_due(sock), 0)
                 elif kind == "consultation.state":
@@ -235,45 +247,68 @@ async def _worker(spec: dict[str, Any]) -> None:
                 sock.closed = sock.ws.close_code
                 st.closed.append([sock.cid, sock.closed])
 
-    async def open_one(index: int, cid: int, token: str, port: int) -> None:
+    async def try_open(cid: int, token: str, port: int) -> Any:
         base = f"http://{relay.LOOPBACK}:{port}"
-        async with gate:
-            t0 = time.monotonic()
-            try:
-                ws = await connect(
-                    f"ws://{relay.LOOPBACK}:{port}/ws/applicant/",
-                    origin=Origin(base),
-                    compression=None,
-                    open_timeout=120,
-                    close_timeout=2,
-                    max_queue=64,
-                )
-            except Exception as exc:
+        try:
+            ws = await connect(
+                f"ws://{relay.LOOPBACK}:{port}/ws/applicant/",
+                origin=Origin(base),
+                compression=None,
+                open_timeout=page["CONNECT_DEADLINE_MS"] / 1000,
+                close_timeout=2,
+                max_queue=64,
+            )
+        except Exception as exc:
+            if len(st.failed) < 10:
                 st.failed.append(f"connect: {type(exc).__name__}: {exc}")
-                return
-            try:
-                await ws.send(json.dumps({"type": "auth", "id": "auth", "token": token}))
-                async with asyncio.timeout(300):
-                    while True:
-                        frame = json.loads(await ws.recv())
-                        if frame.get("type") == "ready":
-                            break
-                        if frame.get("type") == "error":
-                            raise RuntimeError(f"auth refused: {frame}")
-            except Exception as exc:
+            return None
+        try:
+            await ws.send(json.dumps({"type": "auth", "id": "auth", "token": token}))
+            async with asyncio.timeout(READY_TIMEOUT):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("type") == "ready":
+                        return ws
+                    if frame.get("type") == "error":
+                        raise RuntimeError(f"auth refused: {frame}")
+        except Exception as exc:
+            if len(st.failed) < 10:
                 st.failed.append(f"auth: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
                 await ws.close()
+            return None
+
+    async def open_one(index: int, cid: int, token: str, port: int) -> None:
+        """Open and authenticate, retrying like the page (backoff with full jitter)."""
+        t0 = time.monotonic()
+        for attempt in range(1, MAX_OPEN_ATTEMPTS + 1):
+            async with gate:
+                ws = await try_open(cid, token, port)
+            if ws is not None:
+                break
+            if attempt == MAX_OPEN_ATTEMPTS:
+                st.unopened.append(cid)
                 return
+            st.retries += 1
+            ceiling = (
+                min(page["BACKOFF_MAX_MS"], page["BACKOFF_FIRST_MS"] * 2 ** (attempt - 1)) / 1000
+            )
+            await asyncio.sleep(ceiling / 2 + rng.random() * ceiling / 2)
         now = time.monotonic()
         hist_add(st.open_hist, now - t0)
         sock = socks[index]
         sock.ws = ws
         sock.phase = now + rng.random() * tick
         sock.last_heard = sock.last_ping = now
-        # The page's first ping comes PING_QUIET_MS after the last frame it heard (here: the
-        # replay and the position after ``ready``); spread by the timer's phase.
-        schedule(index, ping_due(sock), 0)
         tasks.add(asyncio.create_task(reader(index, sock)))
+
+    def start_pinging() -> None:
+        """The run starts: every open socket's first ping at a random point of the first
+        quiet period, then by the page's rule."""
+        now = time.monotonic()
+        for index, sock in enumerate(socks):
+            if sock.ws is not None:
+                schedule(index, _next_tick(sock, now + rng.random() * quiet, tick), 0)
 
     async def pinger() -> None:
         while not st.stopping:
@@ -287,11 +322,8 @@ async def _worker(spec: dict[str, Any]) -> None:
                 continue
             if kind == 1:
                 missed = sock.ping_sent_at and now - sock.ping_sent_at >= deadline
-                if missed and sock.last_heard < sock.ping_sent_at:
-                    if st.measuring:
-                        st.deadline_missed_run += 1
-                    else:
-                        st.deadline_missed_open += 1
+                if missed and sock.last_heard < sock.ping_sent_at and st.measuring:
+                    st.deadline_missed_run += 1
                 continue
             if sock.ping_sent_at:
                 continue  # one unanswered ping at a time; its pong reschedules
@@ -332,7 +364,8 @@ async def _worker(spec: dict[str, Any]) -> None:
         {
             "event": "ready",
             "opened": opened,
-            "failed": len(st.failed),
+            "unopened": len(st.unopened),
+            "retries": st.retries,
             "failures": st.failed[:5],
             "open_s": round(time.monotonic() - t_open, 2),
         }
@@ -342,6 +375,7 @@ async def _worker(spec: dict[str, Any]) -> None:
         cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         t0 = time.monotonic()
         st.measuring = True
+        start_pinging()
         cmd = await command()  # "stop"
         st.measuring = False
         cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu0
@@ -352,12 +386,11 @@ async def _worker(spec: dict[str, Any]) -> None:
         "event": "result",
         "opened": opened,
         "pong_run": st.pong_run,
-        "pong_open": st.pong_open,
+        "unopened": st.unopened,
         "open_hist": st.open_hist,
         "lag_hist": st.lag_hist,
         "pings_run": st.pings_run,
         "deadline_missed_run": st.deadline_missed_run,
-        "deadline_missed_open": st.deadline_missed_open,
         "frames": st.frames,
         "states": st.states,
         "errors": st.errors,
@@ -528,7 +561,7 @@ def _final_db(chat_ids: list[str], counselors: list[str], closed: set[int]) -> d
     )
     return {
         "idle_reaped": len(without - closed),
-        "idle_closed_by_server": len(closed),
+        "idle_closed_or_unopened": len(closed),
         "idle_not_waiting": idle.exclude(status="waiting").count(),
         "idle_grace_started": idle.filter(applicant_grace_deadline__isnull=False).count(),
         "counselors_not_available": sum(1 for s in staff if s["status"] != "available"),
@@ -718,9 +751,14 @@ async def _run(
     readies = await asyncio.gather(*(_read_event(p) for p in wprocs))
     out["open_s"] = round(time.monotonic() - t_open, 1)
     out["opened"] = sum(r["opened"] for r in readies)
-    out["open_failed"] = sum(r["failed"] for r in readies)
+    out["open_unopened"] = sum(r["unopened"] for r in readies)
+    out["open_retries"] = sum(r["retries"] for r in readies)
     out["open_failures"] = [f for r in readies for f in r["failures"]][:5]
-    print(f"  {out['opened']} open in {out['open_s']} s ({out['open_failed']} failed)", flush=True)
+    print(
+        f"  {out['opened']} open in {out['open_s']} s ({out['open_retries']} retries, "
+        f"{out['open_unopened']} never opened)",
+        flush=True,
+    )
     rss1 = [_rss_kb(pid) for pid in pids]
     redis1 = await asyncio.to_thread(_redis_bytes, args.redis_url)
 
@@ -756,6 +794,7 @@ async def _run(
         await p.stdin.drain()
     results = await asyncio.gather(*(_read_event(p) for p in wprocs))
     closed = {int(cid) for r in results for cid, _ in r["closed"]}
+    closed |= {int(cid) for r in results for cid in r["unopened"]}
     chat_ids = [c.consultation_id for c in chat.conversations]
     names = [c.username for c in chat.counselors]
     out["db"] = await asyncio.to_thread(_final_db, chat_ids, names, closed)
@@ -766,14 +805,12 @@ async def _run(
                 await p.wait()
 
     pong_run: dict[int, int] = {}
-    pong_open: dict[int, int] = {}
     open_time: dict[int, int] = {}
     lag: dict[int, int] = {}
     frames: dict[str, int] = {}
     states: dict[str, int] = {}
     for r in results:
         hist_merge(pong_run, r["pong_run"])
-        hist_merge(pong_open, r["pong_open"])
         hist_merge(open_time, r["open_hist"])
         hist_merge(lag, r["lag_hist"])
         for k, v in r["frames"].items():
@@ -790,15 +827,13 @@ async def _run(
         {
             "run_s": round(wall, 1),
             "pong": hist_summary(pong_run),
-            "pong_while_opening": hist_summary(pong_open),
             "pings_per_s": round(sum(r["pings_run"] for r in results) / wall, 1),
             "ping_period_s": round(
                 out["opened"] * wall / max(1, sum(r["pings_run"] for r in results)), 2
             ),
             "deadline_missed": sum(r["deadline_missed_run"] for r in results),
-            "deadline_missed_while_opening": sum(r["deadline_missed_open"] for r in results),
             "socket_open_time": hist_summary(open_time),
-            "sockets_closed_by_server": len(closed),
+            "sockets_closed_by_server": sum(len(r["closed"]) for r in results),
             "frames_received": frames,
             "state_frames": states,
             "errors": [e for r in results for e in r["errors"]][:5],
@@ -843,6 +878,7 @@ def run(args: argparse.Namespace) -> int:
     if not 10 <= args.per_topic <= 10_000 or not 1 <= args.counselors <= 20:
         raise SystemExit("--per-topic 10..10000, --counselors 1..20")
     _raise_nofile()
+    signal.signal(signal.SIGTERM, relay._sigterm)  # unwind: the servers are stopped
     loket_env = {
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
@@ -929,7 +965,7 @@ def add_parser(sub: Any) -> None:
         "--chat-none-seconds", type=float, default=30.0, help="chat before the sockets (30 s)"
     )
     p.add_argument(
-        "--open-concurrency", type=int, default=100, help="handshakes in flight per worker (100)"
+        "--open-concurrency", type=int, default=25, help="handshakes in flight per worker (25)"
     )
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", relay.DEFAULT_REDIS_URL))
     p.add_argument(

@@ -64,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,13 @@ def _next_tick(sock: PageSocket, at: float, tick: float) -> float:
     return sock.phase + math.ceil((at - sock.phase) / tick) * tick
 
 
-async def _worker(spec: dict[str, Any]) -> None:
+async def _worker(
+    spec: dict[str, Any],
+    command: Callable[[], Awaitable[str]] | None = None,
+    emit: Callable[[dict[str, Any]], None] = _emit,
+) -> None:
+    """One harness worker: open ``spec["sockets"]``, ``emit`` ready, run the page's ping rule
+    from the ``command`` "go" to "stop" (lines on stdin by default), ``emit`` the result."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
     from websockets.typing import Origin
@@ -347,9 +354,11 @@ async def _worker(spec: dict[str, Any]) -> None:
             if st.measuring:
                 hist_add(st.lag_hist, max(0.0, time.monotonic() - t0 - 0.1) + 1e-6)
 
-    async def command() -> str:
+    async def stdin_command() -> str:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         return line.strip()
+
+    command = command or stdin_command
 
     tasks: set[asyncio.Task[None]] = set()
     entries = spec["sockets"]
@@ -360,7 +369,7 @@ async def _worker(spec: dict[str, Any]) -> None:
         *(open_one(i, int(cid), str(tok), int(port)) for i, (cid, tok, port) in enumerate(entries))
     )
     opened = sum(1 for s in socks if s.ws is not None)
-    _emit(
+    emit(
         {
             "event": "ready",
             "opened": opened,
@@ -399,7 +408,7 @@ async def _worker(spec: dict[str, Any]) -> None:
         "wall_s": round(wall, 2),
     }
     st.stopping = True
-    _emit(result)
+    emit(result)
     for task in background:
         task.cancel()
     await asyncio.gather(*(s.ws.close() for s in socks if s.ws is not None), return_exceptions=True)

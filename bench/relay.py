@@ -519,11 +519,11 @@ class _Tally:
     stray: int = 0
     max_seq: int = -1
 
-    def arrived(self, seq: int, seen: bytearray, delay_ns: int) -> None:
-        if seen[seq]:
+    def arrived(self, seq: int, seen: set[int], delay_ns: int) -> None:
+        if seq in seen:
             self.dup += 1
             return
-        seen[seq] = 1
+        seen.add(seq)
         self.unique += 1
         self.delays.append(delay_ns)
         if seq < self.max_seq:
@@ -569,7 +569,7 @@ async def steady_phase(pairs: list[Pair], tag: str, p: Params) -> tuple[dict[str
 
     async def conversation(index: int, pair: Pair) -> None:
         sent_at = [0] * count
-        seen = bytearray(count)
+        seen: set[int] = set()
         tally = tallies[index]
         done = asyncio.Event()
         offset = random.random() * interval
@@ -626,13 +626,12 @@ async def saturated_phase(pairs: list[Pair], tag: str, p: Params) -> tuple[dict[
     stop_at = start + int(p.saturate_duration * 1e9)
     tallies = [_Tally(delays=[]) for _ in pairs]
     sent_total = [0]
-    capacity = 1_000_000
 
     async def conversation(index: int, pair: Pair) -> None:
         tally = tallies[index]
-        seen = bytearray(capacity)
+        seen: set[int] = set()
         seq = 0
-        while time.perf_counter_ns() < stop_at and seq < capacity:
+        while time.perf_counter_ns() < stop_at:
             t0 = time.perf_counter_ns()
             await pair.send(make_message(tag, seq, p.size))
             sent_total[0] += 1

@@ -95,6 +95,7 @@ PAGE_DEFAULTS = {
 }
 MAX_OPEN_ATTEMPTS = 30
 READY_TIMEOUT = 30.0
+DRAIN_WAIT = 30.0  # s after the last chat message for the late ones
 SAMPLE_EVERY = 15.0
 
 
@@ -534,8 +535,9 @@ def _sample_db() -> dict[str, Any]:
     return out
 
 
-def _final_db(chat_ids: list[str], counselors: list[str], closed: set[int]) -> dict[str, Any]:
-    """The state that must not have changed, read while every socket is still open."""
+def _final_db(chat_ids: list[str], counselors: list[str]) -> tuple[dict[str, Any], set[int]]:
+    """The state that must not have changed, read while every socket is still open; and the
+    idle consultations without an applicant Connection row."""
     from django.db import close_old_connections
     from django.db.models import Exists, OuterRef
 
@@ -569,8 +571,6 @@ def _final_db(chat_ids: list[str], counselors: list[str], closed: set[int]) -> d
         ).values_list("consultation__public_id", flat=True)
     )
     return {
-        "idle_reaped": len(without - closed),
-        "idle_closed_or_unopened": len(closed),
         "idle_not_waiting": idle.exclude(status="waiting").count(),
         "idle_grace_started": idle.filter(applicant_grace_deadline__isnull=False).count(),
         "counselors_not_available": sum(1 for s in staff if s["status"] != "available"),
@@ -584,7 +584,7 @@ def _final_db(chat_ids: list[str], counselors: list[str], closed: set[int]) -> d
         "requeued_entries": TranscriptEntry.objects.filter(
             consultation__public_id__in=chat_ids, event="requeued"
         ).count(),
-    }
+    }, without
 
 
 def _rss_kb(pid: int) -> int | None:
@@ -658,21 +658,43 @@ class Chat:
     lost: int = 0
     seq: int = 0
 
-    async def round_trip(self, hist: dict[int, int]) -> None:
-        conv = self.conversations[self.seq % len(self.conversations)]
-        self.seq += 1
-        text = relay.make_message("chat", self.seq, 64)
-        t0 = time.monotonic()
-        await conv.send(text)
+    async def run(self, hist: dict[int, int], seconds: float, interval: float) -> None:
+        """One message every ``interval`` s for ``seconds`` s (the conversations in turn, not
+        waiting for the previous one: the applicants keep typing), each arrival's delay into
+        ``hist``; what has not arrived DRAIN_WAIT s after the last send is lost."""
+        pending: dict[int, float] = {}
+        all_in = asyncio.Event()
+        sent_all = False
+
+        async def receive(conv: Any) -> None:
+            while True:
+                parsed = relay.parse_message(await conv.recv())
+                if parsed is not None and parsed[0] == "chat" and parsed[1] in pending:
+                    hist_add(hist, time.monotonic() - pending.pop(parsed[1]))
+                    if sent_all and not pending:
+                        all_in.set()
+
+        receivers = [asyncio.create_task(receive(conv)) for conv in self.conversations]
         try:
-            async with asyncio.timeout(10):
-                while True:
-                    got = await conv.recv()
-                    if relay.parse_message(got) == ("chat", self.seq):
-                        hist_add(hist, time.monotonic() - t0)
-                        return
-        except TimeoutError:
-            self.lost += 1
+            start = time.monotonic()
+            sends = max(1, int(seconds / interval))
+            for n in range(sends):
+                await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+                self.seq += 1
+                conv = self.conversations[self.seq % len(self.conversations)]
+                pending[self.seq] = time.monotonic()
+                await conv.send(relay.make_message("chat", self.seq, 64))
+            sent_all = True
+            if not pending:
+                all_in.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_WAIT):
+                    await all_in.wait()
+            self.lost += len(pending)
+        finally:
+            for task in receivers:
+                task.cancel()
+            await asyncio.gather(*receivers, return_exceptions=True)
 
 
 async def _chat_open(ports: list[int], counselors: int) -> Chat:
@@ -692,11 +714,7 @@ async def _chat_open(ports: list[int], counselors: int) -> Chat:
 
 
 async def _chat_for(chat: Chat, hist: dict[int, int], seconds: float, interval: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        t0 = time.monotonic()
-        await chat.round_trip(hist)
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - t0)))
+    await chat.run(hist, seconds, interval)
 
 
 async def _read_event(proc: Any) -> dict[str, Any]:
@@ -798,15 +816,22 @@ async def _run(
     wall = time.monotonic() - t0
     cpu1 = [relay.process_cpu_seconds(pid) for pid in pids]
     rss2 = [_rss_kb(pid) for pid in pids]
+    # The database first, while every socket is still open (the workers close theirs after
+    # they reported); the sockets the server closed or that never opened are left out after.
+    chat_ids = [c.consultation_id for c in chat.conversations]
+    names = [c.username for c in chat.counselors]
+    final, without = await asyncio.to_thread(_final_db, chat_ids, names)
     for p in wprocs:
         p.stdin.write(b"stop\n")
         await p.stdin.drain()
     results = await asyncio.gather(*(_read_event(p) for p in wprocs))
     closed = {int(cid) for r in results for cid, _ in r["closed"]}
     closed |= {int(cid) for r in results for cid in r["unopened"]}
-    chat_ids = [c.consultation_id for c in chat.conversations]
-    names = [c.username for c in chat.counselors]
-    out["db"] = await asyncio.to_thread(_final_db, chat_ids, names, closed)
+    out["db"] = {
+        "idle_reaped": len(without - closed),
+        "idle_closed_or_unopened": len(closed),
+        **final,
+    }
     out["db_samples"] = samples
     for p in wprocs:
         with contextlib.suppress(Exception):

@@ -15,7 +15,9 @@ RLIMIT_NOFILE raised to the hard limit (the servers' too).
 The sockets are opened first (``--open-concurrency`` handshakes in flight per worker; a failed
 open or a refused auth is retried with the page's backoff, BACKOFF_FIRST_MS doubling up to
 BACKOFF_MAX_MS with full jitter, and the handshake given CONNECT_DEADLINE_MS); they do not ping
-while the others open (opening is the set-up, not the measurement). Then, for M minutes, each
+while the others open (opening is the set-up, not the measurement). After ``--open-budget``
+seconds the run starts with the sockets that are open (the others are reported as never
+opened). Then, for M minutes, each
 socket follows the page's rule (``static/js/lib/socket.js``, whose constants are read from that
 file at start): it pings when nothing has arrived for PING_QUIET_MS, and at least every
 PING_EVERY_MS, checked on a TICK_MS timer of its own phase; one ping unanswered at a time; the
@@ -366,9 +368,16 @@ async def _worker(
     socks.extend(PageSocket(cid=int(cid)) for cid, _, _ in entries)
     background = [asyncio.create_task(pinger()), asyncio.create_task(lag_probe())]
     t_open = time.monotonic()
-    await asyncio.gather(
-        *(open_one(i, int(cid), str(tok), int(port)) for i, (cid, tok, port) in enumerate(entries))
-    )
+    openers = [
+        asyncio.create_task(open_one(i, int(cid), str(tok), int(port)))
+        for i, (cid, tok, port) in enumerate(entries)
+    ]
+    _, late = await asyncio.wait(openers, timeout=spec.get("open_budget"))
+    for task in late:  # the budget is spent: run with what is open
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    gave_up = set(st.unopened)
+    st.unopened.extend(s.cid for s in socks if s.ws is None and s.cid not in gave_up)
     opened = sum(1 for s in socks if s.ws is not None)
     emit(
         {
@@ -527,7 +536,10 @@ def _sample_db() -> dict[str, Any]:
     without = idle.filter(
         ~Exists(Connection.objects.filter(consultation=OuterRef("pk"), role="applicant"))
     )
-    out: dict[str, Any] = {"idle_without_row": without.count()}
+    out: dict[str, Any] = {
+        "idle_without_row": without.count(),
+        "idle_not_waiting": idle.exclude(status="waiting").count(),
+    }
     if _has_field(Connection, "lease_expires_at"):
         out["lapsed_leases"] = Connection.objects.filter(
             lease_expires_at__lte=timezone.now()
@@ -751,6 +763,7 @@ async def _run(
             "sockets": sockets[w::workers],
             "page": page,
             "concurrency": args.open_concurrency,
+            "open_budget": args.open_budget,
             "seed": w,
         }
         path = logs / f"worker-{w}.json"
@@ -789,6 +802,7 @@ async def _run(
     rss1 = [_rss_kb(pid) for pid in pids]
     redis1 = await asyncio.to_thread(_redis_bytes, args.redis_url)
 
+    out["db_at_start"] = await asyncio.to_thread(_sample_db)
     for p in wprocs:
         p.stdin.write(b"go\n")
         await p.stdin.drain()
@@ -999,7 +1013,13 @@ def add_parser(sub: Any) -> None:
         "--chat-none-seconds", type=float, default=30.0, help="chat before the sockets (30 s)"
     )
     p.add_argument(
-        "--open-concurrency", type=int, default=25, help="handshakes in flight per worker (25)"
+        "--open-concurrency", type=int, default=10, help="handshakes in flight per worker (10)"
+    )
+    p.add_argument(
+        "--open-budget",
+        type=float,
+        default=1200.0,
+        help="s to open the sockets; then the run starts with those open (1200)",
     )
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", relay.DEFAULT_REDIS_URL))
     p.add_argument(

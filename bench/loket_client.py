@@ -463,10 +463,15 @@ class LoketCounselor:
 
     async def _decline_later(self, consultation_id: str) -> None:
         """An offer nobody expects (left over by an interrupted run, or one whose join answer
-        is still on its way): declined if it is still unexpected after a while."""
+        is still on its way): if it is still unexpected after a while, it is a leftover, taken
+        and ended so that it leaves the queue (declined, it would come back to the next
+        counselor, and stay ahead of every new join)."""
         await asyncio.sleep(UNEXPECTED_OFFER_WAIT)
         if self.unexpected.pop(consultation_id, None) is not None:
-            await self._answer(consultation_id)
+            await self.request({"type": "offer.accept", "consultation_id": consultation_id})
+            await self.request(
+                {"type": "consultation.end", "consultation_id": consultation_id, "reason": "bench"}
+            )
 
     async def request(self, frame: dict[str, Any]) -> None:
         self._requests += 1

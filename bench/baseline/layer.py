@@ -4,7 +4,9 @@ With the stock pool, 100 concurrent conversations (``bench/relay.py --conversati
 loaded machine fail in the baseline with redis-py's ``MaxConnectionsError`` ("Too many
 connections") and the consumer closes 1011. Loket's own layer waits for a free pooled connection
 instead (``consult/events/layer.py``), so the baseline gets the same pool (50 connections, a
-command waits up to 5 s for one); one conversation never needs more than a few. Nothing else
+command waits up to 5 s for one); one conversation never needs more than a few. And the same
+socket read timeout (15 s): redis-py 8's default (5 s) equals the layer's blocking pop, so an idle
+consumer's receive times out and closes it 1011 (Loket's settings say the same). Nothing else
 changes: no retry, no breaker, no application code.
 """
 
@@ -15,12 +17,14 @@ from redis.asyncio import BlockingConnectionPool
 
 MAX_CONNECTIONS = 50
 POOL_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 
 
 class BlockingPoolLayer(RedisChannelLayer):
     def create_pool(self, index: int) -> BlockingConnectionPool:
         host = dict(self.hosts[index])
         address = host.pop("address")
+        host.setdefault("socket_timeout", READ_TIMEOUT)
         return BlockingConnectionPool.from_url(
             address, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT, **host
         )

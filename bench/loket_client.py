@@ -37,6 +37,7 @@ import os
 import re
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -411,3 +412,269 @@ async def teardown() -> None:
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
+
+
+# --------------------------------------------------------------------------- many conversations
+#
+# The functions below serve the benchmarks with more than one conversation (``bench/relay.py
+# --conversations``, ``bench/scale.py connections``). Same public entry points as ``setup``: the
+# counselors are provisioned with ``manage.py create_staff`` and log in through ``/login/``; the
+# applicants join with ``POST /api/consultations`` and authenticate with their token; a
+# counselor accepts the offers of the consultations it was told to expect (and declines any
+# other). Every message is an applicant ``chat.send``; the text of each applicant ``entry`` the
+# counselor receives is handed to the conversation it belongs to.
+
+PROVISION_PARALLEL = 4
+UNEXPECTED_OFFER_WAIT = 3.0
+
+
+class LoketCounselor:
+    """One counselor's staff socket, read by one task that accepts the expected offers and
+    routes each applicant message entry to its conversation's queue."""
+
+    def __init__(self, ws: ClientConnection, username: str) -> None:
+        self.ws = ws
+        self.username = username
+        self.expected: dict[str, asyncio.Future[None]] = {}
+        self.inboxes: dict[str, asyncio.Queue[str]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.frames = 0
+        self._requests = 0
+        self.unexpected: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reader = asyncio.create_task(self._read())
+
+    def expect(self, consultation_id: str) -> asyncio.Future[None]:
+        """A future done once the offer of ``consultation_id`` is accepted."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.expected[consultation_id] = future
+        self.inboxes[consultation_id] = asyncio.Queue()
+        if self.unexpected.pop(consultation_id, None) is not None:
+            # Offered before the join's answer reached us.
+            self._tasks.add(asyncio.create_task(self._answer(consultation_id)))
+        return future
+
+    async def _answer(self, consultation_id: str) -> None:
+        future = self.expected.get(consultation_id)
+        accept = future is not None and not future.done()
+        kind = "offer.accept" if accept else "offer.decline"
+        await self.request({"type": kind, "consultation_id": consultation_id})
+
+    async def _decline_later(self, consultation_id: str) -> None:
+        """An offer nobody expects (left over by an interrupted run, or one whose join answer
+        is still on its way): if it is still unexpected after a while, it is a leftover, taken
+        and ended so that it leaves the queue (declined, it would come back to the next
+        counselor, and stay ahead of every new join)."""
+        await asyncio.sleep(UNEXPECTED_OFFER_WAIT)
+        if self.unexpected.pop(consultation_id, None) is not None:
+            await self.request({"type": "offer.accept", "consultation_id": consultation_id})
+            await self.request(
+                {"type": "consultation.end", "consultation_id": consultation_id, "reason": "bench"}
+            )
+
+    async def request(self, frame: dict[str, Any]) -> None:
+        self._requests += 1
+        await self.ws.send(json.dumps({**frame, "id": f"{frame['type']}-{self._requests}"}))
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                self.frames += 1
+                frame = json.loads(raw)
+                kind = frame.get("type")
+                if kind == "entry":
+                    inbox = self.inboxes.get(str(frame.get("consultation_id")))
+                    if (
+                        inbox is not None
+                        and frame.get("kind") == "message"
+                        and frame.get("author_role") == "applicant"
+                    ):
+                        inbox.put_nowait(str(frame["text"]))
+                elif kind == "consultation.state" and frame.get("status") == "offered":
+                    cid = str(frame.get("consultation_id"))
+                    if cid in self.expected:
+                        await self._answer(cid)
+                    else:
+                        self.unexpected[cid] = time.monotonic()
+                        task = asyncio.create_task(self._decline_later(cid))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
+                elif kind == "consultation.state" and frame.get("status") == "active":
+                    future = self.expected.get(str(frame.get("consultation_id")))
+                    if future is not None and not future.done():
+                        future.set_result(None)
+                elif kind == "counselor.status":
+                    self.statuses.append(frame)
+                elif kind == "error":
+                    self.errors.append(frame)
+
+    async def close(self) -> None:
+        for cid in list(self.expected):
+            with contextlib.suppress(Exception):
+                await self.request(
+                    {"type": "consultation.end", "consultation_id": cid, "reason": "bench"}
+                )
+        for task in (self._reader, *self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+
+
+@dataclass
+class LoketConversation:
+    """An applicant in a conversation with ``counselor``: ``send`` stores a chat message,
+    ``recv`` returns the text of the next one the counselor receives."""
+
+    consultation_id: str
+    applicant: ClientConnection
+    counselor: LoketCounselor
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    drainer: asyncio.Task[None] | None = None
+    counter: int = 0
+    prefix: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    async def send(self, text: str) -> None:
+        if self.errors:
+            raise LoketBenchError(f"the applicant got an error: {self.errors[0]}")
+        self.counter += 1
+        msg_id = f"{self.prefix}-{self.counter}"
+        await self.applicant.send(
+            json.dumps({"type": "chat.send", "client_msg_id": msg_id, "text": text})
+        )
+
+    async def recv(self) -> str:
+        return await self.counselor.inboxes[self.consultation_id].get()
+
+    async def close(self) -> None:
+        if self.drainer is not None:
+            self.drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.drainer
+        with contextlib.suppress(Exception):
+            await self.applicant.close()
+
+
+async def counselors_provision(
+    usernames: list[str], *, topics: list[str], capacity: int | None = None
+) -> dict[str, str]:
+    """Create (or reset) counselor accounts serving ``topics``; returns username -> password."""
+    passwords = {name: secrets.token_urlsafe(18) for name in usernames}
+    gate = asyncio.Semaphore(PROVISION_PARALLEL)
+
+    async def one(name: str) -> None:
+        args = ["create_staff", "--role", "counselor", "--username", name]
+        args += ["--password", passwords[name], "--name", name, "--topics", ",".join(topics)]
+        if capacity is not None:
+            args += ["--capacity", str(capacity)]
+        async with gate:
+            await _manage(*args)
+
+    await asyncio.gather(*(one(name) for name in usernames))
+    return passwords
+
+
+async def counselor_open(base_url: str, username: str, password: str) -> LoketCounselor:
+    """Log in, open the staff socket (ending what an earlier run left held) and go available."""
+    cookie = await asyncio.to_thread(_login, base_url, username, password)
+    ws = await _counselor_connect(base_url, cookie)
+    await _request(ws, {"type": "status.set", "id": "avail", "status": "available"})
+    return LoketCounselor(ws, username)
+
+
+async def applicant_join(base_url: str, topic: str) -> dict[str, Any]:
+    """``POST /api/consultations`` (a chat, with a phone of its own)."""
+    return await asyncio.to_thread(
+        _post_json,
+        f"{base_url}/api/consultations",
+        {
+            "name": "Bench Applicant",
+            "phone": f"0819{secrets.randbelow(10**8):08d}",
+            "topic": topic,
+            "mode": "chat",
+        },
+    )
+
+
+async def applicant_open(
+    base_url: str, ws_url: str, token: str, *, last_seq: int = 0
+) -> tuple[ClientConnection, dict[str, Any]]:
+    """Open an applicant socket and authenticate; returns it with the ``ready`` frame."""
+    ws = await connect(ws_url, origin=Origin(base_url), **WS_OPTIONS)
+    try:
+        auth = {"type": "auth", "id": "auth", "token": token, "last_seq": last_seq}
+        await ws.send(json.dumps(auth))
+        ready = await _until(ws, "applicant ready", lambda f: f.get("type") == "ready")
+    except BaseException:
+        await ws.close()
+        raise
+    return ws, ready
+
+
+async def conversation_open(
+    base_url: str, counselors: list[LoketCounselor], topic: str
+) -> LoketConversation:
+    """A new applicant joins ``topic``; whichever of ``counselors`` is offered it accepts."""
+    joined = await applicant_join(base_url, topic)
+    cid = str(joined["consultation_id"])
+    accepted = [c.expect(cid) for c in counselors]
+    applicant, _ = await applicant_open(base_url, str(joined["ws_url"]), str(joined["token"]))
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            done, _ = await asyncio.wait(accepted, return_when=asyncio.FIRST_COMPLETED)
+    except TimeoutError:
+        await applicant.close()
+        raise LoketBenchError(f"no counselor accepted {cid} within {STEP_TIMEOUT:.0f}s") from None
+    holder = counselors[accepted.index(next(iter(done)))]
+    for counselor in counselors:
+        if counselor is not holder:
+            counselor.expected.pop(cid, None)
+            counselor.inboxes.pop(cid, None)
+    conv = LoketConversation(consultation_id=cid, applicant=applicant, counselor=holder)
+
+    async def drain() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in applicant:
+                if '"type":"error"' in raw:
+                    conv.errors.append(json.loads(raw))
+
+    conv.drainer = asyncio.create_task(drain())
+    return conv
+
+
+async def conversations_open(
+    base_url: str,
+    count: int,
+    *,
+    capacity: int,
+    username_prefix: str = "bench-conv",
+    topic: str = TOPIC,
+) -> tuple[list[LoketConversation], list[LoketCounselor]]:
+    """``count`` conversations over ceil(count / capacity) counselors serving ``topic`` (the
+    demo topics are created first); joined one after the other."""
+    await _manage("seed_demo", "--topics-only")
+    names = [f"{username_prefix}-{n:03d}" for n in range(-(-count // capacity))]
+    passwords = await counselors_provision(names, topics=[topic], capacity=capacity)
+    counselors = [await counselor_open(base_url, name, passwords[name]) for name in names]
+    conversations = []
+    try:
+        for _ in range(count):
+            conversations.append(await conversation_open(base_url, counselors, topic))
+    except BaseException:
+        await conversations_close(conversations, counselors)
+        raise
+    return conversations, counselors
+
+
+async def conversations_close(
+    conversations: list[LoketConversation], counselors: list[LoketCounselor]
+) -> None:
+    """End every conversation (by its counselor) and close every socket, best effort."""
+    for conv in conversations:
+        await conv.close()
+    for counselor in counselors:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await counselor.close()

@@ -4,6 +4,9 @@ Targets, each a real server subprocess on a free loopback port, each driven by t
 clients ("applicant" sends, "counselor" receives) living in this process (one clock):
 
 * ``floor``    plain asyncio ``websockets`` relay (``bench/floor_relay.py``): the lower bound.
+* ``floor_db`` the same relay storing each message first with one durable ``INSERT`` + commit on
+               PostgreSQL (``synchronous_commit`` on): the physical floor of a relay that
+               stores every message before it forwards it (``DATABASE_URL``'s database).
 * ``baseline`` minimal Channels relay on Daphne with ``channels_redis.core.RedisChannelLayer``
                (``bench/baseline/``): what Channels + Redis costs before any application code.
 * ``loket``    the real server (``daphne config.asgi:application``), driven through the adapter
@@ -13,15 +16,26 @@ clients ("applicant" sends, "counselor" receives) living in this process (one cl
 Per target: N sequential round trips (latency p50/p99/max) after a warm-up, then M pipelined
 messages sent as fast as possible (messages/s until the last one arrives; lost, duplicated and
 out-of-order counts). Around both phases: CPU ms per message of the server process and, for
-loket, of the PostgreSQL backends of the bench database. Results: docs/BENCHMARKS.md.
+loket and floor_db, of the PostgreSQL backends of the bench database. Results:
+docs/BENCHMARKS.md.
+
+With ``--conversations C`` (C > 1) each target gets C concurrent conversations instead (for
+loket: C applicants, each held by one of ceil(C / ``--capacity``) counselors, all through the
+public entry points) and two phases: *steady*, every conversation sending ``--rate`` messages
+per second (evenly spaced, each conversation at its own random phase) for ``--duration``
+seconds; then *saturated*, every conversation sending its next message as soon as its previous
+one arrived (one in flight per conversation) for ``--saturate-duration`` seconds. Reported per
+phase: stored (delivered) messages per second over all conversations, per-message latency
+p50/p99/max, lost, duplicated and out-of-order counts, CPU per message.
 
 Run from the repo root::
 
     .venv/bin/python -m bench.relay                       # all targets, defaults
     .venv/bin/python -m bench.relay --targets floor,baseline --json /tmp/relay.json
     .venv/bin/python bench/relay.py --n 1000 --m 5000     # the script path works too
+    .venv/bin/python -m bench.relay --conversations 100   # 100 concurrent conversations
 
-Environment: REDIS_URL (default redis://127.0.0.1:6379/0), DATABASE_URL (loket only, default
+Environment: REDIS_URL (default redis://127.0.0.1:6379/0), DATABASE_URL (loket, floor_db; default
 postgres://postgres@127.0.0.1:5432/loket_bench; created if missing). Exit status: 0 when every
 selected target ran or was skipped, 1 when one failed, 2 on bad arguments.
 """
@@ -61,11 +75,13 @@ if str(REPO) not in sys.path:
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-TARGETS = ("floor", "baseline", "loket")
+TARGETS = ("floor", "floor_db", "baseline", "loket")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loket_bench"
 LOOPBACK = "127.0.0.1"
 BENCH_RATE = "1000000/10"  # LOKET_CHAT_RATE / LOKET_FRAME_RATE for the loket target only
+BENCH_JOIN_LIMIT = "100000/600"  # LOKET_JOIN_LIMIT_* for the loket target (--conversations)
+MAX_CONVERSATIONS = 1000
 
 Send = Callable[[str], Awaitable[None]]
 Recv = Callable[[], Awaitable[str]]
@@ -93,6 +109,12 @@ class Params:
     redis_url: str
     database_url: str
     keep_logs: bool
+    conversations: int = 1
+    rate: float = 1.0
+    duration: float = 30.0
+    saturate_duration: float = 20.0
+    capacity: int = 5
+    db_pool: int = 8
 
 
 @dataclass
@@ -461,6 +483,228 @@ async def measure(
                 await pair.close()
 
 
+# --------------------------------------------------------------------------- many conversations
+
+
+def _cpu_reader(probes: dict[str, CpuProbe]) -> Callable[[], dict[str, dict[str, float]]]:
+    def read() -> dict[str, dict[str, float]]:
+        return {name: probe() for name, probe in probes.items()}
+
+    return read
+
+
+def _cpu_per_message(
+    probes: dict[str, CpuProbe],
+    before: dict[str, dict[str, float]],
+    after: dict[str, dict[str, float]],
+    count: int,
+) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in probes:
+        used = cpu_delta(before[name], after[name])
+        out[f"{name}_cpu_ms_per_msg"] = (
+            None if used is None or count == 0 else round(used * 1e3 / count, 3)
+        )
+    return out
+
+
+@dataclass
+class _Tally:
+    """Per-conversation arrivals of one phase: first arrival of each seq, in order or not."""
+
+    delays: list[int]
+    unique: int = 0
+    dup: int = 0
+    out_of_order: int = 0
+    stray: int = 0
+    max_seq: int = -1
+
+    def arrived(self, seq: int, seen: set[int], delay_ns: int) -> None:
+        if seq in seen:
+            self.dup += 1
+            return
+        seen.add(seq)
+        self.unique += 1
+        self.delays.append(delay_ns)
+        if seq < self.max_seq:
+            self.out_of_order += 1
+        else:
+            self.max_seq = seq
+
+
+def _phase_summary(
+    tallies: list[_Tally], sent: int, elapsed_ns: int, **extra: Any
+) -> dict[str, Any]:
+    delays = sorted(d for t in tallies for d in t.delays)
+    received = sum(t.unique for t in tallies)
+    if not delays:
+        raise BenchError("no message arrived in this phase")
+    return {
+        "conversations": len(tallies),
+        "sent": sent,
+        "received": received,
+        "lost": sent - received,
+        "dup": sum(t.dup for t in tallies),
+        "out_of_order": sum(t.out_of_order for t in tallies),
+        "stray": sum(t.stray for t in tallies),
+        "elapsed_s": round(elapsed_ns / 1e9, 3),
+        "msgs_per_s": round(received / (elapsed_ns / 1e9), 1),
+        "p50_ms": ms(percentile(delays, 50)),
+        "p99_ms": ms(percentile(delays, 99)),
+        "max_ms": ms(delays[-1]),
+        **extra,
+    }
+
+
+async def steady_phase(pairs: list[Pair], tag: str, p: Params) -> tuple[dict[str, Any], int]:
+    """Every conversation sends ``p.rate`` messages/s for ``p.duration`` s, evenly spaced, at a
+    random phase of its own; each arrival's delay is measured from its own send."""
+    import random
+
+    count = max(1, int(p.rate * p.duration))
+    interval = 1.0 / p.rate
+    start = time.perf_counter_ns()
+    last = [start]
+    tallies = [_Tally(delays=[]) for _ in pairs]
+
+    async def conversation(index: int, pair: Pair) -> None:
+        sent_at = [0] * count
+        seen: set[int] = set()
+        tally = tallies[index]
+        done = asyncio.Event()
+        offset = random.random() * interval
+
+        async def receiver() -> None:
+            while tally.unique < count:
+                got = await recv_within(pair, p.idle_timeout if done.is_set() else p.phase_timeout)
+                if got is None:
+                    return
+                now = time.perf_counter_ns()
+                parsed = parse_message(got)
+                if parsed is None or parsed[0] != tag or not 0 <= parsed[1] < count:
+                    tally.stray += 1
+                    continue
+                tally.arrived(parsed[1], seen, now - sent_at[parsed[1]])
+                last[0] = max(last[0], now)
+
+        collector = asyncio.create_task(receiver())
+        try:
+            for seq in range(count):
+                due = start + int((offset + seq * interval) * 1e9)
+                wait = (due - time.perf_counter_ns()) / 1e9
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                sent_at[seq] = time.perf_counter_ns()
+                await pair.send(make_message(tag, seq, p.size))
+            done.set()
+            await collector
+        finally:
+            collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collector
+
+    try:
+        async with asyncio.timeout(p.duration + p.phase_timeout):
+            await asyncio.gather(*(conversation(i, pair) for i, pair in enumerate(pairs)))
+    except TimeoutError as exc:
+        raise BenchError(f"steady phase exceeded {p.duration + p.phase_timeout:.0f}s") from exc
+    sent = count * len(pairs)
+    summary = _phase_summary(
+        tallies,
+        sent,
+        last[0] - start,
+        rate_per_conversation=p.rate,
+        offered_msgs_per_s=round(p.rate * len(pairs), 1),
+    )
+    return summary, sum(t.unique for t in tallies)
+
+
+async def saturated_phase(pairs: list[Pair], tag: str, p: Params) -> tuple[dict[str, Any], int]:
+    """Every conversation sends its next message as soon as its previous one arrived (one in
+    flight each) until ``p.saturate_duration`` s have passed."""
+    start = time.perf_counter_ns()
+    stop_at = start + int(p.saturate_duration * 1e9)
+    tallies = [_Tally(delays=[]) for _ in pairs]
+    sent_total = [0]
+
+    async def conversation(index: int, pair: Pair) -> None:
+        tally = tallies[index]
+        seen: set[int] = set()
+        seq = 0
+        while time.perf_counter_ns() < stop_at:
+            t0 = time.perf_counter_ns()
+            await pair.send(make_message(tag, seq, p.size))
+            sent_total[0] += 1
+            while True:
+                got = await recv_within(pair, p.recv_timeout)
+                if got is None:
+                    break  # lost; go on with the next one
+                parsed = parse_message(got)
+                if parsed == (tag, seq):
+                    tally.arrived(seq, seen, time.perf_counter_ns() - t0)
+                    break
+                tally.stray += 1
+            seq += 1
+
+    await asyncio.gather(*(conversation(i, pair) for i, pair in enumerate(pairs)))
+    elapsed = time.perf_counter_ns() - start
+    summary = _phase_summary(tallies, sent_total[0], elapsed)
+    return summary, sum(t.unique for t in tallies)
+
+
+async def measure_many(
+    make_pairs: Callable[[], Awaitable[list[Pair]]],
+    p: Params,
+    cpu_probes: dict[str, CpuProbe] | None = None,
+) -> dict[str, Any]:
+    """The steady then the saturated phase over ``p.conversations`` concurrent conversations."""
+    probes = cpu_probes or {}
+    read = _cpu_reader(probes)
+    pairs = await make_pairs()
+    try:
+        await asyncio.gather(*(wait_until_relaying(pair, p) for pair in pairs))
+        await asyncio.gather(*(round_trips(pair, f"warm{i}", 5, p) for i, pair in enumerate(pairs)))
+        before = read()
+        steady, received = await steady_phase(pairs, "steady", p)
+        steady.update(_cpu_per_message(probes, before, read(), received))
+        # Let what is left of the steady phase drain before the next one.
+        await asyncio.sleep(1.0)
+        before = read()
+        saturated, received = await saturated_phase(pairs, "sat", p)
+        saturated.update(_cpu_per_message(probes, before, read(), received))
+        return {"steady": steady, "saturated": saturated}
+    finally:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(60):
+                await asyncio.gather(*(pair.close() for pair in pairs))
+
+
+async def websocket_pairs(urls: list[str]) -> list[Pair]:
+    """One raw WebSocket pair per room URL (floor, floor_db, baseline)."""
+    pairs: list[Pair] = []
+    try:
+        for url in urls:
+            pairs.append(await websocket_pair(url, url))
+    except BaseException:
+        for pair in pairs:
+            with contextlib.suppress(Exception):
+                await pair.close()
+        raise
+    return pairs
+
+
+def run_measure(
+    make_pair: Callable[[], Awaitable[Pair]],
+    make_pairs: Callable[[], Awaitable[list[Pair]]],
+    p: Params,
+    probes: dict[str, CpuProbe],
+) -> dict[str, Any]:
+    """One conversation (``measure``) or ``p.conversations`` of them (``measure_many``)."""
+    if p.conversations > 1:
+        return asyncio.run(measure_many(make_pairs, p, probes))
+    return asyncio.run(measure(make_pair, p, probes))
+
+
 # --------------------------------------------------------------------------- targets
 
 
@@ -468,10 +712,33 @@ def run_floor_target(p: Params, logs: Path) -> dict[str, Any]:
     port = free_port()
     cmd = [sys.executable, "-m", "bench.floor_relay", "--host", LOOPBACK, "--port", str(port)]
     with running_server("floor", cmd, server_env(p), port, logs, p) as proc:
-        url = f"ws://{LOOPBACK}:{port}/relay/{uuid.uuid4().hex}"
-        probes = {"server": server_cpu_probe(proc.pid)}
-        result = asyncio.run(measure(lambda: websocket_pair(url, url), p, probes))
-    return {"command": shlex.join(cmd), **result}
+        return {
+            "command": shlex.join(cmd),
+            **_measure_rooms(f"ws://{LOOPBACK}:{port}/relay", p, proc),
+        }
+
+
+def _measure_rooms(
+    base: str, p: Params, proc: subprocess.Popen[bytes], **probes: CpuProbe
+) -> dict[str, Any]:
+    """Drive a relay whose rooms are ``base/<room>``: one room per conversation."""
+    urls = [f"{base}/{uuid.uuid4().hex}" for _ in range(p.conversations)]
+    all_probes = {"server": server_cpu_probe(proc.pid), **probes}
+    return run_measure(
+        lambda: websocket_pair(urls[0], urls[0]), lambda: websocket_pairs(urls), p, all_probes
+    )
+
+
+def run_floor_db_target(p: Params, logs: Path) -> dict[str, Any]:
+    ensure_database(p.database_url)
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.floor_relay", "--host", LOOPBACK, "--port", str(port)]
+    cmd += ["--database-url", p.database_url, "--db-pool", str(p.db_pool)]
+    shown = shlex.join([*cmd[:-4], "--database-url", "$DATABASE_URL", *cmd[-2:]])
+    with running_server("floor_db", cmd, server_env(p), port, logs, p) as proc:
+        db = database_cpu_probe(p.database_url)
+        result = _measure_rooms(f"ws://{LOOPBACK}:{port}/relay", p, proc, db=db)
+    return {"command": shown, **result}
 
 
 def run_baseline_target(p: Params, logs: Path) -> dict[str, Any]:
@@ -479,9 +746,13 @@ def run_baseline_target(p: Params, logs: Path) -> dict[str, Any]:
     cmd = daphne_cmd(port, "bench.baseline.asgi:application")
     env = server_env(p, DJANGO_SETTINGS_MODULE="bench.baseline.settings")
     with running_server("baseline", cmd, env, port, logs, p) as proc:
-        url = f"ws://{LOOPBACK}:{port}/ws/relay/{uuid.uuid4().hex}/"
+        urls = [
+            f"ws://{LOOPBACK}:{port}/ws/relay/{uuid.uuid4().hex}/" for _ in range(p.conversations)
+        ]
         probes = {"server": server_cpu_probe(proc.pid)}
-        result = asyncio.run(measure(lambda: websocket_pair(url, url), p, probes))
+        result = run_measure(
+            lambda: websocket_pair(urls[0], urls[0]), lambda: websocket_pairs(urls), p, probes
+        )
     return {"command": shlex.join(cmd), **result}
 
 
@@ -549,6 +820,8 @@ def run_loket_target(
         "LOKET_FRAME_RATE": BENCH_RATE,
         # A benchmark joins the queue at any hour.
         "LOKET_ENFORCE_HOURS": "0",
+        # --conversations joins up to MAX_CONVERSATIONS applicants from one address.
+        "LOKET_JOIN_LIMIT_ADDRESS": BENCH_JOIN_LIMIT,
     }
     os.environ.update(loket_env)  # for an adapter that uses the ORM in this process
     env = server_env(p, **loket_env)
@@ -578,17 +851,36 @@ def run_loket_target(
 
         return Pair(send, recv, close)
 
+    async def make_pairs() -> list[Pair]:
+        opener = getattr(adapter, "conversations_open", None)
+        if opener is None:
+            raise Skip(f"{adapter_module} has no conversations_open()")
+        base_url = f"http://{LOOPBACK}:{port}"
+        conversations, counselors = await opener(base_url, p.conversations, capacity=p.capacity)
+        remaining = [len(conversations)]
+
+        def pair_of(conv: Any) -> Pair:
+            async def close() -> None:
+                remaining[0] -= 1
+                if remaining[0] == 0:  # the last one ends them all (by their counselors)
+                    await adapter.conversations_close(conversations, counselors)
+
+            return Pair(conv.send, conv.recv, close)
+
+        return [pair_of(conv) for conv in conversations]
+
     with running_server("loket", cmd, env, port, logs, p) as proc:
         probes = {
             "server": server_cpu_probe(proc.pid),
             "db": database_cpu_probe(p.database_url),
         }
-        result = asyncio.run(measure(make_pair, p, probes))
+        result = run_measure(make_pair, make_pairs, p, probes)
     return {"command": shlex.join(cmd), **result}
 
 
 RUNNERS: dict[str, Callable[[Params, Path], dict[str, Any]]] = {
     "floor": run_floor_target,
+    "floor_db": run_floor_db_target,
     "baseline": run_baseline_target,
     "loket": run_loket_target,
 }
@@ -630,21 +922,37 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def compute_ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
     def metric(target: str, section: str, key: str) -> float | None:
         res = results.get(target, {})
-        return res.get(section, {}).get(key) if "latency" in res else None
+        return res.get(section, {}).get(key) if section in res else None
 
     out: dict[str, dict[str, float | None]] = {}
     for name, res in results.items():
-        if "latency" not in res:
-            continue
-        p50, p99 = metric(name, "latency", "p50_ms"), metric(name, "latency", "p99_ms")
-        tput = metric(name, "pipelined", "msgs_per_s")
-        out[name] = {
-            "p50_vs_floor": ratio(p50, metric("floor", "latency", "p50_ms")),
-            "p99_vs_floor": ratio(p99, metric("floor", "latency", "p99_ms")),
-            "p50_vs_baseline": ratio(p50, metric("baseline", "latency", "p50_ms")),
-            "p99_vs_baseline": ratio(p99, metric("baseline", "latency", "p99_ms")),
-            "throughput_vs_baseline": ratio(tput, metric("baseline", "pipelined", "msgs_per_s")),
-        }
+        if "latency" in res:
+            p50, p99 = metric(name, "latency", "p50_ms"), metric(name, "latency", "p99_ms")
+            tput = metric(name, "pipelined", "msgs_per_s")
+            out[name] = {
+                "p50_vs_floor": ratio(p50, metric("floor", "latency", "p50_ms")),
+                "p99_vs_floor": ratio(p99, metric("floor", "latency", "p99_ms")),
+                "p50_vs_floor_db": ratio(p50, metric("floor_db", "latency", "p50_ms")),
+                "p50_vs_baseline": ratio(p50, metric("baseline", "latency", "p50_ms")),
+                "p99_vs_baseline": ratio(p99, metric("baseline", "latency", "p99_ms")),
+                "throughput_vs_baseline": ratio(
+                    tput, metric("baseline", "pipelined", "msgs_per_s")
+                ),
+                "throughput_vs_floor_db": ratio(
+                    tput, metric("floor_db", "pipelined", "msgs_per_s")
+                ),
+            }
+        elif "steady" in res:
+            out[name] = {}
+            for ref in ("baseline", "floor_db"):
+                for phase, key in (("steady", "p50_ms"), ("steady", "p99_ms")):
+                    out[name][f"{phase}_{key[:3]}_vs_{ref}"] = ratio(
+                        metric(name, phase, key), metric(ref, phase, key)
+                    )
+                out[name][f"saturated_throughput_vs_{ref}"] = ratio(
+                    metric(name, "saturated", "msgs_per_s"),
+                    metric(ref, "saturated", "msgs_per_s"),
+                )
     return out
 
 
@@ -699,7 +1007,61 @@ def print_report(report: dict[str, Any]) -> None:
             )
         if name != "baseline":
             parts.append(f"throughput x{fmt(r['throughput_vs_baseline'])} of baseline")
+        if name == "loket":
+            parts.append(
+                f"p50 x{fmt(r['p50_vs_floor_db'])} / throughput "
+                f"x{fmt(r['throughput_vs_floor_db'])} of floor_db"
+            )
         print(f"{name:<9} " + "; ".join(parts))
+
+
+def print_many_report(report: dict[str, Any]) -> None:
+    p = report["params"]
+    mach = report["machine"]
+    print()
+    print(f"command : {report['command']}")
+    print(f"machine : {mach['nproc']} CPUs ({mach['usable_cpus']} usable), {mach['cpu_model']}")
+    print(f"python  : {mach['implementation']} {mach['python']} on {mach['platform']}")
+    print(
+        f"params  : {p['conversations']} conversations; steady {p['rate']:g} msg/s each for "
+        f"{p['duration']:g} s; saturated (one in flight each) for {p['saturate_duration']:g} s; "
+        f"message {p['size']} chars; loket capacity {p['capacity']} per counselor"
+    )
+    print()
+    header = (
+        f"{'target':<9} {'phase':<9} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'max ms':>9} "
+        f"{'sent':>7} {'lost':>6} {'dup':>5} {'ooo':>5} {'srv cpu':>8} {'db cpu':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, res in report["targets"].items():
+        if "steady" not in res:
+            status = "skipped: " + res["skipped"] if "skipped" in res else "FAILED: " + res["error"]
+            print(f"{name:<9} {status.splitlines()[0]}")
+            continue
+        for phase in ("steady", "saturated"):
+            r = res[phase]
+            print(
+                f"{name:<9} {phase:<9} {r['msgs_per_s']:>9.1f} {r['p50_ms']:>8.2f} "
+                f"{r['p99_ms']:>9.2f} {r['max_ms']:>9.2f} {r['sent']:>7d} {r['lost']:>6d} "
+                f"{r['dup']:>5d} {r['out_of_order']:>5d} "
+                f"{fmt(r.get('server_cpu_ms_per_msg')):>8} {fmt(r.get('db_cpu_ms_per_msg')):>7}"
+            )
+    print("(msg/s = messages delivered per second over all conversations; p50/p99/max = each")
+    print(" message's send->receive delay; ooo = arriving after a later one of its conversation;")
+    print(" srv cpu / db cpu = CPU ms per delivered message of the server process / of the")
+    print(" PostgreSQL backends of the bench database)")
+    print()
+    for name, r in report["ratios"].items():
+        if name in ("baseline",) or not r:
+            continue
+        print(
+            f"{name:<9} steady p50 x{fmt(r.get('steady_p50_vs_baseline'))} / p99 "
+            f"x{fmt(r.get('steady_p99_vs_baseline'))}, saturated throughput "
+            f"x{fmt(r.get('saturated_throughput_vs_baseline'))} of baseline; steady p50 "
+            f"x{fmt(r.get('steady_p50_vs_floor_db'))}, saturated throughput "
+            f"x{fmt(r.get('saturated_throughput_vs_floor_db'))} of floor_db"
+        )
 
 
 # --------------------------------------------------------------------------- main
@@ -732,6 +1094,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=1,
+        help=f"concurrent conversations (1: the latency/pipelined phases; 2..{MAX_CONVERSATIONS}: "
+        "the steady/saturated phases)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=1.0, help="steady: messages/s per conversation (1)"
+    )
+    parser.add_argument("--duration", type=float, default=30.0, help="steady phase, s (30)")
+    parser.add_argument(
+        "--saturate-duration", type=float, default=20.0, help="saturated phase, s (20)"
+    )
+    parser.add_argument(
+        "--capacity", type=int, default=5, help="loket: conversations per counselor (5)"
+    )
+    parser.add_argument("--db-pool", type=int, default=8, help="floor_db: database connections (8)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--keep-logs", action="store_true", help="keep server logs on success")
     args = parser.parse_args(argv)
@@ -741,6 +1121,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown targets {unknown}; choose from {','.join(TARGETS)}")
     if min(args.n, args.m) < 1 or args.warmup < 0 or args.size < 16:
         parser.error("need --n >= 1, --m >= 1, --warmup >= 0, --size >= 16")
+    if not 1 <= args.conversations <= MAX_CONVERSATIONS:
+        parser.error(f"--conversations 1..{MAX_CONVERSATIONS}")
+    if not (0.01 <= args.rate <= 1000 and 1 <= args.duration <= 3600):
+        parser.error("--rate 0.01..1000, --duration 1..3600")
+    if not 1 <= args.saturate_duration <= 3600:
+        parser.error("--saturate-duration 1..3600")
+    if not 1 <= args.capacity <= 20 or not 1 <= args.db_pool <= 64:
+        parser.error("--capacity 1..20 (create_staff's range), --db-pool 1..64")
     args.targets = [t for t in TARGETS if t in targets]
     return args
 
@@ -764,6 +1152,12 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=args.redis_url,
         database_url=args.database_url,
         keep_logs=args.keep_logs,
+        conversations=args.conversations,
+        rate=args.rate,
+        duration=args.duration,
+        saturate_duration=args.saturate_duration,
+        capacity=args.capacity,
+        db_pool=args.db_pool,
     )
     logs = Path(tempfile.mkdtemp(prefix="loket-bench-"))
     report: dict[str, Any] = {
@@ -789,15 +1183,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{name}] FAILED: {res['error']}", flush=True)
             print(f"  [{name}] server log: {logs / (name + '.log')}", flush=True)
         else:
-            lat, pip = res["latency"], res["pipelined"]
-            print(
-                f"  [{name}] p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
-                f"{pip['msgs_per_s']} msg/s ({time.monotonic() - t0:.1f}s)",
-                flush=True,
-            )
+            if "steady" in res:
+                st, sat = res["steady"], res["saturated"]
+                print(
+                    f"  [{name}] steady p50 {st['p50_ms']} ms, p99 {st['p99_ms']} ms, "
+                    f"{st['msgs_per_s']} msg/s; saturated {sat['msgs_per_s']} msg/s, "
+                    f"p99 {sat['p99_ms']} ms ({time.monotonic() - t0:.1f}s)",
+                    flush=True,
+                )
+            else:
+                lat, pip = res["latency"], res["pipelined"]
+                print(
+                    f"  [{name}] p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
+                    f"{pip['msgs_per_s']} msg/s ({time.monotonic() - t0:.1f}s)",
+                    flush=True,
+                )
         report["targets"][name] = res
     report["ratios"] = compute_ratios(report["targets"])
-    print_report(report)
+    if p.conversations > 1:
+        print_many_report(report)
+    else:
+        print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nresults written to {args.json}")

@@ -23,7 +23,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from bench import scale_heartbeat, scale_queue
+from bench import scale_connections, scale_heartbeat, scale_queue
 
 MAX_WAITING = 100_000
 MAX_PASSES = 1_000
@@ -147,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     scale_heartbeat.add_parser(sub)
     scale_queue.add_parser(sub)
+    scale_connections.add_parser(sub)
     args = parser.parse_args(argv)
     if args.bench == "heartbeat":
         return scale_heartbeat.main(args, parser)
     if args.bench in ("queue", "fanout"):
         return scale_queue.main(args)
+    if args.bench == "connections":
+        return scale_connections.run(args)
     if not 0 <= args.waiting <= MAX_WAITING or not 1 <= args.passes <= MAX_PASSES:
         parser.error(f"--waiting 0..{MAX_WAITING}, --passes 1..{MAX_PASSES}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

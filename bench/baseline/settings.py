@@ -1,4 +1,4 @@
-"""Django settings for the BASELINE relay: Channels + core Redis layer, nothing else."""
+"""Django settings for the BASELINE relay: Channels + core Redis layer (layer.py), no more."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ USE_TZ = True
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "bench.baseline.layer.BlockingPoolLayer",
         "CONFIG": {
             "hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
             # Distinct prefix so the benchmark never collides with Loket's own keys.

@@ -97,6 +97,9 @@ class Coalescer:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-queue")
         # How many reads the task ran (a test's and an operator's figure).
         self.flushes = 0
+        # Set while nothing is pending or being read and sent (``settled``).
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     @property
     def interval(self) -> float:
@@ -107,6 +110,7 @@ class Coalescer:
         self.topics |= topics
         self.staff |= staff
         self.reads = reads
+        self.idle.clear()
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run(), name="loket-queue-coalescer")
         self.wake.set()
@@ -168,10 +172,12 @@ class Coalescer:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.topics:
+        if self.topics or self.staff:
             interval = self.interval
-            at = min(self.last.get(t, -math.inf) + interval for t in self.topics)
+            at = min((self.last.get(t, -math.inf) + interval for t in self.topics), default=0.0)
             self.timer = self.loop.call_at(max(at, self.loop.time()), self.wake.set)
+        elif not self.wake.is_set():
+            self.idle.set()
         # Forget topics quiet for a while (their next change goes out at once anyway).
         if len(self.last) > 1000:
             horizon = self.loop.time() - self.interval
@@ -197,6 +203,13 @@ def coalescer() -> Coalescer | None:
     if current is None or loop is None or current.loop is not loop:
         return None
     return current
+
+
+async def settled() -> None:
+    """Until this process has published every queue change marked so far (its sends done)."""
+    current = coalescer()
+    if current is not None:
+        await current.idle.wait()
 
 
 def _mark(
@@ -272,7 +285,9 @@ class PlacingListener:
 
     async def _join(self, topic_id: int) -> None:
         channel_layer = get_channel_layer()
-        assert channel_layer is not None and self.channel is not None
+        assert channel_layer is not None
+        if self.channel is None:
+            return
         if await layer.layer_call(channel_layer.group_add(group_placing(topic_id), self.channel)):
             self.joined.add(topic_id)
 
@@ -291,18 +306,31 @@ class PlacingListener:
         if members is None or members.get(consultation_id) is not connection:
             return
         del members[consultation_id]
-        if not members:
-            del self.members[topic_id]
-            self.as_of.pop(topic_id, None)
+        if members:
+            return
+        del self.members[topic_id]
+        self.as_of.pop(topic_id, None)
+        if self.members:
             self.loop.create_task(self._leave(topic_id))
+            return
+        # Nobody left to place: stop receiving at once (started again by the next follow), so
+        # no receiver of the channel layer outlives this process's connections. The channel's
+        # group memberships lapse with it (the layer's group expiry).
+        for task in (self.task, self.rejoin_task):
+            if task is not None:
+                task.cancel()
+        self.task = self.rejoin_task = None
+        self.channel = None
+        self.joined.clear()
+        self.as_of.clear()
 
     async def _leave(self, topic_id: int) -> None:
         async with self.lock:
-            if topic_id in self.members or topic_id not in self.joined:
+            if topic_id in self.members or topic_id not in self.joined or self.channel is None:
                 return
             self.joined.discard(topic_id)
             channel_layer = get_channel_layer()
-            assert channel_layer is not None and self.channel is not None
+            assert channel_layer is not None
             await layer.layer_call(
                 channel_layer.group_discard(group_placing(topic_id), self.channel)
             )
@@ -320,14 +348,21 @@ class PlacingListener:
 
     async def _run(self) -> None:
         channel_layer = get_channel_layer()
-        assert channel_layer is not None and self.channel is not None
-        while True:
+        channel = self.channel
+        assert channel_layer is not None and channel is not None
+        while self.channel == channel:
             try:
-                message = await channel_layer.receive(self.channel)
+                message = await channel_layer.receive(channel)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                layer.layer_health.failed(exc)
+            except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled (the loop is ending) while the layer raised something else.
+                    raise asyncio.CancelledError from None
+                # The consumers notice the outage themselves (and tell the breaker); this one
+                # waits and re-joins its groups (a restarted Redis forgot them).
+                log.warning("the placing listener's receive failed", exc_info=True)
                 await asyncio.sleep(settings.LOKET["LAYER_POLL"])
                 self.joined.clear()
                 with contextlib.suppress(Exception):

@@ -50,6 +50,8 @@ YIELD_EVERY = 200
 # How often the listener re-joins its placing groups (a restarted Redis forgot them; the layer
 # also expires a group membership after a day).
 REJOIN_SECONDS = 30.0
+# What ends a placing listener's receiving (sent to its own channel).
+STOP_EVENT = "loket.placing_stop"
 # A failed read is retried no sooner than this.
 RETRY_SECONDS = 1.0
 
@@ -313,16 +315,21 @@ class PlacingListener:
         if self.members:
             self.loop.create_task(self._leave(topic_id))
             return
-        # Nobody left to place: stop receiving at once (started again by the next follow), so
-        # no receiver of the channel layer outlives this process's connections. The channel's
-        # group memberships lapse with it (the layer's group expiry).
-        for task in (self.task, self.rejoin_task):
-            if task is not None:
-                task.cancel()
+        # Nobody left to place: stop receiving (started again by the next follow), so no
+        # receiver of the channel layer outlives this process's connections. Not by cancelling
+        # the receive: channels_redis shares one blocking pop among a process's receivers, and
+        # a pop cancelled as its reply arrives loses that message, which may be another
+        # connection's. A stop message to its own channel ends it instead. The channel's group
+        # memberships lapse with it (the layer's group expiry).
+        channel = self.channel
+        if self.rejoin_task is not None:
+            self.rejoin_task.cancel()
         self.task = self.rejoin_task = None
         self.channel = None
         self.joined.clear()
         self.as_of.clear()
+        if channel is not None:
+            self.loop.create_task(self._stop(channel))
 
     async def _leave(self, topic_id: int) -> None:
         async with self.lock:
@@ -334,6 +341,11 @@ class PlacingListener:
             await layer.layer_call(
                 channel_layer.group_discard(group_placing(topic_id), self.channel)
             )
+
+    async def _stop(self, channel: str) -> None:
+        channel_layer = get_channel_layer()
+        assert channel_layer is not None
+        await layer.layer_call(channel_layer.send(channel, {"type": STOP_EVENT}))
 
     async def _rejoin(self) -> None:
         async with self.lock:
@@ -368,6 +380,8 @@ class PlacingListener:
                 with contextlib.suppress(Exception):
                     await self._rejoin()
                 continue
+            if message.get("type") == STOP_EVENT:
+                return
             if message.get("type") != FRAME_EVENT:
                 continue
             try:

@@ -127,6 +127,8 @@ async def queues_settled(*sockets: Ws) -> None:
     for number, ws in enumerate(sockets):
         await ws.send(id=f"settled-{number}", type="ping")
         await ws.recv_until("pong", id=f"settled-{number}")
+        # A snapshot already sent may still be on its way through Redis behind the pong.
+        await drain(ws, quiet=0.2)
 
 
 async def drain(ws: Ws, quiet: float = 0.2) -> list[dict[str, Any]]:

@@ -253,6 +253,10 @@ LOKET: dict[str, Any] = {
     # How many waiting consultations a queue.snapshot lists (the rest are counted): no frame
     # grows with the queue (each listed one is ~0.2 KB; the maximum stays far under 1 MiB).
     "QUEUE_SNAPSHOT_ITEMS": env_int("LOKET_QUEUE_SNAPSHOT_ITEMS", 50, minimum=1, maximum=1000),
+    # A topic's queue is read and published at most once per this many seconds per process
+    # (its first change after a quiet spell at once): consult/events/queue_fanout.py.
+    "QUEUE_COALESCE": float(env_int("LOKET_QUEUE_COALESCE_MS", 100, minimum=0, maximum=10_000))
+    / 1000,
     "RUN_SWEEPER": env_bool("LOKET_SWEEPER", True),
     "RUN_RUNTIME": env_bool("LOKET_RUNTIME", True),
     # Outside office hours (consult/hours.py) joining the queue is refused with office_closed.

@@ -1,20 +1,21 @@
-"""Queue arithmetic with no database: when a waiting video reserves a counselor, the wait
-estimate, and a waiting consultation's position read off its topic's published snapshot.
+"""Queue arithmetic with no database: when a waiting video reserves a counselor, and the wait
+estimate of a waiting consultation from its position and its topic's figures.
 
 Pure functions of their arguments, the clock and settings, so both the queue selectors (in the
-database thread) and the applicant consumer (on the event loop, for every published snapshot)
-use them."""
+database thread) and the placing listener (``consult.events.queue_fanout``, on the event loop,
+for every local waiting applicant of a changed topic) use them."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
-from .events.frames import Placing, QueuePosition
+from .events.frames import QueuePosition
 from .models import Mode
 
 
@@ -58,41 +59,52 @@ def wait_estimate(
     return math.ceil(ahead * handling / staffed)
 
 
-def queue_position_from_snapshot(
-    *, snapshot: dict[str, Any], placing: Placing, consultation_id: int, public_id: str
-) -> QueuePosition | None:
-    """The ``queue.position`` frame of one waiting consultation, read off its topic's snapshot
-    (the ``queue.snapshot`` frame's values: the staffing) and what travels beside it
-    (``placing``: the queue's internal order, each one's mode, the head video's waiting_since).
+def reserve_in(*, video_since: str | None, now: datetime | None = None) -> float:
+    """Seconds until the head video (waiting since ``video_since``) reserves a counselor; 0 once
+    it has, or when no video waits."""
+    if not video_since:
+        return 0.0
+    cutoff = video_reserve_cutoff(now=now or timezone.now())
+    return (datetime.fromisoformat(video_since) - cutoff).total_seconds()
 
-    The position counts the waiting consultations of the same mode ahead (chats and videos queue
-    separately within a topic; see docs/ARCHITECTURE.md). None if it is not in the queue.
-    ``public_id`` is the consultation's id as its frames name it.
-    """
-    order = placing.order
-    if consultation_id not in order:
-        return None
-    index = order.index(consultation_id)
-    modes = placing.modes
-    letter = modes[index]
-    mode = Mode.VIDEO if letter == "v" else Mode.CHAT
-    position = modes.count(letter, 0, index + 1)
-    reserve_in = 0.0
-    if mode == Mode.VIDEO and placing.video_since:
-        head_since = datetime.fromisoformat(placing.video_since)
-        reserve_in = (head_since - video_reserve_cutoff(now=timezone.now())).total_seconds()
+
+def placed_wait(
+    *, mode: str, position: int, figures: Mapping[str, Any], reserve: float = 0.0
+) -> int | None:
+    """``wait_estimate`` of the ``position``-th waiting consultation of ``mode`` with a topic's
+    figures (a ``queue.snapshot`` or a placing head: the staffing and the handling time);
+    ``reserve`` is ``reserve_in`` of the topic's head video (used for a video only)."""
+    return wait_estimate(
+        mode=mode,
+        position=position,
+        staffed=int(figures["staffed_slots"]),
+        free=int(figures["free_slots"]),
+        handling=float(figures["handling_seconds"]),
+        counselors=int(figures["staffed_counselors"]),
+        free_counselors=int(figures["free_counselors"]),
+        reserve_in=reserve if mode == Mode.VIDEO else 0.0,
+    )
+
+
+def position_frame(
+    *,
+    public_id: str,
+    mode: str,
+    position: int,
+    figures: Mapping[str, Any],
+    video_since: str | None,
+    as_of: str,
+) -> QueuePosition:
+    """The ``queue.position`` frame of the ``position``-th waiting consultation of its mode."""
     return QueuePosition(
         type="queue.position",
         consultation_id=public_id,
         position=position,
-        estimated_wait_seconds=wait_estimate(
+        estimated_wait_seconds=placed_wait(
             mode=mode,
             position=position,
-            staffed=int(snapshot["staffed_slots"]),
-            free=int(snapshot["free_slots"]),
-            handling=float(snapshot["handling_seconds"]),
-            counselors=int(snapshot["staffed_counselors"]),
-            free_counselors=int(snapshot["free_counselors"]),
-            reserve_in=reserve_in,
+            figures=figures,
+            reserve=reserve_in(video_since=video_since) if mode == Mode.VIDEO else 0.0,
         ),
+        as_of=as_of,
     )

@@ -15,7 +15,7 @@ Imports pydantic, Django's clock, and consult.models (for the builders' argument
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.utils import timezone
@@ -37,6 +37,12 @@ def iso(value: datetime | None) -> str | None:
 def now_iso() -> str:
     """The server's clock now (``server_time`` of ``ready``, ``board`` and ``pong``)."""
     return timezone.now().isoformat()
+
+
+def as_of_now() -> str:
+    """The ``as_of`` of a queue read starting now: UTC, always with microseconds, so that two of
+    them compare as strings in time order (what a connection and a page order queue frames by)."""
+    return timezone.now().astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class _Frame(BaseModel):
@@ -181,6 +187,8 @@ class QueuePosition(_Frame):
     consultation_id: str
     position: int
     estimated_wait_seconds: int | None
+    # When the server read the queue this comes from (``as_of_now``): a page shows the newest.
+    as_of: str
 
 
 class WaitingItem(_Frame):
@@ -214,6 +222,9 @@ class QueueSnapshot(_Frame):
     staffed_counselors: int
     free_counselors: int
     handling_seconds: float
+    # When the read began (``as_of_now``). Several processes publish a topic's snapshots; a
+    # connection or page that has one with a later ``as_of`` ignores an earlier one.
+    as_of: str
 
 
 class CounselorStatusFrame(_Frame):
@@ -383,38 +394,48 @@ class Outgoing:
         return str(self.data["type"])
 
 
+class QueuePlacing(_Frame):
+    """The head of a placing message (never sent to a client, not a ``ServerFrame``): what each
+    process's placing listener (``consult.events.queue_fanout``) needs besides the queue's ids to
+    tell every local waiting applicant their position and estimate. The ids themselves travel
+    beside it on the channel layer (``Placing.internal``), so its ``text`` stays small."""
+
+    type: Literal["queue.placing"]
+    topic_id: int
+    as_of: str
+    # The first waiting video's ``waiting_since`` (its reservation clock), None when none waits.
+    video_since: str | None
+    staffed_slots: int
+    free_slots: int
+    staffed_counselors: int
+    free_counselors: int
+    handling_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Placing:
+    """A topic's whole queue as applicants place themselves in it: the internal ids of the
+    waiting chats and of the waiting videos, each in queue order (a position counts within its
+    mode: the p-th id of ``chats`` is chat number p), and the figures of the estimate. Read once
+    per published change, sent once per change to each process that has waiting applicants of
+    the topic (never to a client)."""
+
+    head: QueuePlacing
+    chats: list[int] = field(default_factory=list)
+    videos: list[int] = field(default_factory=list)
+
+    def internal(self) -> dict[str, Any]:
+        """The channel-layer keys the ids travel as, next to the head."""
+        return {"chats": self.chats, "videos": self.videos}
+
+
 @dataclass(frozen=True, slots=True)
 class QueueView:
     """A topic's queue as a queue selector reads it: the ``queue.snapshot`` frame staff see,
-    and the internal ids in queue order (``order``), which never go to a client. Applicant
-    connections find their own place with ``order``; it travels next to the frame on the
-    channel layer, never in it."""
+    and, when asked for (a publish), the ``placing`` applicants find their place in."""
 
     snapshot: QueueSnapshot
-    order: list[int] = field(default_factory=list)
-    # One letter per entry of ``order``: "c" a chat, "v" a video (a place counts within its mode).
-    modes: str = ""
-    # The first waiting video's ``waiting_since`` (its reservation clock), None when none waits.
-    video_since: str | None = None
-
-    def placing(self) -> Placing:
-        return Placing(order=self.order, modes=self.modes, video_since=self.video_since)
-
-
-@dataclass
-class Placing:
-    """What an applicant connection finds its place with, beside a ``queue.snapshot`` on the
-    channel layer (never in it): the queue's internal ids in order, each one's mode, and the
-    head video's waiting_since. O(waiting) in size, as the order always was (ids and one
-    letter each): the client frame itself stays bounded."""
-
-    order: list[int] = field(default_factory=list)
-    modes: str = ""
-    video_since: str | None = None
-
-    def internal(self) -> dict[str, Any]:
-        """The channel-layer keys it travels as, next to the frame."""
-        return {"order": self.order, "modes": self.modes, "video_since": self.video_since}
+    placing: Placing | None = None
 
 
 def validated(data: dict[str, Any]) -> BaseModel:

@@ -26,6 +26,12 @@ def group_topic(topic_id: int) -> str:
     return f"topic.{topic_id}"
 
 
+def group_placing(topic_id: int) -> str:
+    """The placing listeners of the processes with waiting applicants of a topic (one member
+    per process: ``consult.events.queue_fanout``), never a connection."""
+    return f"placing.{topic_id}"
+
+
 def group_user(user_id: int) -> str:
     """Every staff connection of one login account (counselor or supervisor)."""
     return f"user.{user_id}"

@@ -29,14 +29,13 @@ from consult.models import Consultation, InternalNote, StaffProfile, TranscriptE
 from consult.selectors.queue import queue_snapshots
 from consult.selectors.staff import staff_topic_ids
 
-from . import layer, sender
+from . import layer, queue_fanout, sender
 from .frames import (
     ConsultationState,
     CounselorStatusFrame,
     Entry,
     NoteFrame,
     Outgoing,
-    Placing,
     ReadFrame,
     RtcDescriptionFrame,
     RtcHangupFrame,
@@ -52,6 +51,7 @@ from .groups import (
     GROUP_SUPERVISORS,
     SESSION_CHECK_EVENT,
     group_consultation,
+    group_placing,
     group_staff,
     group_topic,
     group_user,
@@ -68,8 +68,8 @@ def layer_message(
     **internal: Any,
 ) -> dict[str, Any]:
     """The channel-layer event a consumer's ``loket_frame`` handler receives: the frame (its
-    values and its text), whom it concerns, and internal data for the consumers (``order`` of a
-    queue, ``sender`` of a relayed frame) that is never forwarded."""
+    values and its text), whom it concerns, and internal data that is never forwarded (``sender``
+    of a relayed frame, the ids of a placing)."""
     return {
         "type": FRAME_EVENT,
         "frame": frame.data,
@@ -91,33 +91,6 @@ def frame_of(event: dict[str, Any]) -> Outgoing:
         values = {k: v for k, v in event["frame"].items() if k != "order"}
         return Outgoing.of(validated(values))
     return Outgoing(event["frame"], text)
-
-
-def order_of(event: dict[str, Any]) -> list[int]:
-    """The internal queue order beside a ``queue.snapshot`` frame (inside it, from a process of
-    an earlier release)."""
-    order = event.get("order")
-    if order is None:
-        order = event["frame"].get("order", [])
-    return list(order)
-
-
-def placing_of(event: dict[str, Any]) -> Placing:
-    """What travels beside a ``queue.snapshot`` frame for applicants to find their place.
-
-    From a process of an earlier release there are no modes: that release's frame listed the
-    whole queue, so the modes and the head video are read off its ``waiting``."""
-    order = order_of(event)
-    modes = event.get("modes")
-    if modes is not None:
-        return Placing(order=order, modes=str(modes), video_since=event.get("video_since"))
-    rows = event["frame"].get("waiting", [])
-    videos = [r for r in rows if r["mode"] == "video"]
-    return Placing(
-        order=order,
-        modes="".join("v" if r["mode"] == "video" else "c" for r in rows),
-        video_since=videos[0]["waiting_since"] if videos else None,
-    )
 
 
 def _send_now(group: str, frame: dict[str, Any], message: dict[str, Any]) -> None:
@@ -266,33 +239,90 @@ def counselor_status_changed(staff: StaffProfile, *, reason: str = "") -> None:
     )
 
 
+def _queue_topics_of(staff_ids: set[int]) -> set[int]:
+    return staff_topic_ids(staff_ids=staff_ids)
+
+
+def _queue_messages(topic_ids: list[int]) -> list[tuple[list[str], dict[str, Any]]]:
+    """Read the topics' queues once (the staffing once for all of them) and prepare, per topic,
+    the bounded ``queue.snapshot`` for its staff and supervisors and the placing (the whole
+    order, ids only) for the placing listeners of the processes with waiting applicants of it:
+    (groups, channel-layer message) pairs, each frame serialised once."""
+    prepared: list[tuple[list[str], dict[str, Any]]] = []
+    for topic_id, view in zip(
+        topic_ids, queue_snapshots(topic_ids=topic_ids, placing=True), strict=True
+    ):
+        prepared.append(
+            (
+                [group_topic(topic_id), GROUP_SUPERVISORS],
+                layer_message(
+                    Outgoing.of(view.snapshot), consultation_id=None, audience=AUDIENCE_ALL
+                ),
+            )
+        )
+        if view.placing is not None:
+            prepared.append(
+                (
+                    [group_placing(topic_id)],
+                    layer_message(
+                        Outgoing.of(view.placing.head),
+                        consultation_id=None,
+                        audience=AUDIENCE_ALL,
+                        **view.placing.internal(),
+                    ),
+                )
+            )
+    return prepared
+
+
+async def _queue_send(prepared: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """On the serving loop: send what ``_queue_messages`` prepared, through the breaker (the
+    coalescer's task, so a topic's publishes leave in the order they were read)."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None:
+        return
+    for groups, message in prepared:
+        for group in groups:
+            if layer.layer_health.may_try():
+                await layer.layer_call(channel_layer.group_send(group, message))
+
+
+def _queue_publish(topic_ids: list[int]) -> None:
+    """Without a serving loop: read and publish in place (through ``publish``)."""
+    for topic_id, view in zip(
+        topic_ids, queue_snapshots(topic_ids=topic_ids, placing=True), strict=True
+    ):
+        publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot)
+        if view.placing is not None:
+            publish([group_placing(topic_id)], view.placing.head, **view.placing.internal())
+
+
+QUEUE_READS = queue_fanout.QueueReads(
+    topics_of=_queue_topics_of,
+    prepare=_queue_messages,
+    send=_queue_send,
+    in_place=_queue_publish,
+)
+
+
 def queues_changed(
     *, counselor_ids: Iterable[int | None] = (), topic_ids: Iterable[int | None] = ()
 ) -> None:
-    """After commit: the queue of each topic given and of each topic these counselors serve, once.
+    """After commit: the queue of each topic given and of each topic these counselors serve.
 
     The one place where "counselor C's capacity changed" becomes fresh snapshots (estimates and
-    free places) for every topic C serves. Everything is read after commit (outside the dispatch
-    lock), the staffing once for all of them. Each snapshot travels with its internal order,
-    which applicant connections use to find their place and never forward.
+    free places) for every topic C serves. After commit the topics are only marked dirty
+    (``queue_fanout.topics_changed``): the process's coalescer reads and publishes each at most
+    once per ``LOKET_QUEUE_COALESCE_MS``, outside the dispatch lock and the database thread the
+    consumers share.
     """
     topics = {t for t in topic_ids if t is not None}
     staff_ids = {c for c in counselor_ids if c is not None}
     if not topics and not staff_ids:
         return
-
-    def send() -> None:
-        if staff_ids:
-            topics.update(staff_topic_ids(staff_ids=staff_ids))
-        ordered = sorted(topics)
-        for topic_id, view in zip(ordered, queue_snapshots(topic_ids=ordered), strict=True):
-            publish(
-                [group_topic(topic_id), GROUP_SUPERVISORS],
-                view.snapshot,
-                **view.placing().internal(),
-            )
-
-    after_commit(send)
+    after_commit(
+        lambda: queue_fanout.topics_changed(topics=topics, staff=staff_ids, reads=QUEUE_READS)
+    )
 
 
 def session_changed(*, user_id: int, revoked_session: str | None = None) -> None:

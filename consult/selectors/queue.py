@@ -1,6 +1,7 @@
 """Reads for routing and the queue: who is available with what load, video reservations, the
-topics' queue snapshots, each waiting consultation's position and wait estimate (the topics
-themselves are in ``topics``)."""
+topics' queue snapshots (bounded: counts and the first rows) and placings (the whole order, ids
+only, for a publish), each waiting consultation's position and wait estimate without reading the
+queue (the topics themselves are in ``topics``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from ..estimate import queue_position_from_snapshot, video_reserve_cutoff
-from ..events.frames import QueuePosition, QueueSnapshot, QueueView, WaitingItem, iso
+from ..estimate import position_frame, video_reserve_cutoff
+from ..events.frames import (
+    Placing,
+    QueuePlacing,
+    QueuePosition,
+    QueueSnapshot,
+    QueueView,
+    WaitingItem,
+    as_of_now,
+    iso,
+)
 from ..models import (
     HELD_STATUSES,
     Connection,
@@ -186,10 +196,15 @@ def seats_reserve(
             seat.reserved_for = consultation.pk
 
 
-def _waiting_in_order() -> QuerySet[Consultation]:
-    return Consultation.objects.filter(status=ConsultationStatus.WAITING).order_by(
-        "-priority", "queued_at", "pk"
-    )
+def _waiting_of(topic_id: int, mode: str) -> QuerySet[Consultation]:
+    """One topic's waiting consultations of one mode, in queue order: an ordered scan of the
+    partial index ``consult_waiting_lane`` (topic, mode, -priority, queued_at, id)."""
+    return Consultation.objects.filter(
+        status=ConsultationStatus.WAITING, topic_id=topic_id, mode=mode
+    ).order_by("-priority", "queued_at", "pk")
+
+
+MODES: tuple[str, str] = (Mode.CHAT, Mode.VIDEO)
 
 
 class Staffing(TypedDict):
@@ -244,35 +259,83 @@ def staffing_view() -> StaffingView:
     return StaffingView(seats=seats, video_topics={c.pk: c.topic_id for c in videos})
 
 
+class Counts(TypedDict):
+    chats: int
+    videos: int
+    oldest: datetime | None
+
+
+def _counts(topic_ids: list[int]) -> dict[int, Counts]:
+    """Each topic's waiting by mode and the oldest ``queued_at``: one aggregate query."""
+    counts: dict[int, Counts] = {t: {"chats": 0, "videos": 0, "oldest": None} for t in topic_ids}
+    rows = (
+        Consultation.objects.filter(status=ConsultationStatus.WAITING, topic_id__in=topic_ids)
+        .order_by()
+        .values("topic_id")
+        .annotate(
+            chats=Count("pk", filter=Q(mode=Mode.CHAT)),
+            videos=Count("pk", filter=Q(mode=Mode.VIDEO)),
+            oldest=Min("queued_at"),
+        )
+    )
+    for row in rows:
+        counts[row["topic_id"]] = {
+            "chats": row["chats"],
+            "videos": row["videos"],
+            "oldest": row["oldest"],
+        }
+    return counts
+
+
+def _first_waiting(topic_id: int, limit: int) -> list[tuple[Any, ...]]:
+    """The first ``limit`` waiting of the topic in queue order, whatever their mode: the first
+    ``limit`` of each mode (two ordered index scans), merged."""
+    rows: list[tuple[Any, ...]] = []
+    for mode in MODES:
+        rows.extend(
+            _waiting_of(topic_id, mode).values_list(
+                "priority", "queued_at", "pk", "mode", "public_id", "language"
+            )[:limit]
+        )
+    rows.sort(key=lambda row: (-row[0], row[1], row[2]))
+    return rows[:limit]
+
+
+def _figures(staffing: StaffingView, topic_id: int) -> dict[str, Any]:
+    """What a wait estimate needs of a topic: its staffing now and its handling time."""
+    return {
+        **staffing.of_topic(topic_id),
+        "handling_seconds": round(handling_seconds(topic_id=topic_id), 1),
+    }
+
+
+def _video_since(topic_id: int) -> str | None:
+    """The topic's first waiting video's ``waiting_since`` (its reservation clock)."""
+    return iso(_waiting_of(topic_id, Mode.VIDEO).values_list("queued_at", flat=True).first())
+
+
 def queue_snapshot(*, topic_id: int) -> QueueView:
-    """The topic's queue as published: waiting details for staff and estimate inputs (the
-    ``queue.snapshot`` frame), and the internal order applicants find their place in."""
+    """The topic's ``queue.snapshot`` as staff see it (see ``queue_snapshots``)."""
     return queue_snapshots(topic_ids=[topic_id])[0]
 
 
-def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
+def queue_snapshots(*, topic_ids: list[int], placing: bool = False) -> list[QueueView]:
     """The snapshots of several topics (in the order given), from one read of the staffing.
 
-    Each frame lists the first ``LOKET_QUEUE_SNAPSHOT_ITEMS`` waiting and counts all of them;
-    the internal placing beside it (ids and modes in order) still covers the whole queue."""
+    Bounded whatever the queue's length: the counts come from one aggregate query and only the
+    first ``LOKET_QUEUE_SNAPSHOT_ITEMS`` rows of each topic are fetched. With ``placing`` (a
+    publish of a change) each view also carries the whole queue's ids by mode for the
+    applicants' placing listeners: one ordered index scan per topic and mode, ids only.
+    Every frame carries the ``as_of`` of the moment this read began."""
+    as_of = as_of_now()
     topics = Topic.objects.in_bulk(topic_ids)
     limit = settings.LOKET["QUEUE_SNAPSHOT_ITEMS"]
-    waiting: dict[int, list[tuple[Any, ...]]] = {topic_id: [] for topic_id in topic_ids}
-    # One read of the whole queue (the order applicants place themselves in, the counts), as
-    # tuples: the details of the first ``limit`` only become frame items.
-    for row in (
-        _waiting_in_order()
-        .filter(topic_id__in=topic_ids)
-        .values_list("topic_id", "pk", "mode", "queued_at", "priority", "public_id", "language")
-    ):
-        waiting[row[0]].append(row)
+    counts = _counts(topic_ids)
     staffing = staffing_view()
     views = []
     for topic_id in topic_ids:
-        rows = waiting[topic_id]
-        modes = "".join("v" if row[2] == Mode.VIDEO else "c" for row in rows)
-        since = [row[3] for row in rows if row[3] is not None]
-        first_video = modes.find("v")
+        count = counts[topic_id]
+        figures = _figures(staffing, topic_id)
         snapshot = QueueSnapshot(
             type="queue.snapshot",
             topic=topics[topic_id].code,
@@ -285,25 +348,33 @@ def queue_snapshots(*, topic_ids: list[int]) -> list[QueueView]:
                     waiting_since=iso(queued),
                     requeued=priority > 0,
                 )
-                for index, (_, _, mode, queued, priority, public_id, language) in enumerate(
-                    rows[:limit]
+                for index, (priority, queued, _, mode, public_id, language) in enumerate(
+                    _first_waiting(topic_id, limit)
                 )
             ],
-            waiting_count=len(rows),
-            waiting_chats=modes.count("c"),
-            waiting_videos=modes.count("v"),
-            oldest_waiting_since=iso(min(since)) if since else None,
-            **staffing.of_topic(topic_id),
-            handling_seconds=round(handling_seconds(topic_id=topic_id), 1),
+            waiting_count=count["chats"] + count["videos"],
+            waiting_chats=count["chats"],
+            waiting_videos=count["videos"],
+            oldest_waiting_since=iso(count["oldest"]),
+            as_of=as_of,
+            **figures,
         )
-        views.append(
-            QueueView(
-                snapshot=snapshot,
-                order=[row[1] for row in rows],
-                modes=modes,
-                video_since=iso(rows[first_video][3]) if first_video >= 0 else None,
+        placed = None
+        if placing:
+            chats = list(_waiting_of(topic_id, Mode.CHAT).values_list("pk", flat=True))
+            videos = list(_waiting_of(topic_id, Mode.VIDEO).values_list("pk", flat=True))
+            placed = Placing(
+                head=QueuePlacing(
+                    type="queue.placing",
+                    topic_id=topic_id,
+                    as_of=as_of,
+                    video_since=_video_since(topic_id) if videos else None,
+                    **figures,
+                ),
+                chats=chats,
+                videos=videos,
             )
-        )
+        views.append(QueueView(snapshot=snapshot, placing=placed))
     return views
 
 
@@ -311,16 +382,33 @@ def queue_position(
     *, consultation: Consultation | None = None, consultation_id: int | None = None
 ) -> QueuePosition | None:
     """The waiting consultation's position and estimate, as the ``queue.position`` frame (None
-    when it is not waiting). Give the consultation, or its id."""
+    when it is not waiting). Give the consultation, or its id.
+
+    Read without the queue: a COUNT of the waiting of its topic and mode ahead of it (through
+    the partial index ``consult_waiting_lane``), the staffing, and the head video's clock."""
+    as_of = as_of_now()
     if consultation is None:
         assert consultation_id is not None
-        consultation = Consultation.objects.select_related("topic").get(pk=consultation_id)
+        consultation = Consultation.objects.get(pk=consultation_id)
     if consultation.status != ConsultationStatus.WAITING:
         return None
-    view = queue_snapshot(topic_id=consultation.topic_id)
-    return queue_position_from_snapshot(
-        snapshot=view.snapshot.model_dump(),
-        placing=view.placing(),
-        consultation_id=consultation.pk,
+    priority, queued = consultation.priority, consultation.queued_at
+    ahead = (
+        _waiting_of(consultation.topic_id, consultation.mode)
+        .filter(
+            Q(priority__gt=priority)
+            | Q(priority=priority, queued_at__lt=queued)
+            | Q(priority=priority, queued_at=queued, pk__lt=consultation.pk)
+        )
+        .count()
+    )
+    return position_frame(
         public_id=str(consultation.public_id),
+        mode=consultation.mode,
+        position=ahead + 1,
+        figures=_figures(staffing_view(), consultation.topic_id),
+        video_since=_video_since(consultation.topic_id)
+        if consultation.mode == Mode.VIDEO
+        else None,
+        as_of=as_of,
     )

@@ -7,9 +7,9 @@ import asyncio
 from django.conf import settings
 
 from consult.errors import DomainError, TokenExpired, TokenInvalid
-from consult.estimate import queue_position_from_snapshot
 from consult.events import groups
-from consult.events.frames import Outgoing, Placing, QueuePosition
+from consult.events.frames import Outgoing, QueuePosition
+from consult.events.queue_fanout import placing_listener
 
 from .. import bridge, protocol
 from .base import BaseConsumer
@@ -28,6 +28,10 @@ class ApplicantConsumer(BaseConsumer):
         self.consultation_id: int | None = None
         self.topic_id: int | None = None
         self.last_position: tuple[int, int | None] | None = None
+        # ``as_of`` of the newest queue read a position was taken from (older ones are dropped).
+        self.position_as_of = ""
+        # The topic the process's placing listener places this connection in (while waiting).
+        self.placed_in: int | None = None
         self.auth_timer = asyncio.get_running_loop().call_later(
             settings.LOKET["AUTH_TIMEOUT"], self._auth_timeout
         )
@@ -39,6 +43,29 @@ class ApplicantConsumer(BaseConsumer):
     async def disconnect(self, code: int) -> None:
         self.auth_timer.cancel()
         await super().disconnect(code)
+
+    async def on_end(self) -> None:
+        # However the consumer ends: the listener must not keep placing a connection gone.
+        placed_in = getattr(self, "placed_in", None)
+        consultation_id = getattr(self, "consultation_id", None)
+        if placed_in is not None and consultation_id is not None:
+            placing_listener().unfollow(placed_in, consultation_id, self)
+            self.placed_in = None
+
+    async def queue_follow(self, status: str | None) -> None:
+        """Be placed by the process's placing listener while waiting (in ``self.topic_id``),
+        not otherwise. Joined before any position is read, so no change falls in between."""
+        topic_id = self.topic_id if status == "waiting" else None
+        consultation_id = self.consultation_id
+        if topic_id == self.placed_in or consultation_id is None:
+            return
+        listener = placing_listener()
+        if self.placed_in is not None:
+            listener.unfollow(self.placed_in, consultation_id, self)
+            self.placed_in = None
+        if topic_id is not None:
+            await listener.follow(topic_id, consultation_id, self)
+            self.placed_in = topic_id
 
     async def on_auth(self, message: protocol.Auth) -> None:
         if self.consultation_id is not None:
@@ -68,7 +95,7 @@ class ApplicantConsumer(BaseConsumer):
             consultation_id, state.consultation_id, self.topic_id, state.status, state.version
         )
         self.authenticated = True
-        await self.join(groups.group_topic(self.topic_id))
+        await self.queue_follow(state.status)
         await self.send_ready(name=None, consultations=[state], topics=[state.topic], status=None)
         await self.resume_from(consultation_id, message.last_seq or 0)
         await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
@@ -99,24 +126,31 @@ class ApplicantConsumer(BaseConsumer):
             await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
 
     async def push_position(self, frame: QueuePosition | None) -> None:
-        if frame is None:
+        """Send the position if it or the estimate changed, unless it was read before the one
+        sent (positions come from this connection's own reads and the placing listener)."""
+        if frame is None or frame.as_of < self.position_as_of:
             return
+        self.position_as_of = frame.as_of
         key = (frame.position, frame.estimated_wait_seconds)
         if key != self.last_position:
             self.last_position = key
             await self.send_frame(frame)
 
-    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
-        consultation_id = self.consultation_id
-        followed = self.followed.get(consultation_id) if consultation_id is not None else None
-        if consultation_id is None or followed is None:
+    async def place(self, *, position: int, estimated_wait_seconds: int | None, as_of: str) -> None:
+        """From the placing listener: O(1), and a frame is built only when something changed."""
+        followed = self.followed.get(self.consultation_id) if self.consultation_id else None
+        if followed is None or as_of < self.position_as_of:
+            return
+        if (position, estimated_wait_seconds) == self.last_position:
+            self.position_as_of = as_of
             return
         await self.push_position(
-            queue_position_from_snapshot(
-                snapshot=frame.data,
-                placing=placing,
-                consultation_id=consultation_id,
-                public_id=followed.public_id,
+            QueuePosition(
+                type="queue.position",
+                consultation_id=followed.public_id,
+                position=position,
+                estimated_wait_seconds=estimated_wait_seconds,
+                as_of=as_of,
             )
         )
 
@@ -127,11 +161,8 @@ class ApplicantConsumer(BaseConsumer):
         followed = self.followed[consultation_id]
         followed.status = state["status"]
         followed.version = max(followed.version, int(state.get("version", 0)))
-        new_topic = await bridge.consultation_topic(consultation_id=consultation_id)
-        if new_topic != self.topic_id and self.topic_id is not None:
-            await self.leave_group(groups.group_topic(self.topic_id))
-            self.topic_id = new_topic
-            await self.join(groups.group_topic(new_topic))
+        self.topic_id = await bridge.consultation_topic(consultation_id=consultation_id)
+        await self.queue_follow(state["status"])
         if state["status"] != "waiting":
             self.last_position = None
         await self.send_outgoing(frame)

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from consult.errors import Forbidden, InvalidState
 from consult.events import groups, layer, publish
 from consult.events import loop as events_loop
-from consult.events.frames import Ack, Entry, Outgoing, Placing
+from consult.events.frames import Ack, Entry, Outgoing
 
 from .. import bridge
 from ..marks import board
@@ -402,7 +402,7 @@ class OrderedDelivery(LayerReceiver):
             elif kind == "consultation.state":
                 board.saw(consultation_id, version=int(frame.data.get("version", 0)))
         if kind == "queue.snapshot":
-            await self.on_queue_snapshot(frame, publish.placing_of(event))
+            await self.on_queue_snapshot(frame)
             return
         if kind == "consultation.state" and consultation_id is not None:
             followed = self.followed.get(consultation_id)
@@ -421,9 +421,9 @@ class OrderedDelivery(LayerReceiver):
         else:
             await self.send_outgoing(frame)
 
-    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
-        """Subclasses decide what of a queue snapshot this connection may see (``placing``, the
-        queue's internal ids and modes, is for finding a place in it, never sent)."""
+    async def on_queue_snapshot(self, frame: Outgoing) -> None:
+        """Subclasses decide what of a queue snapshot this connection may see (staff only:
+        applicants are placed by the process's placing listener, consult.events.queue_fanout)."""
 
     async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         """Subclasses follow or stop following on a consultation's state change."""

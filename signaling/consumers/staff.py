@@ -8,12 +8,16 @@ from typing import Any
 
 from consult.errors import Forbidden
 from consult.events import groups, publish
-from consult.events.frames import Board, CounselorStatusFrame, Outgoing, Placing, QueueView
+from consult.events.frames import Board, CounselorStatusFrame, Outgoing, QueueView
 
 from .. import bridge, protocol
 from ..marks import board
 from ..session_guard import SessionGuard
 from .base import BaseConsumer
+
+
+def _without_as_of(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k != "as_of"}
 
 
 class StaffConsumer(BaseConsumer):
@@ -72,7 +76,7 @@ class StaffConsumer(BaseConsumer):
             status=self.staff.status if self.staff.is_counselor else None,
         )
         for view in views:
-            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.placing())
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot))
         if self.role == "supervisor":
             # Read after the groups were joined: every change committed after this read also
             # arrives as a live frame, which the page applies on top of the board.
@@ -136,7 +140,7 @@ class StaffConsumer(BaseConsumer):
 
     async def resync_queues(self) -> None:
         for view in await bridge.queue_snapshots(topic_ids=self.topic_ids):
-            await self.on_queue_snapshot(Outgoing.of(view.snapshot), view.placing())
+            await self.on_queue_snapshot(Outgoing.of(view.snapshot))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         guard: SessionGuard | None = getattr(self, "guard", None)
@@ -167,12 +171,22 @@ class StaffConsumer(BaseConsumer):
 
             raise Forbidden("Only counselors may do this.")
 
-    async def on_queue_snapshot(self, frame: Outgoing, placing: Placing) -> None:
-        # Staff see who waits (no personal data); the internal order is not theirs to see.
+    async def on_queue_snapshot(self, frame: Outgoing) -> None:
+        """Staff see who waits (no personal data). Several processes publish a topic's
+        snapshots: one read earlier (``as_of``) than the last one sent is dropped, and one that
+        says nothing new is not sent again."""
         topic = frame.data["topic"]
-        if self.snapshots_sent.get(topic) != frame.data:
-            self.snapshots_sent[topic] = frame.data
-            await self.send_outgoing(frame)
+        as_of = str(frame.data.get("as_of", ""))
+        sent = self.snapshots_sent.get(topic)
+        if sent is not None:
+            if as_of < str(sent.get("as_of", "")):
+                return
+            if _without_as_of(sent) == _without_as_of(frame.data):
+                # Nothing new, but newer: an earlier read arriving after it is stale.
+                self.snapshots_sent[topic] = frame.data
+                return
+        self.snapshots_sent[topic] = frame.data
+        await self.send_outgoing(frame)
 
     async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         if self.role == "supervisor":

@@ -115,7 +115,14 @@ function applyState(state) {
   }
 }
 
+// The as_of of the queue read the shown position comes from: server processes publish in
+// parallel, and one read earlier than what is shown is not shown (ISO UTC with microseconds:
+// compared as text).
+let positionAsOf = "";
+
 function showPosition(frame) {
+  if (frame.as_of && frame.as_of < positionAsOf) return;
+  positionAsOf = frame.as_of || positionAsOf;
   ui.position.textContent = t("position", { position: frame.position });
   ui.position.dataset.position = String(frame.position);
   byId("position-number").textContent = String(frame.position);

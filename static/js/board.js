@@ -207,10 +207,15 @@ function onFrame(frame) {
       applyBoard(frame);
       root.dataset.ready = "1";
       break;
-    case "queue.snapshot":
+    case "queue.snapshot": {
+      // Several server processes publish a topic's snapshots: keep the latest read (as_of is
+      // ISO UTC with microseconds, compared as text).
+      const known = state.queues.get(frame.topic);
+      if (known && known.as_of && frame.as_of < known.as_of) break;
       state.queues.set(frame.topic, frame);
       render();
       break;
+    }
     case "consultation.state":
       applyState(frame);
       break;

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from consult.models import TranscriptEntry
 from tests.support.applicants import join
-from tests.support.sockets import Ws, accepted, applicant_ws, drain, staff_ws
+from tests.support.sockets import Ws, accepted, applicant_ws, drain, queues_settled, staff_ws
 from tests.support.staff import make_staff, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +41,8 @@ async def _scene() -> dict[str, Any]:
     await other_topic_counselor.send(id="s", type="status.set", status="available")
     await other_topic_counselor.recv_until("ack")
     outsiders = [other_applicant, same_topic, other_topic_counselor]
+    # The queue changes above are published after their acks (the coalescer): wait for them.
+    await queues_settled()
     await asyncio.gather(*(drain(ws) for ws in [*outsiders, counselor, applicant]))
     return {
         "cid": joined["consultation_id"],

@@ -40,7 +40,10 @@ async def test_when_the_one_ahead_leaves_everyone_behind_moves_up() -> None:
         "consultation_id": joined3["consultation_id"],
         "position": 2,
         "estimated_wait_seconds": None,
+        "as_of": moved3["as_of"],
     }
+    # Read after the one third was first told (the read of its own auth).
+    assert moved3["as_of"] > p3["as_of"]
     assert await second.nothing() and await third.nothing()  # each change is pushed once
     for ws in (first, second, third):
         await ws.close()

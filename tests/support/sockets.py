@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
+from consult.events import queue_fanout
 from consult.models import StaffProfile, Topic
 from tests.support.applicants import join
 from tests.support.staff import make_staff, make_topic, session_cookie
@@ -114,7 +115,20 @@ async def accepted(staff: StaffProfile, joined: dict[str, Any]) -> tuple[Ws, Ws]
     await counselor.recv_until("consultation.state", consultation_id=cid, status="active")
     await applicant.recv_until("entry", event="counselor_joined")
     await applicant.recv_until("consultation.state", status="active")
+    await queues_settled(counselor)
     return applicant, counselor
+
+
+async def queues_settled(*sockets: Ws) -> None:
+    """Until the queue changes made so far are published (the process's coalescer publishes
+    them after the acks, consult/events/queue_fanout.py) and each socket has been sent what of
+    them concerns it (a ping answered after them)."""
+    await queue_fanout.settled()
+    for number, ws in enumerate(sockets):
+        await ws.send(id=f"settled-{number}", type="ping")
+        await ws.recv_until("pong", id=f"settled-{number}")
+        # A snapshot already sent may still be on its way through Redis behind the pong.
+        await drain(ws, quiet=0.2)
 
 
 async def drain(ws: Ws, quiet: float = 0.2) -> list[dict[str, Any]]:

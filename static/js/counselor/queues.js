@@ -1,6 +1,7 @@
 // The console's queues: one table per topic the staff member serves, from its queue.snapshot
 // frames, with how long each applicant has waited (ticking every second). A frame lists only the
-// first waiting (LOKET_QUEUE_SNAPSHOT_ITEMS) and counts all of them: "and N more" below.
+// first waiting (LOKET_QUEUE_SNAPSHOT_ITEMS) and counts all of them: "and N more" below. The
+// newest read wins (as_of).
 
 import { el, clone, ref } from "../lib/dom.js";
 import { formatDuration, formatTime, t } from "../lib/i18n.js";
@@ -8,6 +9,9 @@ import { queues, serverNow, topicName, topicNames, ui } from "./state.js";
 
 export function renderQueue(snapshot) {
   let item = queues.get(snapshot.topic);
+  // Several server processes publish a topic's snapshots: one read before the one shown is
+  // stale (as_of is ISO UTC with microseconds, compared as text).
+  if (item && item.snapshot.as_of && snapshot.as_of < item.snapshot.as_of) return;
   if (!item) {
     const element = clone("queue-template");
     ref(element, "topic").textContent = topicName(snapshot.topic);

@@ -93,7 +93,15 @@ def test_a_frame_is_refused_when_it_breaks_its_model() -> None:
         frames.validated({"type": "queue.snapshot", "order": [1]})
 
 
-def test_the_queue_view_keeps_the_internal_order_out_of_the_frame() -> None:
+def test_the_placing_keeps_the_ids_out_of_every_frame() -> None:
+    figures = {
+        "staffed_slots": 0,
+        "free_slots": 0,
+        "staffed_counselors": 0,
+        "free_counselors": 0,
+        "handling_seconds": 300.0,
+    }
+    as_of = frames.as_of_now()
     snapshot = frames.QueueSnapshot(
         type="queue.snapshot",
         topic="t",
@@ -102,17 +110,27 @@ def test_the_queue_view_keeps_the_internal_order_out_of_the_frame() -> None:
         waiting_chats=1,
         waiting_videos=1,
         oldest_waiting_since=None,
-        staffed_slots=0,
-        free_slots=0,
-        staffed_counselors=0,
-        free_counselors=0,
-        handling_seconds=300.0,
+        as_of=as_of,
+        **figures,
     )
-    view = frames.QueueView(snapshot=snapshot, order=[3, 1], modes="cv")
-    assert "order" not in frames.Outgoing.of(view.snapshot).data
-    assert "order" not in frames.QueueSnapshot.model_fields
-    assert not {"modes", "video_since"} & set(frames.Outgoing.of(view.snapshot).data)
-    assert view.placing().internal() == {"order": [3, 1], "modes": "cv", "video_since": None}
+    head = frames.QueuePlacing(
+        type="queue.placing", topic_id=1, as_of=as_of, video_since=None, **figures
+    )
+    view = frames.QueueView(snapshot=snapshot, placing=frames.Placing(head, chats=[3], videos=[1]))
+    assert not {"order", "chats", "videos"} & set(frames.Outgoing.of(view.snapshot).data)
+    assert not {"order", "chats", "videos"} & set(frames.QueueSnapshot.model_fields)
+    assert view.placing is not None
+    assert view.placing.internal() == {"chats": [3], "videos": [1]}
+    assert not {"chats", "videos"} & set(json.loads(frames.Outgoing.of(head).text))
+    # Not a client frame: no connection forwards it.
+    assert "queue.placing" not in frames.SERVER_TYPES
+
+
+def test_as_of_compares_as_text_in_time_order() -> None:
+    earlier = frames.as_of_now()
+    later = frames.as_of_now()
+    assert earlier <= later
+    assert len(earlier) == len("2026-11-27T02:14:00.000000+00:00")
 
 
 def test_every_server_type_is_known() -> None:

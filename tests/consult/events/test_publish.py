@@ -79,24 +79,38 @@ def test_nothing_is_published_for_a_write_that_rolls_back(
     assert sent == []
 
 
-def test_a_queue_travels_with_its_internal_order_next_to_the_frame(
-    sent: Any, django_capture_on_commit_callbacks: Any
+def test_a_queue_change_sends_staff_a_bounded_snapshot_and_the_listeners_the_placing(
+    sent: Any, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.LOKET = {**settings.LOKET, "QUEUE_SNAPSHOT_ITEMS": 2}
     topic = make_topic()
     first = waiting_consultation()
-    second = waiting_consultation()
+    video = waiting_consultation(mode="video")
+    third = waiting_consultation()
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
         publish.queues_changed(topic_ids=[topic.pk])
-    assert [group for group, _, _ in sent] == [groups.group_topic(topic.pk), "supervisors"]
-    message = sent[0][2]
-    assert message["order"] == [first.pk, second.pk]
-    assert "order" not in message["frame"]
-    assert "order" not in json.loads(message["text"])
-    assert [w["consultation_id"] for w in message["frame"]["waiting"]] == [
-        str(first.public_id),
-        str(second.public_id),
+    assert [group for group, _, _ in sent] == [
+        groups.group_topic(topic.pk),
+        "supervisors",
+        groups.group_placing(topic.pk),
     ]
+    snapshot = sent[0][2]
+    assert [w["consultation_id"] for w in snapshot["frame"]["waiting"]] == [
+        str(first.public_id),
+        str(video.public_id),
+    ]
+    assert (snapshot["frame"]["waiting_count"], snapshot["frame"]["waiting_chats"]) == (3, 2)
+    # No ids of the whole queue beside the staff frame: its size does not grow with the queue.
+    assert not {"order", "chats", "videos", "modes"} & set(snapshot)
+    placing = sent[2][2]
+    assert (placing["chats"], placing["videos"]) == ([first.pk, third.pk], [video.pk])
+    head = placing["frame"]
+    assert head["type"] == "queue.placing" and head["topic_id"] == topic.pk
+    assert head["video_since"] == snapshot["frame"]["waiting"][1]["waiting_since"]
+    assert head["as_of"] == snapshot["frame"]["as_of"]
+    # The ids travel beside the head, never in its text.
+    assert "chats" not in json.loads(placing["text"])
 
 
 def test_a_state_change_bumps_the_version_and_tells_each_audience_its_view(
@@ -113,22 +127,3 @@ def test_a_state_change_bumps_the_version_and_tells_each_audience_its_view(
     assert by_audience[groups.AUDIENCE_APPLICANT]["applicant_name"] is None
     assert by_audience[groups.AUDIENCE_STAFF]["applicant_name"] == "Ani"
     assert {frame["version"] for _, frame, _ in sent} == {before + 1}
-
-
-def test_a_queue_travels_with_each_ones_mode_and_an_earlier_release_is_read_too(
-    sent: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    topic = make_topic()
-    chat = waiting_consultation()
-    video = waiting_consultation(mode="video")
-    sent.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        publish.queues_changed(topic_ids=[topic.pk])
-    message = sent[0][2]
-    placing = publish.placing_of(message)
-    assert (placing.order, placing.modes) == ([chat.pk, video.pk], "cv")
-    assert placing.video_since == message["frame"]["waiting"][1]["waiting_since"]
-    assert not {"modes", "video_since"} & set(json.loads(message["text"]))
-    # An earlier release: the whole queue in the frame's values, the order inside, no modes.
-    earlier = {"frame": {**message["frame"], "order": [chat.pk, video.pk]}}
-    assert publish.placing_of(earlier) == placing

@@ -303,6 +303,7 @@ QUEUE_READS = queue_fanout.QueueReads(
     send=_queue_send,
     in_place=_queue_publish,
 )
+queue_fanout.use_reads(QUEUE_READS)
 
 
 def queues_changed(

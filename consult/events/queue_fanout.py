@@ -264,8 +264,12 @@ class PlacingListener:
         self.channel: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.rejoin_task: asyncio.Task[None] | None = None
-        # Topic -> the local waiting applicants' connections by internal consultation id.
-        self.members: dict[int, dict[int, Placed]] = {}
+        # Topic -> the local waiting applicants' connections by internal consultation id (two
+        # tabs of one consultation on this process are two connections).
+        self.members: dict[int, dict[int, set[Placed]]] = {}
+        # The layer's outage count when the groups were last joined (``layer_health``): an
+        # outage since then means a restarted Redis may have forgotten them.
+        self.outage_seen = layer.layer_health.outage
         # Topic -> ``as_of`` of the newest placing applied (an older one is ignored).
         self.as_of: dict[int, str] = {}
         self.joined: set[int] = set()
@@ -282,6 +286,8 @@ class PlacingListener:
         # The default prefix, as the consumers' own channels: channels_redis pops every
         # process-specific channel of one prefix with one blocking pop shared by its receivers.
         self.channel = await channel_layer.new_channel()
+        if self._layer_outage not in layer.layer_health.listeners:
+            layer.layer_health.listeners.append(self._layer_outage)
         self.task = self.loop.create_task(self._run(), name="loket-placing-listener")
         self.rejoin_task = self.loop.create_task(self._rejoin_now_and_then())
 
@@ -297,7 +303,7 @@ class PlacingListener:
         """Place ``connection`` from now on: in the topic's placing group when this returns."""
         async with self.lock:
             await self._start()
-            self.members.setdefault(topic_id, {})[consultation_id] = connection
+            self.members.setdefault(topic_id, {}).setdefault(consultation_id, set()).add(connection)
             if topic_id not in self.joined:
                 await self._join(topic_id)
 
@@ -305,7 +311,11 @@ class PlacingListener:
         """Stop placing ``connection`` (at once, without waiting: also as a consumer ends); the
         last one of a topic leaves its placing group in the background."""
         members = self.members.get(topic_id)
-        if members is None or members.get(consultation_id) is not connection:
+        tabs = members.get(consultation_id) if members is not None else None
+        if members is None or tabs is None or connection not in tabs:
+            return
+        tabs.discard(connection)
+        if tabs:
             return
         del members[consultation_id]
         if members:
@@ -313,44 +323,81 @@ class PlacingListener:
         del self.members[topic_id]
         self.as_of.pop(topic_id, None)
         if self.members:
-            self.loop.create_task(self._leave(topic_id))
+            if self.channel is not None:
+                self.loop.create_task(self._leave(topic_id, self.channel))
             return
         # Nobody left to place: stop receiving (started again by the next follow), so no
         # receiver of the channel layer outlives this process's connections. Not by cancelling
         # the receive: channels_redis shares one blocking pop among a process's receivers, and
         # a pop cancelled as its reply arrives loses that message, which may be another
-        # connection's. A stop message to its own channel ends it instead. The channel's group
-        # memberships lapse with it (the layer's group expiry).
+        # connection's. The channel first leaves every group it is in (or placing messages
+        # would go on filling its inbox and this process's receive buffer), then a stop message
+        # to its own channel ends the receiving.
         channel = self.channel
         if self.rejoin_task is not None:
             self.rejoin_task.cancel()
         self.task = self.rejoin_task = None
         self.channel = None
+        joined = set(self.joined)
         self.joined.clear()
         self.as_of.clear()
         if channel is not None:
-            self.loop.create_task(self._stop(channel))
+            self.loop.create_task(self._stop(channel, joined))
 
-    async def _leave(self, topic_id: int) -> None:
+    async def _leave(self, topic_id: int, channel: str) -> None:
         async with self.lock:
-            if topic_id in self.members or topic_id not in self.joined or self.channel is None:
+            if topic_id in self.members or topic_id not in self.joined or self.channel != channel:
                 return
             self.joined.discard(topic_id)
             channel_layer = get_channel_layer()
             assert channel_layer is not None
-            await layer.layer_call(
-                channel_layer.group_discard(group_placing(topic_id), self.channel)
-            )
+            await layer.layer_call(channel_layer.group_discard(group_placing(topic_id), channel))
 
-    async def _stop(self, channel: str) -> None:
+    async def _stop(self, channel: str, joined: set[int]) -> None:
         channel_layer = get_channel_layer()
         assert channel_layer is not None
+        for topic_id in joined:
+            await layer.layer_call(channel_layer.group_discard(group_placing(topic_id), channel))
         await layer.layer_call(channel_layer.send(channel, {"type": STOP_EVENT}))
+
+    def _layer_outage(self) -> None:
+        """An outage of the layer opened (any thread): once it answers again, re-join and have
+        the topics re-published (``_rejoin_after_outage``)."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._outage_noticed)
+
+    def _outage_noticed(self) -> None:
+        if self.channel is not None:
+            self.loop.create_task(self._rejoin_after_outage())
+
+    async def _rejoin_after_outage(self) -> None:
+        """After an outage: wait until the layer answers (a probe every ``LAYER_POLL``), re-join
+        every topic this process places, and have each re-published: a placing sent while this
+        process was not in the group reached nobody here, and the applicants' pings do not
+        re-read positions."""
+        outage = layer.layer_health.outage
+        while self.channel is not None and layer.layer_health.down:
+            await asyncio.sleep(settings.LOKET["LAYER_POLL"])
+            if self.channel is not None:
+                await layer.layer_probe(self.channel)
+        if self.channel is None or self.outage_seen >= outage:
+            return
+        self.outage_seen = outage
+        self.joined.clear()
+        await self._rejoin()
+        if self.joined and _reads is not None:
+            topics_changed(topics=set(self.joined), staff=set(), reads=_reads)
 
     async def _rejoin(self) -> None:
         async with self.lock:
             for topic_id in list(self.members):
                 await self._join(topic_id)
+        missing = set(self.members) - self.joined
+        if missing and self.channel is not None and not layer.layer_health.down:
+            # A join failed without the breaker opening: try those again soon, not in 30 s.
+            self.loop.call_later(
+                settings.LOKET["LAYER_POLL"], lambda: self.loop.create_task(self._rejoin())
+            )
 
     async def _rejoin_now_and_then(self) -> None:
         while True:
@@ -379,6 +426,9 @@ class PlacingListener:
                 self.joined.clear()
                 with contextlib.suppress(Exception):
                     await self._rejoin()
+                # What was published meanwhile reached nobody here: the topics again.
+                if self.joined and _reads is not None:
+                    topics_changed(topics=set(self.joined), staff=set(), reads=_reads)
                 continue
             if message.get("type") == STOP_EVENT:
                 return
@@ -409,29 +459,38 @@ class PlacingListener:
         )
         for mode, ids in lists:
             for index, consultation_id in enumerate(ids):
-                connection = members.get(consultation_id)
-                if connection is None:
+                tabs = members.get(consultation_id)
+                if not tabs:
                     continue
                 position = index + 1
-                await connection.place(
-                    position=position,
-                    estimated_wait_seconds=placed_wait(
-                        mode=mode, position=position, figures=head, reserve=reserve
-                    ),
-                    as_of=as_of,
-                )
-                pushed += 1
-                if pushed % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+                wait = placed_wait(mode=mode, position=position, figures=head, reserve=reserve)
+                for connection in list(tabs):
+                    await connection.place(
+                        position=position, estimated_wait_seconds=wait, as_of=as_of
+                    )
+                    pushed += 1
+                    if pushed % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
         self.placed += pushed
 
     def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            layer.layer_health.listeners.remove(self._layer_outage)
         for task in (self.task, self.rejoin_task):
             if task is not None:
                 task.cancel()
 
 
 _listener: PlacingListener | None = None
+# The reads of ``consult.events.publish`` (``use_reads``): what the listener has re-published
+# after an outage.
+_reads: QueueReads | None = None
+
+
+def use_reads(reads: QueueReads) -> None:
+    """The reads and sends a topic is re-published with (``publish`` registers its own)."""
+    global _reads
+    _reads = reads
 
 
 def placing_listener() -> PlacingListener:
@@ -439,5 +498,9 @@ def placing_listener() -> PlacingListener:
     global _listener
     loop = asyncio.get_running_loop()
     if _listener is None or _listener.loop is not loop:
+        if _listener is not None:
+            # Of a loop that ended (a test's): not told of outages any more.
+            with contextlib.suppress(ValueError):
+                layer.layer_health.listeners.remove(_listener._layer_outage)
         _listener = PlacingListener(loop)
     return _listener

@@ -64,8 +64,10 @@ class ApplicantConsumer(BaseConsumer):
             listener.unfollow(self.placed_in, consultation_id, self)
             self.placed_in = None
         if topic_id is not None:
-            await listener.follow(topic_id, consultation_id, self)
+            # Set before the join is awaited: if this consumer is cancelled meanwhile, ``on_end``
+            # still unfollows it (the listener must not keep a connection that is gone).
             self.placed_in = topic_id
+            await listener.follow(topic_id, consultation_id, self)
 
     async def on_auth(self, message: protocol.Auth) -> None:
         if self.consultation_id is not None:

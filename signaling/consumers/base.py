@@ -70,7 +70,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
             try:
                 await self.release_connection()
             except Exception as exc:
-                # Not renewed any more (runtime), so its lease lapses and the sweeper reaps it.
+                # Marked abandoned (``release_connection``): the runtime retries closing it.
                 warn_once_a_minute("closing a connection row", exc)
 
     async def connect(self) -> None:
@@ -120,7 +120,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         try:
             await self.release_connection()
         except Exception as exc:
-            # Already marked abandoned: its lease lapses and a sweeper reaps it.
+            # Already marked abandoned: the runtime retries closing it.
             warn_once_a_minute("closing a connection row", exc)
         finally:
             await self.leave_all_groups()
@@ -154,7 +154,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
             try:
                 await bridge.connection_close(connection_id=connection_id)
             except BaseException:
-                # Not renewed from now on: its lease lapses and a sweeper reaps it.
+                # The runtime retries closing it (its heartbeat would keep it live).
                 runtime.connection_abandoned(connection_id)
                 raise
 

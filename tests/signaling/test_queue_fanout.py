@@ -18,10 +18,12 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from consult.events import queue_fanout
+from consult.events.groups import group_placing
 from consult.models import Consultation, ConsultationStatus, Mode, Topic
 from consult.services.tokens import applicant_token_issue, new_token_nonce
 from signaling.consumers.applicant import ApplicantConsumer
@@ -193,3 +195,35 @@ async def test_a_burst_of_joins_is_published_once_per_interval(
     assert await waiting.nothing(0.1)
     await waiting.close()
     await counselor.close()
+
+
+async def test_two_tabs_of_one_consultation_are_both_placed_and_the_listener_leaves_its_group(
+    in_memory_layer: None,
+) -> None:
+    topic = await sync_to_async(make_topic)()
+    ani = await sync_to_async(join)(name="Ani")
+    budi = await sync_to_async(join)(name="Budi")
+    head = await applicant_ws(ani)
+    tabs = [await applicant_ws(budi), await applicant_ws(budi)]
+    for tab in tabs:
+        assert (await tab.recv_until("queue.position"))["position"] == 2
+    await head.send(id="bye", type="leave")
+    await head.recv_until("ack")
+    # Both tabs of the one consultation on this process move up, not only the last opened.
+    for tab in tabs:
+        assert (await tab.recv_until("queue.position", timeout=5))["position"] == 1
+    await head.close()
+    for tab in tabs:
+        await tab.close()
+    listener = queue_fanout.placing_listener()
+    assert listener.members == {}
+    # The stopped listener's channel left the topic's placing group: later placings of the
+    # topic are not sent to an inbox nobody reads.
+    channel_layer = get_channel_layer()
+    assert channel_layer is not None
+    group = group_placing(topic.pk)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while channel_layer.groups.get(group):
+        assert loop.time() < deadline, "the listener's channel is still in the placing group"
+        await asyncio.sleep(0.05)

@@ -22,6 +22,7 @@ from consult.events.frames import (
     QueuePosition,
     QueueView,
 )
+from consult.events.loop import background_work
 from consult.runtime import SERVER_ID
 from consult.selectors import board, consultations, knowledge, queue, transcript
 from consult.services import calls, notes, offers, presence, sessions
@@ -114,11 +115,12 @@ _marks_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loket-mark
 def _consultation_sync_marks(consultation_ids: list[int]) -> dict[int, tuple[int, int]]:
     # Django's own cleanup, as consult/runtime.py does in its thread (channels' testing
     # communicator turns database_sync_to_async's off while it runs).
-    close_old_connections()
-    try:
-        return consultations.consultation_sync_marks(consultation_ids=consultation_ids)
-    finally:
+    with background_work():
         close_old_connections()
+        try:
+            return consultations.consultation_sync_marks(consultation_ids=consultation_ids)
+        finally:
+            close_old_connections()
 
 
 async def consultation_sync_marks_polled(

@@ -5,6 +5,8 @@
   and the hook that attaches child-process logs to a failed test's report
 - tests.support.browser: ``server`` (a browser walk's Daphne with sari and dewi) and ``browser``
   (Chromium)
+- tests.support.background: ``background_reads_settled`` (autouse: no background read of the
+  process still runs when a test's database is emptied)
 
 Fixtures only tests/consult uses (a topic and its counselor, aiortc client peers) are in
 tests/consult/conftest.py; the fault suite's (its Redis, an ``Office``) in tests/faults/conftest.py.
@@ -18,4 +20,5 @@ pytest_plugins = [
     "tests.support.staff",
     "tests.support.processes",
     "tests.support.browser",
+    "tests.support.background",
 ]

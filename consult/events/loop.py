@@ -7,13 +7,15 @@ process's sockets (so the database thread never waits for Redis). ``bind`` remem
 it to a thread, or None where there is none running (a management command, a synchronous test),
 in which case the caller does its work in place, as before.
 
-Imports asyncio only.
+Imports the standard library only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 
 _bound: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
@@ -44,3 +46,31 @@ def on_serving_loop() -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+# Database work this process runs in background threads of its own (the queue coalescer's reads,
+# the marks poller's): how much is running now, for ``background_idle``.
+_running = 0
+_idle = threading.Condition()
+
+
+@contextlib.contextmanager
+def background_work() -> Iterator[None]:
+    """Count the enclosed work (in any thread) as background database work running now."""
+    global _running
+    with _idle:
+        _running += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _running -= 1
+            _idle.notify_all()
+
+
+def background_idle(timeout: float) -> bool:
+    """Wait until no background database work runs (at most ``timeout`` seconds); whether none
+    does. A test's database is emptied only then: a read still running beside the emptying
+    TRUNCATE can deadlock with it."""
+    with _idle:
+        return _idle.wait_for(lambda: _running == 0, timeout=timeout)

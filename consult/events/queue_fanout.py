@@ -31,15 +31,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from ..estimate import placed_wait, reserve_in
 from ..models import Mode
 from . import layer
 from .groups import FRAME_EVENT, group_placing
-from .loop import on_serving_loop, serving_loop
+from .loop import background_work, on_serving_loop, serving_loop
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,12 @@ class QueueReads:
 def _in_thread(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` with the database connections handled as Channels' database thread
     handles its own (closed when unusable or past ``CONN_MAX_AGE``)."""
-    close_old_connections()
-    try:
-        return function(*args)
-    finally:
+    with background_work():
         close_old_connections()
+        try:
+            return function(*args)
+        finally:
+            close_old_connections()
 
 
 class Coalescer:
@@ -129,6 +131,10 @@ class Coalescer:
                 await self._flush()
             except asyncio.CancelledError:
                 raise
+            except (OperationalError, InterfaceError) as exc:
+                # The database connection was lost (a restart, a failover): retried, as a
+                # consumer's refused frame is, without a traceback per attempt.
+                log.warning("publishing the queues failed: database unavailable (%s)", exc)
             except Exception:
                 log.exception("publishing the queues failed")
 
@@ -248,6 +254,19 @@ def topics_changed(*, topics: set[int], staff: set[int], reads: QueueReads) -> N
 # ---------------------------------------------------------------- placing applicants
 
 
+def _own_layer() -> Any:
+    """The channel layer the placing listener receives on: an instance of its own of the default
+    layer (its own connection pool and blocking pop), so that its receive shares nothing of
+    channels_redis' per-process receive state with the consumers' (a pop cancelled as its reply
+    arrives would lose another connection's message; a receive left behind by an ended event
+    loop would hold the shared lock). The in-memory layer (``make run``) keeps its state in the
+    instance, so there the listener uses the one every connection uses."""
+    default = get_channel_layer()
+    if default is None or isinstance(default, InMemoryChannelLayer):
+        return default
+    return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+
+
 class Placed(Protocol):
     """A local waiting applicant connection, as the listener tells it its place."""
 
@@ -261,6 +280,7 @@ class PlacingListener:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.layer = _own_layer()
         self.channel: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.rejoin_task: asyncio.Task[None] | None = None
@@ -281,7 +301,7 @@ class PlacingListener:
     async def _start(self) -> None:
         if self.channel is not None:
             return
-        channel_layer = get_channel_layer()
+        channel_layer = self.layer
         assert channel_layer is not None
         # The default prefix, as the consumers' own channels: channels_redis pops every
         # process-specific channel of one prefix with one blocking pop shared by its receivers.
@@ -292,7 +312,7 @@ class PlacingListener:
         self.rejoin_task = self.loop.create_task(self._rejoin_now_and_then())
 
     async def _join(self, topic_id: int) -> None:
-        channel_layer = get_channel_layer()
+        channel_layer = self.layer
         assert channel_layer is not None
         if self.channel is None:
             return
@@ -349,12 +369,12 @@ class PlacingListener:
             if topic_id in self.members or topic_id not in self.joined or self.channel != channel:
                 return
             self.joined.discard(topic_id)
-            channel_layer = get_channel_layer()
+            channel_layer = self.layer
             assert channel_layer is not None
             await layer.layer_call(channel_layer.group_discard(group_placing(topic_id), channel))
 
     async def _stop(self, channel: str, joined: set[int]) -> None:
-        channel_layer = get_channel_layer()
+        channel_layer = self.layer
         assert channel_layer is not None
         for topic_id in joined:
             await layer.layer_call(channel_layer.group_discard(group_placing(topic_id), channel))
@@ -406,7 +426,7 @@ class PlacingListener:
                 await self._rejoin()
 
     async def _run(self) -> None:
-        channel_layer = get_channel_layer()
+        channel_layer = self.layer
         channel = self.channel
         assert channel_layer is not None and channel is not None
         while self.channel == channel:

@@ -162,6 +162,10 @@ class Board:
         assert wake is not None
         try:
             while True:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A cancellation that ``wait_for`` swallowed (Python 3.11): end anyway.
+                    raise asyncio.CancelledError
                 ids = self.followed_ids()
                 self.forget(keep=ids)
                 if not ids:

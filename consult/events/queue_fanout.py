@@ -74,6 +74,19 @@ class QueueReads:
     in_place: Callable[[list[int]], None]
 
 
+def _raise_if_cancelled() -> None:
+    """End a looping task whose cancellation something it awaited swallowed.
+
+    On Python 3.11 ``asyncio.wait_for`` (in ``layer.layer_call``, around every layer operation)
+    returns the inner result when the inner operation completes as the cancellation arrives, so
+    the cancellation is lost; a loop that then waits on an event nobody sets again would keep the
+    event loop from closing (a test's teardown hung on it). The request is still recorded on the
+    task (``cancelling()``), so each loop checks it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _in_thread(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` with the database connections handled as Channels' database thread
     handles its own (closed when unusable or past ``CONN_MAX_AGE``)."""
@@ -125,6 +138,7 @@ class Coalescer:
 
     async def _run(self) -> None:
         while True:
+            _raise_if_cancelled()
             await self.wake.wait()
             self.wake.clear()
             try:
@@ -421,6 +435,7 @@ class PlacingListener:
 
     async def _rejoin_now_and_then(self) -> None:
         while True:
+            _raise_if_cancelled()
             await asyncio.sleep(REJOIN_SECONDS)
             with contextlib.suppress(Exception):
                 await self._rejoin()
@@ -430,6 +445,7 @@ class PlacingListener:
         channel = self.channel
         assert channel_layer is not None and channel is not None
         while self.channel == channel:
+            _raise_if_cancelled()
             try:
                 message = await channel_layer.receive(channel)
             except asyncio.CancelledError:

@@ -17,11 +17,12 @@ modules. Never a service.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from pydantic import BaseModel
 
@@ -243,15 +244,32 @@ def _queue_topics_of(staff_ids: set[int]) -> set[int]:
     return staff_topic_ids(staff_ids=staff_ids)
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Reads that all see the database as of the first of them: on PostgreSQL a read-only
+    REPEATABLE READ transaction (in autocommit each query sees the commits made since the one
+    before: the staffing read before an offer and the order read after it gave the applicant
+    behind position 1 with the wait of a free counselor, 0 s). On SQLite one process writes at
+    a time and the reads stay as they are (a transaction there would take the write lock)."""
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def _queue_messages(topic_ids: list[int]) -> list[tuple[list[str], dict[str, Any]]]:
-    """Read the topics' queues once (the staffing once for all of them) and prepare, per topic,
-    the bounded ``queue.snapshot`` for its staff and supervisors and the placing (the whole
-    order, ids only) for the placing listeners of the processes with waiting applicants of it:
-    (groups, channel-layer message) pairs, each frame serialised once."""
+    """Read the topics' queues once (the staffing once for all of them, all in one snapshot)
+    and prepare, per topic, the bounded ``queue.snapshot`` for its staff and supervisors and
+    the placing (the whole order, ids only) for the placing listeners of the processes with
+    waiting applicants of it: (groups, channel-layer message) pairs, each frame serialised
+    once."""
     prepared: list[tuple[list[str], dict[str, Any]]] = []
-    for topic_id, view in zip(
-        topic_ids, queue_snapshots(topic_ids=topic_ids, placing=True), strict=True
-    ):
+    with _one_snapshot():
+        views = list(queue_snapshots(topic_ids=topic_ids, placing=True))
+    for topic_id, view in zip(topic_ids, views, strict=True):
         prepared.append(
             (
                 [group_topic(topic_id), GROUP_SUPERVISORS],

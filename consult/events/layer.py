@@ -9,6 +9,7 @@
   instead of failing (a 200-socket reconnect storm ran into redis-py's default bound of 100 with
   ``MaxConnectionsError``), and a retry policy object. Both are built here from plain values in
   ``CHANNEL_LAYERS``.
+  It also delivers a send to a channel of this process without Redis (see its docstring).
 * ``OncePerPeriod``: a log filter for channels_redis' overflow warnings.
 
 Imports channels, channels_redis and redis only, nothing of Loket.
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -32,6 +34,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
+# channels_redis' own logger, for its overflow line (settings rate-limit it by this name).
+overflow_log = logging.getLogger("channels_redis.core")
 
 # A group send normally takes a millisecond; one that has not finished in this long is given up,
 # so a Redis that hangs (rather than refuses) does not hold up the database thread behind it.
@@ -135,15 +139,262 @@ async def layer_probe(channel_name: str) -> bool:
     return await layer_call(layer.group_discard(PROBE_GROUP, channel_name))
 
 
+# The Redis side of a group send to channels of other processes (one script per shard): for
+# each channel key, add the message unless the channel already holds its capacity, and renew
+# the key's expiry; the number of channels that were full comes back. The format is
+# channels_redis' own (a sorted set per process, scored by time, the message naming its
+# channels in ``__asgi_channel__``), so its receivers in other processes read it unchanged.
+_PUSH_TO_CHANNELS = """
+local full = 0
+local n = #KEYS
+local now = ARGV[2 * n + 1]
+local ttl = ARGV[2 * n + 2]
+for i = 1, n do
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') >= tonumber(ARGV[n + i]) then
+        full = full + 1
+    else
+        redis.call('ZADD', KEYS[i], now, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], ttl)
+    end
+end
+return full
+"""
+
+# The layer instances of this process by their client prefix, the part of a specific channel's
+# name that says which instance receives it ("specific.<client prefix>!<local part>").
+_instances: weakref.WeakValueDictionary[str, LoketRedisChannelLayer] = weakref.WeakValueDictionary()
+# The groups this process's channels joined, as this process saw it join them (group -> channel
+# -> when it joined): the local members a group send delivers to without Redis.
+_local_members: dict[str, dict[str, float]] = {}
+
+
 class LoketRedisChannelLayer(RedisChannelLayer):
-    """channels_redis with a blocking, bounded connection pool and a short retry.
+    """channels_redis with a blocking, bounded connection pool and a short retry, and local
+    delivery.
 
     Extra keys in a ``hosts`` entry (besides ``address`` and redis-py's own connection options):
     ``pool_timeout`` (seconds a command waits for a free pooled connection) and ``retries``
     (how often a command is retried after a connection error, with a short jittered backoff:
     enough to replace a pooled connection a restarted Redis closed, short enough that an outage
     is reported within a second instead of stalling every caller).
+
+    **Local delivery.** A group's members are still read from Redis on every group send (the
+    group is the whole deployment's), but a member that is a channel of a layer instance of
+    this process, receiving on the loop the send runs on, gets the message straight into that
+    instance's receive buffer: a copy made by the layer's own serializer, as if it had come
+    back from Redis. Only the other processes' members are pushed to Redis. The core layer
+    pays eight Redis round trips for a message to one local consumer (four to send: expire,
+    members, channel expiry, push; four to receive: blocking pop, backup, backup pop, backup
+    clean); this pays one (expire and members, pipelined), and one more per shard holding
+    other processes' members (channel expiry and push, pipelined). ``send`` to a local
+    channel makes none. Every send from the serving loop to a given local channel takes the
+    same path, so what one sender sends to it arrives in the order sent; a send from another
+    loop (a thread's ``async_to_sync``) goes through Redis, as from another process.
+    Capacity and drop rule locally are the receive buffer's (``capacity`` messages per
+    channel, the oldest dropped); consumers recover what a drop lost from the database.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The loop this instance's channels receive on (set by ``receive``): local delivery only
+        # from that loop, never into another thread's loop.
+        self._home_loop: asyncio.AbstractEventLoop | None = None
+        # The one pop from Redis in flight for this instance's channels, and the receivers
+        # waiting (by channel) for their buffer to fill.
+        self._pop: asyncio.Task[None] | None = None
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
+        self._receivers = 0
+        _instances[self.client_prefix] = self
+
+    async def receive(self, channel: str) -> Any:
+        """The next message of ``channel``: from its buffer, which local sends and this
+        instance's one pop from Redis fill.
+
+        channels_redis' own receive lets one caller at a time pop from Redis and does not watch
+        that caller's buffer meanwhile, so a message delivered locally to it would wait for the
+        next message from Redis. Here the pop is a task of the instance that every receiver
+        waits on beside its own buffer: a receiver returns as soon as its buffer has something,
+        whoever filled it; a finished pop fills the buffers of the channels its message names
+        and the next receiver starts another. A cancelled receiver takes nothing out of its
+        buffer, so nothing is lost to it; when the last receiver is cancelled the pop is
+        cancelled too (the message it was popping stays in channels_redis' backup queue and is
+        given back by a later pop), as channels_redis does.
+        """
+        if "!" not in channel:
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel)
+        real_channel = self.non_local_name(channel)
+        assert real_channel.endswith(self.client_prefix + "!"), "Wrong client prefix"
+        loop = self._at_home()
+        buffer = self.receive_buffer[channel]
+        self._receivers += 1
+        cancelled = False
+        try:
+            while buffer.empty():
+                pop = self._pop
+                if pop is None or pop.done():
+                    pop = self._pop = loop.create_task(self._pop_into_buffers(real_channel))
+                filled: asyncio.Future[None] = loop.create_future()
+                self._waiting.setdefault(channel, []).append(filled)
+                try:
+                    await asyncio.wait((pop, filled), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiters = self._waiting.get(channel)
+                    if waiters is not None and filled in waiters:
+                        waiters.remove(filled)
+                        if not waiters:
+                            del self._waiting[channel]
+                if pop.done():
+                    if self._pop is pop:
+                        self._pop = None
+                    failure = None if pop.cancelled() else pop.exception()
+                    if failure is not None:
+                        raise failure
+            message = buffer.get_nowait()
+            if buffer.empty():
+                del self.receive_buffer[channel]
+            return message
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            self._receivers -= 1
+            if cancelled and self._receivers == 0 and self._pop is not None:
+                self._pop.cancel()
+                self._pop = None
+
+    def _at_home(self) -> asyncio.AbstractEventLoop:
+        """The running loop, made this instance's home (where its channels receive)."""
+        loop = asyncio.get_running_loop()
+        if self._home_loop is not loop:
+            # First use, or a new loop (a test's): what waited on the old loop is gone with it.
+            self._home_loop, self._pop, self._waiting = loop, None, {}
+        return loop
+
+    async def _pop_into_buffers(self, real_channel: str) -> None:
+        """Pop one message from Redis for this instance's channels and put it in their buffers."""
+        named, message = await self.receive_single(real_channel)
+        for channel in named if isinstance(named, list) else [named]:
+            self._put(channel, message)
+
+    def _put(self, channel: str, message: dict[str, Any]) -> None:
+        self.receive_buffer[channel].put_nowait(message)
+        for filled in self._waiting.pop(channel, ()):
+            if not filled.done():
+                filled.set_result(None)
+
+    def _local_receiver(self, channel: str) -> LoketRedisChannelLayer | None:
+        """The instance of this process that receives ``channel``, if it receives on the running
+        loop; None for a channel of another process (or of another loop)."""
+        head, bang, _ = channel.partition("!")
+        if not bang:
+            return None
+        owner = _instances.get(head.rpartition(".")[2])
+        if owner is None or owner._home_loop is not asyncio.get_running_loop():
+            return None
+        return owner
+
+    def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+        # The serializer's round trip gives each receiver a message of its own, with the types
+        # a message from Redis has (lists for tuples, and so on).
+        self._put(channel, self.deserialize(self.serialize(message)))
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        owner = self._local_receiver(channel)
+        if owner is None:
+            await super().send(channel, message)
+            return
+        assert isinstance(message, dict), "message is not a dict"
+        owner._deliver(channel, message)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if "!" in channel and self.non_local_name(channel).endswith(self.client_prefix + "!"):
+            # A channel of this instance: known locally before Redis knows it, so no send
+            # reaches it through Redis first and locally after (a send between the two is
+            # delivered locally and found in Redis as a local member, and not pushed there).
+            self._at_home()
+            _local_members.setdefault(group, {})[channel] = time.time()
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        members = _local_members.get(group)
+        if members is not None:
+            members.pop(channel, None)
+            if not members:
+                del _local_members[group]
+        await super().group_discard(group, channel)
+
+    def deliver_local(self, group: str, message: dict[str, Any]) -> int:
+        """Deliver ``message`` to the group's members of this process that receive on the
+        running loop, without Redis; how many. (Call ``push_remote`` for the others.)"""
+        members = _local_members.get(group)
+        if not members:
+            return 0
+        oldest = time.time() - self.group_expiry
+        delivered = 0
+        for channel, joined in list(members.items()):
+            if joined < oldest:
+                # Expired, as Redis expires a group member (``group_expiry``).
+                del members[channel]
+                continue
+            owner = self._local_receiver(channel)
+            if owner is not None:
+                owner._deliver(channel, message)
+                delivered += 1
+        return delivered
+
+    def _is_local_member(self, group: str, channel: str) -> bool:
+        members = _local_members.get(group)
+        if members is None or channel not in members:
+            return False
+        return self._local_receiver(channel) is not None
+
+    async def push_remote(self, group: str, message: dict[str, Any]) -> None:
+        """Send ``message`` through Redis to the group's members that ``deliver_local`` does not
+        reach (other processes' channels, or this process's on another loop)."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        connection = self.connection(self.consistent_hash(group))
+        reading = connection.pipeline(transaction=False)
+        reading.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+        reading.zrange(key, 0, -1)
+        _, members = await reading.execute()
+        remote = [
+            channel
+            for channel in (raw.decode("utf8") for raw in members)
+            if not self._is_local_member(group, channel)
+        ]
+        if remote:
+            await self._push(group, remote, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert self.require_valid_group_name(group), "Group name not valid"
+        self.deliver_local(group, message)
+        await self.push_remote(group, message)
+
+    async def _push(self, group: str, channels: list[str], message: dict[str, Any]) -> None:
+        """Push ``message`` to other processes' ``channels`` through Redis, one pipelined round
+        trip per shard (channels_redis' key layout and message format)."""
+        by_shard, payloads, capacities = self._map_channel_keys_to_connection(channels, message)
+        now = time.time()
+        for index, keys in by_shard.items():
+            pipe = self.connection(index).pipeline(transaction=False)
+            for channel_key in keys:
+                pipe.zremrangebyscore(channel_key, min=0, max=int(now) - int(self.expiry))
+            pipe.eval(
+                _PUSH_TO_CHANNELS,
+                len(keys),
+                *keys,
+                *(payloads[k] for k in keys),
+                *(capacities[k] for k in keys),
+                now,
+                self.expiry,
+            )
+            full = (await pipe.execute())[-1]
+            if full:
+                overflow_log.info(
+                    "%s of %s channels over capacity in group %s", full, len(channels), group
+                )
 
     async def _clean_receive_backup(self, index: int, channel: str) -> None:
         """channels_redis runs this as a task of its own after each receive, and nobody reads

@@ -44,14 +44,19 @@ FLUSH_SECONDS = 2.0
 WARN_EVERY = 60.0
 
 
-async def send_one(group: str, message: dict[str, Any]) -> None:
+async def send_one(group: str, message: dict[str, Any], *, delivered: bool = False) -> None:
     """One group send through the breaker: skipped while the layer is down (consumers serve
     their clients from the database until it is back); a failure is caught and reported to the
-    breaker, never raised (the write it tells of is committed already)."""
+    breaker, never raised (the write it tells of is committed already). ``delivered``: the
+    group's local members have it already (``LoketRedisChannelLayer.deliver_local``), only the
+    other processes' are left."""
     channel_layer = get_channel_layer()
     if channel_layer is None or not layer.layer_health.may_try():
         return
-    await layer.layer_call(channel_layer.group_send(group, message))
+    if delivered:
+        await layer.layer_call(channel_layer.push_remote(group, message))
+    else:
+        await layer.layer_call(channel_layer.group_send(group, message))
 
 
 class Sender:
@@ -59,20 +64,26 @@ class Sender:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any], bool]] | None = None
         self.task: asyncio.Task[None] | None = None
         self.dropped = 0
         self._dropped_since_warning = 0
         self._warned_at = -WARN_EVERY
 
     def put(self, group: str, message: dict[str, Any]) -> None:
-        """Enqueue one send (on the loop's own thread)."""
+        """Enqueue one send (on the loop's own thread). With Loket's Redis layer the group's
+        members on this process get the message at once, in the order of ``put``, whatever
+        Redis is doing; the queue holds what is left for the other processes."""
         if self.queue is None:
             self.queue = asyncio.Queue(QUEUE_LIMIT)
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._drain(self.queue), name="loket-sender")
+        channel_layer = get_channel_layer()
+        delivered = isinstance(channel_layer, layer.LoketRedisChannelLayer)
+        if delivered:
+            channel_layer.deliver_local(group, message)
         try:
-            self.queue.put_nowait((group, message))
+            self.queue.put_nowait((group, message, delivered))
         except asyncio.QueueFull:
             self._overflowed()
 
@@ -91,12 +102,12 @@ class Sender:
             self._warned_at = now
             self._dropped_since_warning = 0
 
-    async def _drain(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+    async def _drain(self, queue: asyncio.Queue[tuple[str, dict[str, Any], bool]]) -> None:
         task = asyncio.current_task()
         while True:
-            group, message = await queue.get()
+            group, message, delivered = await queue.get()
             try:
-                await send_one(group, message)
+                await send_one(group, message, delivered=delivered)
             except Exception:
                 # send_one catches the layer's failures; anything else must not end the sender.
                 log.exception("sending to group %s failed", group)

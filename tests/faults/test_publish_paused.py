@@ -1,13 +1,16 @@
-"""Redis holds every write (``CLIENT PAUSE ... WRITE``) while an applicant chats: the messages are
-stored and acked at once, because the database thread only hands the group sends to the
-process's sender (consult/events/sender.py) and never waits for the layer; when the pause ends
-the counselor gets each message live, once and in order.
+"""Redis holds every write (``CLIENT PAUSE ... WRITE``) while an applicant chats.
 
-Before the sender, the database thread sent from the commit callback and waited for Redis, so no
-ack came until the pause ended (or the send gave up after 3 s): this test failed.
+* Counselor on another Daphne process: the messages are stored and acked at once, because the
+  database thread only hands the group sends to the process's sender
+  (consult/events/sender.py) and never waits for the layer; the push to the other process is
+  held by Redis, and when the pause ends the counselor gets each message live, once and in
+  order. (Before the sender, the database thread sent from the commit callback and waited for
+  Redis, so no ack came until the pause ended: this test failed.)
+* Counselor on the same process: each message reaches it during the pause, because a process
+  delivers to its own sockets without Redis (``LoketRedisChannelLayer.deliver_local``). (With
+  channels_redis' own group send every message waited for Redis: this test failed.)
 
-Both sockets are on one Daphne process, on a redis-server of the test's own (pausing the shared
-one would pause every other test).
+On a redis-server of the test's own (pausing the shared one would pause every other test).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.support.live import LiveSocket
 from tests.support.servers import RedisServer
 
 from .conftest import OfficeFactory
@@ -38,27 +42,14 @@ def entries(frames: list[dict[str, Any]], public_id: str) -> list[dict[str, Any]
     return [f for f in frames if f["type"] == "entry" and f["consultation_id"] == public_id]
 
 
-async def test_a_chat_message_is_acked_while_redis_holds_the_group_send(
-    office: OfficeFactory, own_redis: RedisServer
-) -> None:
-    built = office(own_redis.url)
-    counselor_name = built.create_staff("counselor")
-    (server,) = built.start("A")
-    counselor_http = await built.login(server, counselor_name)
-    joined, applicant, counselor = await built.accepted(server, server, counselor_http)
-    public_id = joined["consultation_id"]
-    # Live delivery works before the pause (and the counselor has everything so far).
-    first = await applicant.request(
-        "m-0", type="chat.send", client_msg_id="m-0", text="sebelum jeda"
-    )
-    await counselor.wait_for(
-        lambda f: f["type"] == "entry" and f.get("seq") == first["entry"]["seq"],
-        what="the message sent before the pause",
-    )
-    seen_before = len(entries(counselor.frames, public_id))
-
-    control = redis.Redis.from_url(own_redis.url)
+async def _chat_during_pause(
+    url: str, applicant: LiveSocket, counselor: LiveSocket, public_id: str, *, local: bool
+) -> list[int]:
+    """Send MESSAGES chat messages while Redis holds writes; their seqs. ``local``: the
+    counselor must get each of them during the pause (else: none of them)."""
+    control = redis.Redis.from_url(url)
     loop = asyncio.get_running_loop()
+    seen_before = len(entries(counselor.frames, public_id))
     try:
         assert control.execute_command("CLIENT", "PAUSE", str(PAUSE_MS), "WRITE")
         paused_at = loop.time()
@@ -72,15 +63,24 @@ async def test_a_chat_message_is_acked_while_redis_holds_the_group_send(
                 text=f"pesan {index} selama jeda",
             )
             acks.append(ack)
+            if local:
+                await counselor.wait_for(
+                    lambda f, seq=ack["entry"]["seq"]: f["type"] == "entry" and f["seq"] == seq,
+                    what=f"message {index} during the pause",
+                    timeout=ACK_WITHIN,
+                )
         acked_in = loop.time() - paused_at
-        # The group sends are still held by Redis: nothing new has reached the counselor.
-        assert len(entries(counselor.frames, public_id)) == seen_before
+        if not local:
+            # The group sends are still held by Redis: nothing new has reached the counselor.
+            assert len(entries(counselor.frames, public_id)) == seen_before
     finally:
         control.execute_command("CLIENT", "UNPAUSE")
         control.close()
     assert acked_in < ACK_WITHIN, acked_in
+    return [ack["entry"]["seq"] for ack in acks]
 
-    seqs = [ack["entry"]["seq"] for ack in acks]
+
+async def _each_once_in_order(counselor: LiveSocket, public_id: str, seqs: list[int]) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + MESSAGES))
     await counselor.wait_for(
         lambda f: f["type"] == "entry" and f.get("seq") == seqs[-1],
@@ -89,9 +89,47 @@ async def test_a_chat_message_is_acked_while_redis_holds_the_group_send(
     # Delivered live (the layer, not a resync: no ping was sent), in order; a ping then finds
     # nothing missing, and nothing came twice.
     await ping(counselor, "p-after")
-    live = [e["seq"] for e in entries(counselor.frames, public_id)][seen_before:]
-    assert live == seqs
-    all_seqs = [e["seq"] for e in entries(counselor.frames, public_id)]
-    assert len(all_seqs) == len(set(all_seqs))
-    texts = [e["text"] for e in entries(counselor.frames, public_id)][seen_before:]
+    every = [e["seq"] for e in entries(counselor.frames, public_id)]
+    assert [seq for seq in every if seq in seqs] == seqs
+    assert len(every) == len(set(every))
+    texts = [e["text"] for e in entries(counselor.frames, public_id) if e["seq"] in seqs]
     assert texts == [f"pesan {i} selama jeda" for i in range(1, MESSAGES + 1)]
+
+
+async def _first_message(applicant: LiveSocket, counselor: LiveSocket) -> None:
+    # Live delivery works before the pause (and the counselor has everything so far).
+    first = await applicant.request(
+        "m-0", type="chat.send", client_msg_id="m-0", text="sebelum jeda"
+    )
+    await counselor.wait_for(
+        lambda f: f["type"] == "entry" and f.get("seq") == first["entry"]["seq"],
+        what="the message sent before the pause",
+    )
+
+
+async def test_a_chat_message_is_acked_while_redis_holds_the_push_to_another_process(
+    office: OfficeFactory, own_redis: RedisServer
+) -> None:
+    built = office(own_redis.url)
+    counselor_name = built.create_staff("counselor")
+    server_a, server_b = built.start("A", "B")
+    counselor_http = await built.login(server_b, counselor_name)
+    joined, applicant, counselor = await built.accepted(server_a, server_b, counselor_http)
+    public_id = joined["consultation_id"]
+    await _first_message(applicant, counselor)
+    seqs = await _chat_during_pause(own_redis.url, applicant, counselor, public_id, local=False)
+    await _each_once_in_order(counselor, public_id, seqs)
+
+
+async def test_a_socket_of_the_same_process_gets_each_message_while_redis_holds_writes(
+    office: OfficeFactory, own_redis: RedisServer
+) -> None:
+    built = office(own_redis.url)
+    counselor_name = built.create_staff("counselor")
+    (server,) = built.start("A")
+    counselor_http = await built.login(server, counselor_name)
+    joined, applicant, counselor = await built.accepted(server, server, counselor_http)
+    public_id = joined["consultation_id"]
+    await _first_message(applicant, counselor)
+    seqs = await _chat_during_pause(own_redis.url, applicant, counselor, public_id, local=True)
+    await _each_once_in_order(counselor, public_id, seqs)

@@ -179,6 +179,25 @@ def transcript_append(
 
 
 @database_sync_to_async
+def transcript_append_many(
+    *,
+    consultation_id: int,
+    author_role: str,
+    author: StaffProfile | None,
+    messages: list[tuple[str, str]],
+) -> list[tuple[Entry, bool] | Exception]:
+    return [
+        result if isinstance(result, Exception) else _appended(result)
+        for result in transcript_services.transcript_append_many(
+            consultation_id=consultation_id,
+            author_role=author_role,
+            author=author,
+            messages=messages,
+        )
+    ]
+
+
+@database_sync_to_async
 def transcript_read_mark(*, consultation_id: int, reader_role: str, seq: int) -> int:
     return transcript_services.transcript_read_mark(
         consultation_id=consultation_id, reader_role=reader_role, seq=seq

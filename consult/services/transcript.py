@@ -124,19 +124,21 @@ def _append_in_one_statement(
     consultation_id: int,
     author_role: str,
     author: StaffProfile | None,
-    text: str,
-    client_msg_id: str,
-) -> TranscriptEntry | None:
+    messages: list[tuple[str, str]],
+) -> list[TranscriptEntry] | None:
     """The common chat append on PostgreSQL outside any transaction: one statement that takes
-    the next sequence number (locking the row), inserts the entry and, being a statement of its
-    own in autocommit, commits with it (``synchronous_commit`` as configured): one round trip
-    instead of BEGIN, UPDATE, INSERT and COMMIT.
+    the next sequence numbers (locking the row), inserts the entries and, being a statement of
+    its own in autocommit, commits with them (``synchronous_commit`` as configured): one round
+    trip instead of BEGIN, UPDATE, INSERT and COMMIT, for one message or several of one author
+    to one consultation (``messages``: (text, client_msg_id) in order; they get consecutive
+    numbers in that order).
 
     Only when the author may write (``_may_write``'s rule, as the statement's condition) is the
     row touched; otherwise nothing happens and None is returned, and the caller takes the
     general path, which says why (NotFound, Forbidden, InvalidState). A repeated
-    ``client_msg_id`` fails the unique constraint: IntegrityError, and the whole statement
-    (with the number it took) is undone, so sequence numbers stay gapless.
+    ``client_msg_id`` (stored before, or twice in ``messages``) fails the unique constraint:
+    IntegrityError, and the whole statement (with the numbers it took) is undone, so sequence
+    numbers stay gapless.
     """
     if author_role == AuthorRole.COUNSELOR:
         rule = "c.counselor_id = %s AND c.status = %s"
@@ -146,34 +148,39 @@ def _append_in_one_statement(
         rule_params = [[str(s) for s in OPEN_STATUSES]]
     else:
         return None
+    count = len(messages)
     created_at = timezone.now()
     consultations = Consultation._meta.db_table
     entries = TranscriptEntry._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + 1 "  # noqa: S608
+            f"WITH taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + %s "  # noqa: S608
             f"WHERE c.id = %s AND {rule} RETURNING c.public_id, c.status, c.counselor_id, "
             f"c.last_seq), stored AS (INSERT INTO {entries} (consultation_id, seq, kind, "
             "author_role, author_id, text, event, data, client_msg_id, created_at) "
-            "SELECT %s, taken.last_seq, %s, %s, %s, %s, '', '{}'::jsonb, %s, %s FROM taken "
-            "RETURNING id) SELECT stored.id, taken.public_id, taken.status, taken.counselor_id, "
-            "taken.last_seq FROM stored, taken",
+            "SELECT %s, taken.last_seq - %s + item.n, %s, %s, %s, item.text, '', '{}'::jsonb, "
+            "item.client_msg_id, %s FROM taken, unnest(%s::text[], %s::text[]) WITH ORDINALITY "
+            "AS item(text, client_msg_id, n) RETURNING id, seq) SELECT stored.id, stored.seq, "
+            "taken.public_id, taken.status, taken.counselor_id, taken.last_seq FROM stored, taken "
+            "ORDER BY stored.seq",
             [
+                count,
                 consultation_id,
                 *rule_params,
                 consultation_id,
+                count,
                 EntryKind.MESSAGE,
                 author_role,
                 author.pk if author else None,
-                text,
-                client_msg_id,
                 created_at,
+                [text for text, _ in messages],
+                [client_msg_id for _, client_msg_id in messages],
             ],
         )
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    entry_id, public_id, status, counselor_id, last_seq = row
+    _, _, public_id, status, counselor_id, last_seq = rows[0]
     consultation = Consultation.from_db(
         connection.alias,
         ["id", "public_id", "status", "counselor_id", "last_seq"],
@@ -185,24 +192,28 @@ def _append_in_one_statement(
             last_seq,
         ],
     )
-    entry = TranscriptEntry(
-        id=entry_id,
-        consultation=consultation,
-        seq=last_seq,
-        kind=EntryKind.MESSAGE,
-        author_role=author_role,
-        author=author,
-        text=text,
-        event="",
-        data={},
-        client_msg_id=client_msg_id,
-        created_at=created_at,
-    )
-    entry._state.adding = False
-    entry._state.db = connection.alias
+    stored = []
+    for (entry_id, seq, *_), (text, client_msg_id) in zip(rows, messages, strict=True):
+        entry = TranscriptEntry(
+            id=entry_id,
+            consultation=consultation,
+            seq=seq,
+            kind=EntryKind.MESSAGE,
+            author_role=author_role,
+            author=author,
+            text=text,
+            event="",
+            data={},
+            client_msg_id=client_msg_id,
+            created_at=created_at,
+        )
+        entry._state.adding = False
+        entry._state.db = connection.alias
+        stored.append(entry)
     # Committed already (autocommit): publishing now is publishing after commit.
-    publish.entry_appended(consultation, entry)
-    return entry
+    for entry in stored:
+        publish.entry_appended(consultation, entry)
+    return stored
 
 
 def _may_write(
@@ -281,13 +292,13 @@ def transcript_append(
     try:
         entry = None
         if connection.vendor == "postgresql" and connection.get_autocommit():
-            entry = _append_in_one_statement(
+            stored = _append_in_one_statement(
                 consultation_id=consultation_id,
                 author_role=author_role,
                 author=author,
-                text=text,
-                client_msg_id=client_msg_id,
+                messages=[(text, client_msg_id)],
             )
+            entry = stored[0] if stored else None
         if entry is None:
             # Inside a caller's transaction, on SQLite, or refused by the one statement (which
             # then says nothing of why): the general path, whose checks name the reason.
@@ -315,6 +326,62 @@ def transcript_append(
             raise
         return repeat, False
     return entry, True
+
+
+def transcript_append_many(
+    *,
+    consultation_id: int,
+    author_role: str,
+    author: StaffProfile | None,
+    messages: list[tuple[str, str]],
+) -> list[tuple[TranscriptEntry, bool] | Exception]:
+    """Store several chat messages of one author to one consultation, in order: for each
+    (text, client_msg_id), what ``transcript_append`` gives for it, or the exception it raises.
+
+    A connection that sends faster than messages are stored hands over what piled up meanwhile
+    (``signaling.consumers.base``): on PostgreSQL, outside a caller's transaction, they go in
+    one statement (one round trip and one commit for all). When that statement cannot take them
+    all (a repeat among them, a refusal, an invalid one) each goes on its own through
+    ``transcript_append``, which says what became of it.
+    """
+    if (
+        len(messages) > 1
+        and connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and all(
+            isinstance(text, str)
+            and text.strip()
+            and len(text) <= settings.LOKET["MAX_TEXT"]
+            and 0 < len(client_msg_id) <= 64
+            for text, client_msg_id in messages
+        )
+    ):
+        try:
+            stored = _append_in_one_statement(
+                consultation_id=consultation_id,
+                author_role=author_role,
+                author=author,
+                messages=messages,
+            )
+        except IntegrityError:
+            stored = None
+        if stored is not None:
+            return [(entry, True) for entry in stored]
+    results: list[tuple[TranscriptEntry, bool] | Exception] = []
+    for text, client_msg_id in messages:
+        try:
+            results.append(
+                transcript_append(
+                    consultation_id=consultation_id,
+                    author_role=author_role,
+                    author=author,
+                    text=text,
+                    client_msg_id=client_msg_id,
+                )
+            )
+        except Exception as exc:
+            results.append(exc)
+    return results
 
 
 def transcript_read_mark(*, consultation_id: int, reader_role: str, seq: int) -> int:

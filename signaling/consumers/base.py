@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -36,6 +37,14 @@ from .relay import RtcRelay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Chat messages stored in one statement at most (those a connection sent while the previous
+# ones were being stored).
+APPEND_BATCH = 100
+# How long a closing connection waits for its messages being stored before it lets go of them
+# (they are stored anyway; only their acks are lost, and the client's retry is answered with
+# the stored entry).
+APPEND_SETTLE_SECONDS = 2.0
 
 
 def _abandon_opened(task: asyncio.Future[Any]) -> None:
@@ -59,11 +68,15 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connection_id: Any = None
+        # Chat messages received and not yet stored, in order, and the task storing them.
+        self._appends: deque[tuple[protocol.ChatSend, int]] = deque()
+        self._appender: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
+            await self._appends_settled(wait_at_most=APPEND_SETTLE_SECONDS)
             await self.on_end()
             # However the consumer ends (a handler raised, the server cancelled it), its
             # Connection row goes: otherwise the counselor stays "available" and gets offers.
@@ -220,18 +233,27 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         if handler is None:
             await self.send_error("unknown_type", "Not accepted on this connection.", message.id)
             return
+        if message.type != "chat.send":
+            # Every other frame is handled after the chat messages sent before it are stored
+            # and acked, as if they had been handled one at a time.
+            await self._appends_settled()
         try:
             await handler(message)
-        except DomainError as exc:
+        except Exception as exc:
+            await self.refuse(message, exc)
+
+    async def refuse(self, message: protocol.ClientMessage, exc: Exception) -> None:
+        """Answer a frame its handler failed with an ``error`` frame of the stable code."""
+        if isinstance(exc, DomainError):
             await self.send_error(exc.code, exc.message, message.id)
-        except (OperationalError, InterfaceError):
+        elif isinstance(exc, OperationalError | InterfaceError):
             # The database connection was lost (a restart, a failover, a terminated backend).
             # Django drops the broken connection and opens a new one on the next call, so the
             # client's retry works; a traceback per refused frame would only flood the log.
             log.warning("handling %s failed: database connection lost", message.type)
             await self.send_error("unavailable", protocol.ERROR_CODES["unavailable"], message.id)
-        except Exception:
-            log.exception("handling %s failed", message.type)
+        else:
+            log.error("handling %s failed", message.type, exc_info=exc)
             await self.send_error("internal", protocol.ERROR_CODES["internal"], message.id)
 
     async def on_ping(self, message: protocol.Ping) -> None:
@@ -243,15 +265,64 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         await self.send_frame(Pong(type="pong", id=message.id, server_time=now_iso()))
 
     async def on_chat_send(self, message: protocol.ChatSend) -> None:
+        """Queue the message for storing and go on reading frames: a client that sends faster
+        than one message is stored has what piled up meanwhile stored together, in one
+        statement (``bridge.transcript_append_many``), each still acked (or refused) on its own
+        and in the order sent."""
         consultation_id = self.resolve(message.consultation_id)
-        entry, created = await bridge.transcript_append(
-            consultation_id=consultation_id,
-            author_role=self.role,
-            author=getattr(self, "staff", None),
-            text=message.text,
-            client_msg_id=message.client_msg_id,
-        )
-        await self.ack_appended(message.id, consultation_id, entry, created)
+        self._appends.append((message, consultation_id))
+        self.appending.add((consultation_id, message.client_msg_id))
+        if self._appender is None or self._appender.done():
+            self._appender = asyncio.ensure_future(self._append_queued())
+
+    async def _append_queued(self) -> None:
+        author = getattr(self, "staff", None)
+        while self._appends:
+            consultation_id = self._appends[0][1]
+            batch: list[protocol.ChatSend] = []
+            while (
+                self._appends
+                and self._appends[0][1] == consultation_id
+                and len(batch) < APPEND_BATCH
+            ):
+                batch.append(self._appends.popleft()[0])
+            try:
+                results = await bridge.transcript_append_many(
+                    consultation_id=consultation_id,
+                    author_role=self.role,
+                    author=author,
+                    messages=[(message.text, message.client_msg_id) for message in batch],
+                )
+            except Exception as exc:
+                results = [exc] * len(batch)
+            for message, result in zip(batch, results, strict=True):
+                try:
+                    if isinstance(result, Exception):
+                        await self.refuse(message, result)
+                    else:
+                        await self.ack_appended(message.id, consultation_id, *result)
+                except Exception as exc:
+                    # Acking failed (the socket closed, most likely): the message is stored,
+                    # the client's retry gets its entry.
+                    warn_once_a_minute("acking a chat message", exc)
+                finally:
+                    # Only now: its live entry, if not handled yet, is older than the ack.
+                    self.appending.discard((consultation_id, message.client_msg_id))
+
+    async def _appends_settled(self, wait_at_most: float | None = None) -> None:
+        """Wait until the chat messages received so far are stored and acked (at most
+        ``wait_at_most`` seconds, then they are let go: stored or not, unacked)."""
+        task = self._appender
+        if task is None or task.done():
+            return
+        if wait_at_most is None:
+            # Shielded: a frame handler cancelled while it waits must not take the storing
+            # of earlier messages with it.
+            await asyncio.shield(task)
+            return
+        await asyncio.wait({task}, timeout=wait_at_most)
+        if not task.done():
+            task.cancel()
 
     async def on_resume(self, message: protocol.Resume) -> None:
         consultation_id = self.resolve(message.consultation_id)

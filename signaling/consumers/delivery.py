@@ -233,6 +233,9 @@ class OrderedDelivery(LayerReceiver):
         # Public ids this connection stopped following (ended, transferred, requeued): a frame
         # about one of them crossed the state change, and is told so rather than "forbidden".
         self.dropped: set[str] = set()
+        # This connection's chat messages being stored, as (consultation, client_msg_id): their
+        # entries come back in their acks, not as live frames (``deliver_entry``).
+        self.appending: set[tuple[int, str]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -361,6 +364,13 @@ class OrderedDelivery(LayerReceiver):
             # whatever dropped it may have dropped state frames too.
             await self.replay(consultation_id, followed.last_sent)
             await self.resync()
+            return
+        if (consultation_id, frame.data.get("client_msg_id")) in self.appending and frame.data.get(
+            "author_role"
+        ) == self.role:
+            # This connection's own message, published (to this process's sockets at once) before
+            # its ack is sent: the ack carries it; counted as sent so what follows is not a gap.
+            followed.last_sent = seq
             return
         await self.send_outgoing(frame)
         followed.last_sent = seq

@@ -98,6 +98,49 @@ async def test_chat_send_both_ways_acks_sender_and_delivers_to_other_side() -> N
     await counselor.close()
 
 
+async def _burst(ws: Ws, frames: list[tuple[str, str, str]], then_leave: bool = False) -> Any:
+    for frame_id, client_msg_id, text in frames:
+        await ws.send(id=frame_id, type="chat.send", client_msg_id=client_msg_id, text=text)
+    if then_leave:
+        await ws.send(id="bye", type="leave")
+    answers = [await ws.recv_until_any({"ack", "error"}) for _ in range(len(frames) + then_leave)]
+    assert [a["id"] for a in answers] == [f[0] for f in frames] + ["bye"] * then_leave
+    return {a["id"]: a for a in answers}
+
+
+async def test_a_burst_is_acked_in_order_each_message_on_its_own() -> None:
+    """Frames sent without waiting for acks: the messages that pile up while one is stored are
+    stored together (in one statement on PostgreSQL), and each still gets its own ack (or
+    error) in the order sent; a frame after them (``leave``) is handled after all of them."""
+    _, staff, joined = await counselor_and_applicant()
+    applicant, counselor = await accepted(staff, joined)
+    clean = [(f"b{i}", f"burst-{i}", f"pesan {i}") for i in range(12)]
+    first = await _burst(applicant, clean)
+    # A repeat (the stored entry, no new seq) and an empty message among new ones: each on its
+    # own, in order.
+    mixed = [
+        ("c0", "burst-12", "pesan 12"),
+        ("again", "burst-2", "pesan 2"),
+        ("empty", "burst-x", "  "),
+        ("c1", "burst-13", "pesan 13"),
+    ]
+    second = await _burst(applicant, mixed, then_leave=True)
+    assert (second["empty"]["type"], second["empty"]["code"]) == ("error", "invalid_input")
+    assert second["again"]["duplicate"] is True
+    assert second["again"]["entry"]["seq"] == first["b2"]["entry"]["seq"]
+    new = [first[f"b{i}"] for i in range(12)] + [second["c0"], second["c1"]]
+    new_seqs = [a["entry"]["seq"] for a in new]
+    assert new_seqs == list(range(new_seqs[0], new_seqs[0] + 14))
+    assert not any(a["duplicate"] for a in new)
+    # The counselor gets each new message once, in order, then the end.
+    got = [await counselor.recv_until("entry") for _ in range(15)]
+    assert [g["seq"] for g in got[:14]] == new_seqs
+    assert [g["text"] for g in got[:14]] == [f"pesan {i}" for i in range(14)]
+    assert got[14]["event"] == "ended"
+    await applicant.close()
+    await counselor.close()
+
+
 async def test_typing_reaches_the_other_side_only() -> None:
     _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]

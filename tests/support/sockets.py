@@ -49,6 +49,14 @@ class Ws:
                 return frame
         raise AssertionError(f"no {kind} frame")
 
+    async def recv_until_any(self, kinds: set[str], timeout: float = 3) -> dict[str, Any]:
+        """Frames until one of a type in ``kinds``; the others are discarded."""
+        for _ in range(200):
+            frame = await self.recv(timeout)
+            if frame["type"] in kinds:
+                return frame
+        raise AssertionError(f"no frame of {sorted(kinds)}")
+
     async def nothing(self, timeout: float = 0.3) -> bool:
         return bool(await self.comm.receive_nothing(timeout=timeout))
 

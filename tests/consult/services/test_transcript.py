@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from consult.errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound
 from consult.models import Consultation, StaffProfile, TranscriptEntry
 from consult.services import consultations
+from consult.services.transcript import transcript_append_many
 from tests.support.applicants import active_consultation, reload, say
 from tests.support.needs import postgres_url
 from tests.support.staff import make_staff, make_topic
@@ -197,4 +198,83 @@ def test_a_chat_message_is_one_statement_on_postgresql_and_is_committed(
         other.close()
     assert entry.seq == reload(consultation).last_seq
     assert (entry.consultation.public_id, entry.author) == (consultation.public_id, sari)
+    assert _gapless(consultation)
+
+
+def _many(
+    consultation: Consultation, messages: list[tuple[str, str]], by: StaffProfile | None = None
+) -> list[tuple[TranscriptEntry, bool] | Exception]:
+    return transcript_append_many(
+        consultation_id=consultation.pk,
+        author_role="applicant" if by is None else "counselor",
+        author=by,
+        messages=messages,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_that_piled_up_are_one_statement_on_postgresql_in_order(
+    sari: StaffProfile,
+) -> None:
+    postgres_url()
+    consultation = active_consultation(sari)
+    before = reload(consultation).last_seq
+    sent = [(f"pesan {i}", f"b-{i}") for i in range(5)]
+    with CaptureQueriesContext(connection) as queries:
+        results = _many(consultation, sent, by=sari)
+    assert len(queries.captured_queries) == 1, queries.captured_queries
+    stored = [result for result in results if not isinstance(result, Exception)]
+    assert [created for _, created in stored] == [True] * 5
+    assert [(e.seq, e.text, e.client_msg_id) for e, _ in stored] == [
+        (before + 1 + i, text, msg_id) for i, (text, msg_id) in enumerate(sent)
+    ]
+    assert all(str(e.consultation.public_id) == str(consultation.public_id) for e, _ in stored)
+    assert _seqs(consultation)[-5:] == [e.seq for e, _ in stored]
+    assert _gapless(consultation)
+
+
+@BOTH_PATHS
+def test_each_message_of_a_pile_gets_what_it_would_get_alone(db: str, sari: StaffProfile) -> None:
+    """A repeat (stored before, and twice in the pile), a reused id with other text and an
+    empty message among new ones: the statement for all cannot take them, so each goes on its
+    own, and sequence numbers stay gapless."""
+    consultation = active_consultation(sari)
+    earlier, _ = say(consultation, "r-0", "sudah ada")
+    results = _many(
+        consultation,
+        [
+            ("baru satu", "r-1"),
+            ("sudah ada", "r-0"),
+            ("baru dua", "r-2"),
+            ("baru dua", "r-2"),
+            ("lain", "r-0"),
+            ("   ", "r-3"),
+            ("baru tiga", "r-4"),
+        ],
+    )
+    new_1, repeat, new_2, twice, reused, empty, new_3 = results
+    assert not isinstance(new_1, Exception) and new_1[1] is True
+    assert not isinstance(repeat, Exception)
+    assert (repeat[0].pk, repeat[1]) == (earlier.pk, False)
+    assert not isinstance(new_2, Exception) and not isinstance(twice, Exception)
+    assert (twice[0].pk, twice[1]) == (new_2[0].pk, False)
+    assert isinstance(reused, ClientMsgIdReused)
+    assert isinstance(empty, InvalidInput)
+    assert not isinstance(new_3, Exception)
+    assert [new_1[0].seq, new_2[0].seq, new_3[0].seq] == [
+        earlier.seq + 1,
+        earlier.seq + 2,
+        earlier.seq + 3,
+    ]
+    assert _gapless(consultation)
+
+
+@BOTH_PATHS
+def test_a_pile_for_a_consultation_the_author_may_not_write_to_is_refused_each(
+    db: str, sari: StaffProfile
+) -> None:
+    consultation = active_consultation(sari)
+    budi = make_staff("budi", topics=[consultation.topic])
+    results = _many(consultation, [("bukan milik saya", "x-1"), ("dua", "x-2")], by=budi)
+    assert all(isinstance(result, Forbidden) for result in results)
     assert _gapless(consultation)

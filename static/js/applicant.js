@@ -83,6 +83,7 @@ function show(section) {
 function applyState(state) {
   const previous = status;
   status = state.status;
+  if (socket) socket.setWaiting(status === "waiting");
   const open = ["waiting", "offered", "active"].includes(status);
   ui.chat.hidden = false;
   chat.setEnabled(open);

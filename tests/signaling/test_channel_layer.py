@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 from consult.events import layer as events
 from consult.models import Connection, TranscriptEntry
@@ -265,3 +268,47 @@ async def test_state_changes_and_new_sockets_work_while_redis_is_down(
     await _typing_reaches(waiting, second)
     for ws in (applicant, counselor, second, waiting):
         await ws.close()
+
+
+def _commands(port: int) -> dict[str, int]:
+    """Calls per command so far on the test's own redis-server (INFO commandstats)."""
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+async def test_a_group_send_to_this_processs_channels_arrives_without_a_redis_push(
+    own_redis: RedisServer,
+) -> None:
+    """Both members receive on this process: each gets the message (a copy of its own) at once,
+    also the one whose receive is the instance's pop from Redis, and nothing is pushed to
+    Redis for them (no EVAL, no ZADD to a channel). A message from Redis still arrives."""
+    channel_layer = get_channel_layer()
+    assert isinstance(channel_layer, events.LoketRedisChannelLayer)
+    first, second = await channel_layer.new_channel(), await channel_layer.new_channel()
+    for channel in (first, second):
+        await channel_layer.group_add("local-test", channel)
+    receiving = [asyncio.ensure_future(channel_layer.receive(c)) for c in (first, second)]
+    await asyncio.sleep(0.2)  # both waiting, one of them on the pop from Redis
+    before = _commands(own_redis.port)
+    await channel_layer.group_send("local-test", {"type": "test.hello", "items": [1]})
+    done, _ = await asyncio.wait(receiving, timeout=1)
+    after = _commands(own_redis.port)
+    assert len(done) == 2
+    got = [task.result() for task in receiving]
+    assert got == [{"type": "test.hello", "items": [1]}] * 2
+    got[0]["items"].append(2)
+    assert got[1]["items"] == [1]
+    pushed = {name: after.get(name, 0) - before.get(name, 0) for name in ("eval", "zadd")}
+    assert pushed == {"eval": 0, "zadd": 0}, after
+
+    # A message that comes through Redis (channels_redis' own send, as another process sends)
+    # is received as before.
+    receiving_again = asyncio.ensure_future(channel_layer.receive(first))
+    await RedisChannelLayer.send(channel_layer, first, {"type": "test.remote"})
+    assert await asyncio.wait_for(receiving_again, 5) == {"type": "test.remote"}
+    for channel in (first, second):
+        await channel_layer.group_discard("local-test", channel)

@@ -2,7 +2,8 @@
 // notices a dead connection within seconds. A half-open TCP connection (a NAT that forgot us, a
 // proxy that stopped forwarding) gives no close event, and the browser's own close handshake on
 // such a link can take a minute, so liveness is the client's job: after PING_QUIET_MS without a
-// frame (and at least every PING_EVERY_MS) it sends a ping, and a ping that nothing answers
+// frame (PING_QUIET_WAITING_MS while the page only waits in the queue: setWaiting) and at least
+// every PING_EVERY_MS it sends a ping, and a ping that nothing answers
 // within REPLY_DEADLINE_MS (no pong, no other frame) means the link is dead. The socket is then
 // dropped on the spot and a new one opened; an opening handshake that does not finish within
 // CONNECT_DEADLINE_MS is dropped the same way. The browser's offline/online events short-cut
@@ -12,6 +13,9 @@
 import { t } from "./i18n.js";
 
 const PING_QUIET_MS = 5_000;
+// An applicant waiting in the queue has no conversation to lose: thousands of them pinging every
+// 5 s cost a server more than everything else they do (docs/BENCHMARKS.md, "Connections").
+const PING_QUIET_WAITING_MS = 20_000;
 const PING_EVERY_MS = 20_000;
 const REPLY_DEADLINE_MS = 6_000;
 const CONNECT_DEADLINE_MS = 10_000;
@@ -54,6 +58,7 @@ export class LoketSocket {
     this.lastHeard = 0;
     this.pingSentAt = 0; // the unanswered ping, 0 when none is out
     this.lastPingAt = 0;
+    this.quietMs = PING_QUIET_MS;
     this.requestCounter = 0;
     this.listeners = null;
   }
@@ -185,11 +190,16 @@ export class LoketSocket {
       this.giveUp("dead");
       return;
     }
-    if (!this.pingSentAt && (now - this.lastHeard >= PING_QUIET_MS || now - this.lastPingAt >= PING_EVERY_MS)) {
+    if (!this.pingSentAt && (now - this.lastHeard >= this.quietMs || now - this.lastPingAt >= PING_EVERY_MS)) {
       this.pingSentAt = now;
       this.lastPingAt = now;
       this.send({ type: "ping", id: this.nextId("ping:") });
     }
+  }
+
+  /** Whether the page only waits in the queue (then a quiet link is pinged less often). */
+  setWaiting(waiting) {
+    this.quietMs = waiting ? PING_QUIET_WAITING_MS : PING_QUIET_MS;
   }
 
   wentOffline() {

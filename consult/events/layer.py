@@ -294,10 +294,14 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             return None
         return owner
 
-    def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+    def _deliver(self, channel: str, message: dict[str, Any]) -> bool:
+        """Put a copy of ``message`` in ``channel``'s buffer; whether the buffer was full (its
+        oldest message is then dropped, and the consumer recovers it from the database)."""
+        full = self.receive_buffer[channel].full()
         # The serializer's round trip gives each receiver a message of its own, with the types
         # a message from Redis has (lists for tuples, and so on).
         self._put(channel, self.deserialize(self.serialize(message)))
+        return full
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         owner = self._local_receiver(channel)
@@ -331,7 +335,7 @@ class LoketRedisChannelLayer(RedisChannelLayer):
         if not members:
             return 0
         oldest = time.time() - self.group_expiry
-        delivered = 0
+        delivered = full = 0
         for channel, joined in list(members.items()):
             if joined < oldest:
                 # Expired, as Redis expires a group member (``group_expiry``).
@@ -339,8 +343,13 @@ class LoketRedisChannelLayer(RedisChannelLayer):
                 continue
             owner = self._local_receiver(channel)
             if owner is not None:
-                owner._deliver(channel, message)
+                full += owner._deliver(channel, message)
                 delivered += 1
+        if full:
+            # channels_redis' own line for a send into full channels (rate-limited by name).
+            overflow_log.info(
+                "%s of %s channels over capacity in group %s", full, len(members), group
+            )
         return delivered
 
     def _is_local_member(self, group: str, channel: str) -> bool:

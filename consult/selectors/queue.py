@@ -115,6 +115,11 @@ class Seat:
     def fully_free(self) -> bool:
         return not self.full and self.load == 0
 
+    @property
+    def has_room(self) -> bool:
+        """Whether some offer could fit now: a chat place, or fully free (a video)."""
+        return self.fully_free or self.chat_places > 0
+
     def free_for(self, consultation: Consultation) -> bool:
         """Whether an offer of ``consultation`` fits now."""
         if consultation.mode == Mode.VIDEO:

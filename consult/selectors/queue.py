@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..estimate import position_frame, video_reserve_cutoff
@@ -81,15 +82,25 @@ def counselors_available(
     ).filter(Exists(Connection.objects.live(now).filter(staff=OuterRef("pk"))))
     if topic_id is not None:
         counselors = counselors.filter(topics__pk=topic_id)
-    held = Q(consultations__status__in=HELD_STATUSES)
+    # Counted per counselor through ``consult_counselor_load`` (counselor, status): only the
+    # rows they hold are read, never the consultations they ended before (a join over those
+    # grew with every day of history).
     return counselors.annotate(
-        load=Count("consultations", filter=held, distinct=True),
-        full_load=Count(
-            "consultations",
-            filter=held & (Q(consultations__mode=Mode.VIDEO) | Q(consultations__in_call=True)),
-            distinct=True,
-        ),
+        load=_held_count(Q()),
+        full_load=_held_count(Q(mode=Mode.VIDEO) | Q(in_call=True)),
     )
+
+
+def _held_count(which: Q) -> Coalesce:
+    """How many of ``which`` the outer counselor holds (offered or active)."""
+    held = (
+        Consultation.objects.filter(which, counselor=OuterRef("pk"), status__in=HELD_STATUSES)
+        .order_by()
+        .values("counselor")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(held, output_field=IntegerField()), 0)
 
 
 @dataclass

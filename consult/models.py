@@ -241,6 +241,13 @@ class Consultation(models.Model):
                 name="consult_open_email",
                 condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
             ),
+            # A topic's handling time (selectors.queue.handling_seconds, in every queue snapshot
+            # and position) reads its latest ended consultations: without this, every ended one.
+            models.Index(
+                fields=["topic", "-ended_at"],
+                name="consult_topic_ended",
+                condition=Q(status="ended"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

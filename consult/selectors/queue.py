@@ -158,12 +158,12 @@ def _counselors_available_rows(now: datetime) -> list[Any]:
     if compiled is None:
         sql, params = counselors_available(now=_AS_OF).query.sql_with_params()
         marker = ops.adapt_datetimefield_value(_AS_OF)
-        at = [n for n, value in enumerate(params) if value == marker]
-        if len(at) != 1:
+        found = [n for n, value in enumerate(params) if value == marker]
+        if len(found) != 1:
             return list(counselors_available(now=now))
-        compiled = _AVAILABLE_SQL[connection.vendor] = (sql, tuple(params), at[0])
+        compiled = _AVAILABLE_SQL[connection.vendor] = (sql, tuple(params), found[0])
     sql, params, at = compiled
-    values = list(params)
+    values: list[Any] = list(params)
     values[at] = ops.adapt_datetimefield_value(now)
     return list(StaffProfile.objects.raw(sql, values))
 

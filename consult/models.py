@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -226,6 +227,26 @@ class Consultation(models.Model):
                 fields=["target_counselor", "mode", "-priority", "queued_at", "id"],
                 name="consult_waiting_target",
                 condition=Q(status="waiting", target_counselor__isnull=False),
+            ),
+            # A join looks for an open consultation of the same phone or e-mail address
+            # (selectors.consultations.consultation_open_for_contact): without these it read the
+            # whole table, ended consultations included.
+            models.Index(
+                fields=["applicant_phone"],
+                name="consult_open_phone",
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+            ),
+            models.Index(
+                Upper("applicant_email"),
+                name="consult_open_email",
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+            ),
+            # A topic's handling time (selectors.queue.handling_seconds, in every queue snapshot
+            # and position) reads its latest ended consultations: without this, every ended one.
+            models.Index(
+                fields=["topic", "-ended_at"],
+                name="consult_topic_ended",
+                condition=Q(status="ended"),
             ),
         ]
         constraints = [

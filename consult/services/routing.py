@@ -60,7 +60,9 @@ def _dispatch_pass() -> list[Consultation]:
     # other processes, and its offers must not be stamped earlier than theirs.
     now = timezone.now()
     seats = seats_available(now=now)
-    if not seats:
+    # No seat with room (every counselor full, in a call or with a video): nothing can be
+    # offered, whatever waits. A reservation only ever lowers a seat's room, so none is read.
+    if not any(s.has_room for s in seats):
         return []
     # Only the heads a pass could reach, per topic and mode and per named colleague: the cost of
     # a pass does not grow with the queues (selectors.waiting), and every topic with a free place

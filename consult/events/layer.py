@@ -25,7 +25,7 @@ import weakref
 from typing import Any
 
 from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
+from channels_redis.core import ChannelLock, RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
@@ -166,6 +166,33 @@ _instances: weakref.WeakValueDictionary[str, LoketRedisChannelLayer] = weakref.W
 # The groups this process's channels joined, as this process saw it join them (group -> channel
 # -> when it joined): the local members a group send delivers to without Redis.
 _local_members: dict[str, dict[str, float]] = {}
+# The same, by channel: the local groups each channel is in (for ``forget``).
+_groups_of: dict[str, set[str]] = {}
+
+
+def _leave_locally(group: str, channel: str) -> None:
+    members = _local_members.get(group)
+    if members is not None:
+        members.pop(channel, None)
+        if not members:
+            _local_members.pop(group, None)
+    groups = _groups_of.get(channel)
+    if groups is not None:
+        groups.discard(group)
+        if not groups:
+            _groups_of.pop(channel, None)
+
+
+def _owner_of(channel: str) -> LoketRedisChannelLayer | None:
+    """The layer instance of this process whose channel ``channel`` is, if any."""
+    head, bang, _ = channel.partition("!")
+    return _instances.get(head.rpartition(".")[2]) if bang else None
+
+
+def _failure_retrieved(task: asyncio.Task[None]) -> None:
+    # Marks a pop's exception as seen (asyncio logs "never retrieved" otherwise).
+    if not task.cancelled():
+        task.exception()
 
 
 class LoketRedisChannelLayer(RedisChannelLayer):
@@ -249,7 +276,8 @@ class LoketRedisChannelLayer(RedisChannelLayer):
                         self._pop = None
                     failure = None if pop.cancelled() else pop.exception()
                     if failure is not None:
-                        raise failure
+                        # Every waiting receiver raises it: without the traceback of the others.
+                        raise failure.with_traceback(None)
             message = buffer.get_nowait()
             if buffer.empty():
                 del self.receive_buffer[channel]
@@ -259,23 +287,69 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             raise
         finally:
             self._receivers -= 1
-            if cancelled and self._receivers == 0 and self._pop is not None:
-                self._pop.cancel()
+            if self.receive_buffer.get(channel) is buffer and buffer.empty():
+                # Nothing left for this receiver (a cancelled one, most likely its consumer
+                # ending): its buffer goes, as channels_redis drops it on cancel.
+                del self.receive_buffer[channel]
+            pop = self._pop
+            if cancelled and self._receivers == 0 and pop is not None:
                 self._pop = None
+                if not pop.cancelling():
+                    # Once only: a task that is cancelled twice (here and by a closing loop's
+                    # cancel-all) can lose the cancellation in redis-py's read timeout on
+                    # Python 3.11 and then pop for ever, and the loop never closes.
+                    pop.cancel()
 
     def _at_home(self) -> asyncio.AbstractEventLoop:
         """The running loop, made this instance's home (where its channels receive)."""
         loop = asyncio.get_running_loop()
         if self._home_loop is not loop:
-            # First use, or a new loop (a test's): what waited on the old loop is gone with it.
-            self._home_loop, self._pop, self._waiting = loop, None, {}
+            # First use, or a new loop (a test's): what waited on the old loop is gone with it,
+            # and so are its locks (one held by a pop the old loop never finished would block
+            # every pop of the new one).
+            self._home_loop, self._pop, self._waiting, self._receivers = loop, None, {}, 0
+            self.receive_clean_locks = ChannelLock()
+            self.receive_cleaners = []
         return loop
 
     async def _pop_into_buffers(self, real_channel: str) -> None:
         """Pop one message from Redis for this instance's channels and put it in their buffers."""
-        named, message = await self.receive_single(real_channel)
+        task = asyncio.current_task()
+        assert task is not None
+        # Its failure is read by the receivers waiting on it; when none is left, here.
+        task.add_done_callback(_failure_retrieved)
+        # channels_redis' receive_single, except that it stops when cancelled: on Python 3.11 a
+        # cancel that arrives as redis-py's read timeout expires comes back as an empty pop, and
+        # receive_single would pop again for ever (a closing loop then never closes).
+        index = self.consistent_hash(real_channel)
+        channel_key = self.prefix + real_channel
+        await self.receive_clean_locks.acquire(channel_key)
+        try:
+            content = None
+            while content is None:
+                if task.cancelling():
+                    raise asyncio.CancelledError
+                content = await self._brpop_with_clean(
+                    index, channel_key, timeout=self.brpop_timeout
+                )
+            # The message stays in the backup queue until this cleaner removes it.
+            cleaner = asyncio.ensure_future(self._clean_receive_backup(index, channel_key))
+            self.receive_cleaners.append(cleaner)
+
+            def cleaned(done: asyncio.Future[None], locks: Any = self.receive_clean_locks) -> None:
+                if done in self.receive_cleaners:
+                    self.receive_cleaners.remove(done)
+                locks.release(channel_key)
+
+            cleaner.add_done_callback(cleaned)
+        except BaseException:
+            self.receive_clean_locks.release(channel_key)
+            raise
+        message = self.deserialize(content)
+        named = message.pop("__asgi_channel__", None)
         for channel in named if isinstance(named, list) else [named]:
-            self._put(channel, message)
+            if channel:
+                self._put(channel, message)
 
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         self.receive_buffer[channel].put_nowait(message)
@@ -286,21 +360,18 @@ class LoketRedisChannelLayer(RedisChannelLayer):
     def _local_receiver(self, channel: str) -> LoketRedisChannelLayer | None:
         """The instance of this process that receives ``channel``, if it receives on the running
         loop; None for a channel of another process (or of another loop)."""
-        head, bang, _ = channel.partition("!")
-        if not bang:
-            return None
-        owner = _instances.get(head.rpartition(".")[2])
+        owner = _owner_of(channel)
         if owner is None or owner._home_loop is not asyncio.get_running_loop():
             return None
         return owner
 
-    def _deliver(self, channel: str, message: dict[str, Any]) -> bool:
-        """Put a copy of ``message`` in ``channel``'s buffer; whether the buffer was full (its
-        oldest message is then dropped, and the consumer recovers it from the database)."""
+    def _deliver(self, channel: str, payload: bytes) -> bool:
+        """Put the message serialised as ``payload`` in ``channel``'s buffer; whether the buffer
+        was full (its oldest message is then dropped, and the consumer recovers it from the
+        database). Deserialised per receiver: each gets a message of its own, with the types a
+        message from Redis has (lists for tuples, and so on)."""
         full = self.receive_buffer[channel].full()
-        # The serializer's round trip gives each receiver a message of its own, with the types
-        # a message from Redis has (lists for tuples, and so on).
-        self._put(channel, self.deserialize(self.serialize(message)))
+        self._put(channel, self.deserialize(payload))
         return full
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
@@ -309,24 +380,36 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             await super().send(channel, message)
             return
         assert isinstance(message, dict), "message is not a dict"
-        owner._deliver(channel, message)
+        owner._deliver(channel, self.serialize(message))
 
     async def group_add(self, group: str, channel: str) -> None:
         if "!" in channel and self.non_local_name(channel).endswith(self.client_prefix + "!"):
             # A channel of this instance: known locally before Redis knows it, so no send
             # reaches it through Redis first and locally after (a send between the two is
             # delivered locally and found in Redis as a local member, and not pushed there).
-            self._at_home()
+            if self._receivers == 0:
+                # (Not while channels receive on another loop: a thread's ``async_to_sync``
+                # must not move them.)
+                self._at_home()
             _local_members.setdefault(group, {})[channel] = time.time()
+            _groups_of.setdefault(channel, set()).add(group)
         await super().group_add(group, channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        members = _local_members.get(group)
-        if members is not None:
-            members.pop(channel, None)
-            if not members:
-                del _local_members[group]
+        _leave_locally(group, channel)
         await super().group_discard(group, channel)
+
+    def forget(self, channel: str) -> None:
+        """``channel`` receives no more (its consumer ended, or reads the database instead while
+        the layer is down): out of every local group and its buffer dropped, so that nothing is
+        delivered locally into it. Redis' memberships are left to ``group_discard`` and to
+        Redis' expiry, as before."""
+        for group in list(_groups_of.get(channel, ())):
+            _leave_locally(group, channel)
+        owner = _owner_of(channel)
+        if owner is not None:
+            owner.receive_buffer.pop(channel, None)
+            owner._waiting.pop(channel, None)
 
     def deliver_local(self, group: str, message: dict[str, Any]) -> int:
         """Deliver ``message`` to the group's members of this process that receive on the
@@ -336,14 +419,17 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             return 0
         oldest = time.time() - self.group_expiry
         delivered = full = 0
+        payload: bytes | None = None
         for channel, joined in list(members.items()):
             if joined < oldest:
                 # Expired, as Redis expires a group member (``group_expiry``).
-                del members[channel]
+                _leave_locally(group, channel)
                 continue
             owner = self._local_receiver(channel)
             if owner is not None:
-                full += owner._deliver(channel, message)
+                if payload is None:
+                    payload = self.serialize(message)
+                full += owner._deliver(channel, payload)
                 delivered += 1
         if full:
             # channels_redis' own line for a send into full channels (rate-limited by name).

@@ -312,10 +312,10 @@ async def _queue_send(prepared: list[tuple[list[str], dict[str, Any]]]) -> None:
 
 
 def _queue_publish(topic_ids: list[int]) -> None:
-    """Without a serving loop: read and publish in place (through ``publish``)."""
-    for topic_id, view in zip(
-        topic_ids, queue_snapshots(topic_ids=topic_ids, placing=True), strict=True
-    ):
+    """Without a serving loop: read (in one snapshot) and publish in place (``publish``)."""
+    with _one_snapshot():
+        views = list(queue_snapshots(topic_ids=topic_ids, placing=True))
+    for topic_id, view in zip(topic_ids, views, strict=True):
         publish([group_topic(topic_id), GROUP_SUPERVISORS], view.snapshot)
         if view.placing is not None:
             publish([group_placing(topic_id)], view.placing.head, **view.placing.internal())

@@ -81,7 +81,11 @@ class Sender:
         channel_layer = get_channel_layer()
         delivered = isinstance(channel_layer, layer.LoketRedisChannelLayer)
         if delivered:
-            channel_layer.deliver_local(group, message)
+            try:
+                channel_layer.deliver_local(group, message)
+            except Exception:
+                # The other processes' members still get it; this process's recover by resync.
+                log.exception("delivering to group %s on this process failed", group)
         try:
             self.queue.put_nowait((group, message, delivered))
         except asyncio.QueueFull:

@@ -76,7 +76,13 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self._appends_settled(wait_at_most=APPEND_SETTLE_SECONDS)
+            try:
+                await self._appends_settled(wait_at_most=APPEND_SETTLE_SECONDS)
+            except BaseException:
+                # Cancelled again while waiting (Daphne repeats its cancel of a consumer slow to
+                # close): the row below must go all the same.
+                if self._appender is not None:
+                    self._appender.cancel()
             await self.on_end()
             # However the consumer ends (a handler raised, the server cancelled it), its
             # Connection row goes: otherwise the counselor stays "available" and gets offers.

@@ -109,6 +109,7 @@ class LayerReceiver(AsyncWebsocketConsumer):
         finally:
             with _live_lock:
                 _live.pop(self, None)
+            self._forget_locally()
 
     async def join(self, group: str) -> None:
         """Join a group; if the layer is down, remember it (joined when the layer is back)."""
@@ -154,6 +155,15 @@ class LayerReceiver(AsyncWebsocketConsumer):
         """The layer failed this connection: serve it from the database until the layer is back."""
         self.degraded = True
         self._layer_trouble.set()
+        # It reads the database now, not its layer receive: nothing is delivered to it locally
+        # meanwhile (re-joining on recovery joins locally too).
+        self._forget_locally()
+
+    def _forget_locally(self) -> None:
+        forget = getattr(self.channel_layer, "forget", None)
+        channel = getattr(self, "channel_name", None)
+        if forget is not None and channel:
+            forget(channel)
 
     async def _resilient_receive(self) -> dict[str, Any]:
         assert self._layer_receive is not None
@@ -335,8 +345,16 @@ class OrderedDelivery(LayerReceiver):
                 if upto is not None and entry.seq > upto:
                     return
                 board.saw(consultation_id, seq=entry.seq)
+                cursor = entry.seq
+                if entry.seq <= followed.last_sent:
+                    # Sent meanwhile (a live entry, or this connection's own ack, while the page
+                    # was read): never twice, and the mark never goes back.
+                    continue
+                if self._own_in_flight(consultation_id, entry.client_msg_id, entry.author_role):
+                    followed.last_sent = entry.seq
+                    continue
                 await self.send_frame(entry)
-                cursor = followed.last_sent = entry.seq
+                followed.last_sent = max(followed.last_sent, entry.seq)
             if len(batch) < bridge.REPLAY_PAGE:
                 return
 
@@ -365,15 +383,22 @@ class OrderedDelivery(LayerReceiver):
             await self.replay(consultation_id, followed.last_sent)
             await self.resync()
             return
-        if (consultation_id, frame.data.get("client_msg_id")) in self.appending and frame.data.get(
-            "author_role"
-        ) == self.role:
+        if self._own_in_flight(
+            consultation_id, frame.data.get("client_msg_id"), frame.data.get("author_role")
+        ):
             # This connection's own message, published (to this process's sockets at once) before
             # its ack is sent: the ack carries it; counted as sent so what follows is not a gap.
             followed.last_sent = seq
             return
         await self.send_outgoing(frame)
         followed.last_sent = seq
+
+    def _own_in_flight(
+        self, consultation_id: int, client_msg_id: str | None, author_role: str | None
+    ) -> bool:
+        """Whether an entry is one of this connection's chat messages whose ack is still to
+        come (and will carry it)."""
+        return author_role == self.role and (consultation_id, client_msg_id) in self.appending
 
     async def ack_appended(
         self, request_id: str | None, consultation_id: int, entry: Entry, created: bool

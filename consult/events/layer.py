@@ -244,8 +244,9 @@ class LoketRedisChannelLayer(RedisChannelLayer):
         whoever filled it; a finished pop fills the buffers of the channels its message names
         and the next receiver starts another. A cancelled receiver takes nothing out of its
         buffer, so nothing is lost to it; when the last receiver is cancelled the pop is
-        cancelled too (the message it was popping stays in channels_redis' backup queue and is
-        given back by a later pop), as channels_redis does.
+        cancelled too, as channels_redis does (what it was popping is in the backup queue once
+        the pop returned, and is given back by a later pop; a cancel between the two loses it,
+        as in channels_redis, and consumers recover what matters from the database).
         """
         if "!" not in channel:
             return await super().receive(channel)

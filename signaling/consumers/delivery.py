@@ -160,7 +160,7 @@ class LayerReceiver(AsyncWebsocketConsumer):
         self._forget_locally()
 
     def _forget_locally(self) -> None:
-        forget = getattr(self.channel_layer, "forget", None)
+        forget = getattr(getattr(self, "channel_layer", None), "forget", None)
         channel = getattr(self, "channel_name", None)
         if forget is not None and channel:
             forget(channel)

@@ -310,7 +310,7 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             # every pop of the new one).
             self._home_loop, self._pop, self._waiting, self._receivers = loop, None, {}, 0
             self.receive_clean_locks = ChannelLock()
-            self.receive_cleaners = []
+            self.receive_cleaners: list[asyncio.Future[None]] = []
         return loop
 
     async def _pop_into_buffers(self, real_channel: str) -> None:

@@ -142,8 +142,9 @@ async def test_a_call_takes_every_free_place_until_it_ends() -> None:
     await call("end")
     offered = await first.recv_until("consultation.state")
     assert offered["status"] == "offered"
-    moved = await second.recv_until("queue.position")
-    assert moved["position"] == 1
+    # (Between the call's end and the offer, position 2 may be pushed with a new estimate: two
+    # commits, and the queue may be read between them.)
+    await second.recv_until("queue.position", position=1)
     for ws in (applicant, counselor, first, second):
         await ws.close()
 

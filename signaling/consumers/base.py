@@ -31,7 +31,7 @@ from consult.events.frames import ConsultationState, Pong, Ready, now_iso
 
 from .. import bridge, protocol
 from ..protocol import ProtocolError
-from .delivery import OrderedDelivery
+from .delivery import OrderedDelivery, Pending
 from .ratelimit import FrameLimits, warn_once_a_minute
 from .relay import RtcRelay
 
@@ -69,7 +69,7 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         super().__init__(*args, **kwargs)
         self.connection_id: Any = None
         # Chat messages received and not yet stored, in order, and the task storing them.
-        self._appends: deque[tuple[protocol.ChatSend, int]] = deque()
+        self._appends: deque[tuple[protocol.ChatSend, int, Pending]] = deque()
         self._appender: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -276,8 +276,9 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         statement (``bridge.transcript_append_many``), each still acked (or refused) on its own
         and in the order sent."""
         consultation_id = self.resolve(message.consultation_id)
-        self._appends.append((message, consultation_id))
-        self.appending.add((consultation_id, message.client_msg_id))
+        pending = Pending(message.id)
+        self._appends.append((message, consultation_id, pending))
+        self.appending.setdefault((consultation_id, message.client_msg_id), []).append(pending)
         if self._appender is None or self._appender.done():
             self._appender = asyncio.ensure_future(self._append_queued())
 
@@ -285,35 +286,50 @@ class BaseConsumer(RtcRelay, OrderedDelivery):
         author = getattr(self, "staff", None)
         while self._appends:
             consultation_id = self._appends[0][1]
-            batch: list[protocol.ChatSend] = []
+            batch: list[tuple[protocol.ChatSend, Pending]] = []
             while (
                 self._appends
                 and self._appends[0][1] == consultation_id
                 and len(batch) < APPEND_BATCH
             ):
-                batch.append(self._appends.popleft()[0])
+                message, _, pending = self._appends.popleft()
+                batch.append((message, pending))
             try:
                 results = await bridge.transcript_append_many(
                     consultation_id=consultation_id,
                     author_role=self.role,
                     author=author,
-                    messages=[(message.text, message.client_msg_id) for message in batch],
+                    messages=[(message.text, message.client_msg_id) for message, _ in batch],
                 )
             except Exception as exc:
                 results = [exc] * len(batch)
-            for message, result in zip(batch, results, strict=True):
+            for (message, pending), result in zip(batch, results, strict=True):
                 try:
+                    if pending.acked:
+                        # Its entry reached this connection's stream first and was acked there.
+                        continue
                     if isinstance(result, Exception):
                         await self.refuse(message, result)
                     else:
-                        await self.ack_appended(message.id, consultation_id, *result)
+                        entry, created = result
+                        await self.ack_appended(
+                            message.id, consultation_id, entry, created, pending=pending
+                        )
                 except Exception as exc:
                     # Acking failed (the socket closed, most likely): the message is stored,
                     # the client's retry gets its entry.
                     warn_once_a_minute("acking a chat message", exc)
                 finally:
                     # Only now: its live entry, if not handled yet, is older than the ack.
-                    self.appending.discard((consultation_id, message.client_msg_id))
+                    self._settled(consultation_id, message.client_msg_id, pending)
+
+    def _settled(self, consultation_id: int, client_msg_id: str, pending: Pending) -> None:
+        key = (consultation_id, client_msg_id)
+        waiting = self.appending.get(key, [])
+        if pending in waiting:
+            waiting.remove(pending)
+        if not waiting:
+            self.appending.pop(key, None)
 
     async def _appends_settled(self, wait_at_most: float | None = None) -> None:
         """Wait until the chat messages received so far are stored and acked (at most

@@ -47,6 +47,20 @@ from .ratelimit import warn_once_a_minute
 OPEN_STATUSES = frozenset({"waiting", "offered", "active"})
 
 
+class Pending:
+    """A chat message of this connection being stored, and whether its ack has been sent.
+
+    Its ack goes out where its entry falls in the connection's stream: from the appender when
+    the entry is next in ``seq`` order, else from whichever delivery (live frame or replay)
+    reaches the entry first, so no later entry ever reaches the client before it."""
+
+    __slots__ = ("acked", "request_id")
+
+    def __init__(self, request_id: str | None) -> None:
+        self.request_id = request_id
+        self.acked = False
+
+
 class Followed:
     """A consultation this connection follows, and what it has delivered of it."""
 
@@ -243,9 +257,13 @@ class OrderedDelivery(LayerReceiver):
         # Public ids this connection stopped following (ended, transferred, requeued): a frame
         # about one of them crossed the state change, and is told so rather than "forbidden".
         self.dropped: set[str] = set()
-        # This connection's chat messages being stored, as (consultation, client_msg_id): their
-        # entries come back in their acks, not as live frames (``deliver_entry``).
-        self.appending: set[tuple[int, str]] = set()
+        # This connection's chat messages being stored, by (consultation, client_msg_id), in the
+        # order sent: their entries go to the client in their acks, never as entry frames.
+        self.appending: dict[tuple[int, str], list[Pending]] = {}
+        # Held while entries or acks of entries are sent: a connection's stream has two writers
+        # (its frame dispatch, and the appender storing its chat messages), and each sends
+        # what follows ``last_sent`` only after reading it, in one hold.
+        self._stream = asyncio.Lock()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -335,6 +353,10 @@ class OrderedDelivery(LayerReceiver):
 
     async def replay(self, consultation_id: int, after_seq: int, upto: int | None = None) -> None:
         """Send entries after ``after_seq`` (up to ``upto``) from the database, in order."""
+        async with self._stream:
+            await self._replay_held(consultation_id, after_seq, upto)
+
+    async def _replay_held(self, consultation_id: int, after_seq: int, upto: int | None) -> None:
         followed = self.followed.get(consultation_id)
         if followed is None:
             return
@@ -350,11 +372,14 @@ class OrderedDelivery(LayerReceiver):
                     # Sent meanwhile (a live entry, or this connection's own ack, while the page
                     # was read): never twice, and the mark never goes back.
                     continue
-                if self._own_in_flight(consultation_id, entry.client_msg_id, entry.author_role):
-                    followed.last_sent = entry.seq
-                    continue
-                await self.send_frame(entry)
-                followed.last_sent = max(followed.last_sent, entry.seq)
+                followed.last_sent = entry.seq
+                pending = self._own_in_flight(
+                    consultation_id, entry.client_msg_id, entry.author_role
+                )
+                if pending is not None:
+                    await self._ack_in_stream(pending, entry)
+                else:
+                    await self.send_frame(entry)
             if len(batch) < bridge.REPLAY_PAGE:
                 return
 
@@ -365,57 +390,83 @@ class OrderedDelivery(LayerReceiver):
 
     async def resume_from(self, consultation_id: int, last_seq: int) -> None:
         followed = self.followed[consultation_id]
-        followed.resumed = True
-        followed.last_sent = last_seq
-        await self.replay(consultation_id, last_seq)
+        async with self._stream:
+            followed.resumed = True
+            followed.last_sent = last_seq
+            await self._replay_held(consultation_id, last_seq, None)
 
     async def deliver_entry(self, consultation_id: int, frame: Outgoing) -> None:
         followed = self.followed.get(consultation_id)
         if followed is None or not followed.resumed:
             return
         seq = int(frame.data["seq"])
-        if seq <= followed.last_sent:
-            return
-        if seq > followed.last_sent + 1:
-            # A gap: an earlier entry was dropped by the layer or is still in flight from
-            # another process. The database has it (it was committed before it was published);
-            # whatever dropped it may have dropped state frames too.
-            await self.replay(consultation_id, followed.last_sent)
+        async with self._stream:
+            if seq <= followed.last_sent:
+                return
+            gap = seq > followed.last_sent + 1
+            if gap:
+                # An earlier entry was dropped by the layer or is still in flight from another
+                # process. The database has it (it was committed before it was published).
+                await self._replay_held(consultation_id, followed.last_sent, None)
+            else:
+                followed.last_sent = seq
+                pending = self._own_in_flight(
+                    consultation_id, frame.data.get("client_msg_id"), frame.data.get("author_role")
+                )
+                if pending is not None:
+                    # This connection's own message, published (to this process's sockets at
+                    # once) before the appender acked it: acked here, in its place.
+                    await self._ack_in_stream(pending, Entry.model_validate(frame.data))
+                else:
+                    await self.send_outgoing(frame)
+        if gap:
+            # Whatever dropped an entry may have dropped state frames too.
             await self.resync()
-            return
-        if self._own_in_flight(
-            consultation_id, frame.data.get("client_msg_id"), frame.data.get("author_role")
-        ):
-            # This connection's own message, published (to this process's sockets at once) before
-            # its ack is sent: the ack carries it; counted as sent so what follows is not a gap.
-            followed.last_sent = seq
-            return
-        await self.send_outgoing(frame)
-        followed.last_sent = seq
 
     def _own_in_flight(
         self, consultation_id: int, client_msg_id: str | None, author_role: str | None
-    ) -> bool:
-        """Whether an entry is one of this connection's chat messages whose ack is still to
-        come (and will carry it)."""
-        return author_role == self.role and (consultation_id, client_msg_id) in self.appending
+    ) -> Pending | None:
+        """The first of this connection's chat messages with this entry's ``client_msg_id``
+        still being stored, if its ack has not been sent (the entry goes in that ack)."""
+        if author_role != self.role or client_msg_id is None:
+            return None
+        pending = self.appending.get((consultation_id, client_msg_id))
+        if not pending or pending[0].acked:
+            return None
+        return pending[0]
+
+    async def _ack_in_stream(self, pending: Pending, entry: Entry) -> None:
+        pending.acked = True
+        await self.ack(pending.request_id, entry=entry, duplicate=False)
 
     async def ack_appended(
-        self, request_id: str | None, consultation_id: int, entry: Entry, created: bool
+        self,
+        request_id: str | None,
+        consultation_id: int,
+        entry: Entry,
+        created: bool,
+        pending: Pending | None = None,
     ) -> None:
         """Ack an entry this connection appended, with the entry itself and in order.
 
         The sender gets its entry in the ack, not again as a live frame; anything committed
         before it that this connection has not sent yet is replayed first, so nothing is skipped.
+        ``pending`` (a chat message from the appender) is not acked again if a delivery reached
+        its entry first.
         """
         followed = self.followed.get(consultation_id)
         if followed is not None:
             board.saw(consultation_id, seq=entry.seq)
-        if followed is not None and followed.resumed and created:
-            if entry.seq > followed.last_sent + 1:
-                await self.replay(consultation_id, followed.last_sent, upto=entry.seq - 1)
-            followed.last_sent = max(followed.last_sent, entry.seq)
-        await self.ack(request_id, entry=entry, duplicate=not created)
+        async with self._stream:
+            if pending is not None:
+                if pending.acked:
+                    return
+                pending.acked = True
+            if followed is not None and followed.resumed and created:
+                if entry.seq > followed.last_sent + 1:
+                    await self._replay_held(consultation_id, followed.last_sent, entry.seq - 1)
+                followed.last_sent = max(followed.last_sent, entry.seq)
+            await self.ack(request_id, entry=entry, duplicate=not created)
 
     # -------------------------------------------------------------- outbound (channel layer)
 

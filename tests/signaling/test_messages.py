@@ -141,6 +141,68 @@ async def test_a_burst_is_acked_in_order_each_message_on_its_own() -> None:
     await counselor.close()
 
 
+async def _stream(ws: Ws, entries: int) -> list[tuple[str, int, str | None]]:
+    """What a client gets of the transcript, in arrival order: (frame type, seq, ack id) for
+    every entry frame and every ack of a new message, until it has ``entries`` of them."""
+    got: list[tuple[str, int, str | None]] = []
+    while len(got) < entries:
+        frame = await ws.recv_until_any({"entry", "ack"})
+        if frame["type"] == "entry":
+            got.append(("entry", frame["seq"], None))
+        elif frame.get("entry") and not frame["duplicate"]:
+            got.append(("ack", frame["entry"]["seq"], frame["id"]))
+    return got
+
+
+async def test_both_sides_bursting_at_once_each_get_the_transcript_in_order_and_once() -> None:
+    """Applicants and counselors of several consultations send bursts at the same moment, on
+    one process: each side gets every entry of its consultation once, in ``seq`` order, its own
+    messages in their acks (an ack never arrives after a later entry, however the storing, the
+    publishing and the other connections' work interleave)."""
+    topic = await sync_to_async(make_topic)()
+    pairs: list[tuple[str, Ws, Ws]] = []
+    for index in range(4):
+        staff = await sync_to_async(make_staff)(f"konselor{index}", topics=[topic], capacity=1)
+        joined = await sync_to_async(join)(name=f"Ani {index}")
+        pairs.append((joined["consultation_id"], *await accepted(staff, joined)))
+    # 18 messages a side: within the default limit of 20 chat messages in 10 s.
+    rounds, burst = 3, 6
+    total = rounds * burst * 2
+
+    async def both(cid: str, applicant: Ws, counselor: Ws) -> None:
+        for round_ in range(rounds):
+            for i in range(burst):
+                mid = f"{round_}-{i}"
+                await applicant.send(
+                    id=f"a{mid}", type="chat.send", client_msg_id=f"a{mid}", text="a"
+                )
+                await counselor.send(
+                    id=f"c{mid}",
+                    type="chat.send",
+                    consultation_id=cid,
+                    client_msg_id=f"c{mid}",
+                    text="c",
+                )
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(both(*pair) for pair in pairs))
+    streams = [
+        (ws, mine, await _stream(ws, total))
+        for _, applicant, counselor in pairs
+        for ws, mine in ((applicant, "a"), (counselor, "c"))
+    ]
+    for ws, mine, got in streams:
+        seqs = [seq for _, seq, _ in got]
+        assert seqs == list(range(seqs[0], seqs[0] + total)), got
+        # Its own messages come in acks, in the order sent; the other side's as entries.
+        acks = [ack_id for kind, _, ack_id in got if kind == "ack"]
+        assert acks == [f"{mine}{r}-{i}" for r in range(rounds) for i in range(burst)], got
+        assert await ws.nothing(timeout=0.1)
+    for _, applicant, counselor in pairs:
+        await applicant.close()
+        await counselor.close()
+
+
 async def test_typing_reaches_the_other_side_only() -> None:
     _, staff, joined = await counselor_and_applicant()
     cid = joined["consultation_id"]

@@ -24,6 +24,7 @@ import time
 import weakref
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from channels_redis.core import ChannelLock, RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
@@ -163,22 +164,24 @@ return full
 # The layer instances of this process by their client prefix, the part of a specific channel's
 # name that says which instance receives it ("specific.<client prefix>!<local part>").
 _instances: weakref.WeakValueDictionary[str, LoketRedisChannelLayer] = weakref.WeakValueDictionary()
-# The groups this process's channels joined, as this process saw it join them (group -> channel
-# -> when it joined): the local members a group send delivers to without Redis.
-_local_members: dict[str, dict[str, float]] = {}
-# The same, by channel: the local groups each channel is in (for ``forget``).
-_groups_of: dict[str, set[str]] = {}
+# The groups this process's channels joined, as this process saw it join them (group's Redis
+# key -> channel -> when it joined): the local members a group send delivers to without Redis.
+# Keyed as Redis keys them, with the layer's prefix, so that two layers of one process (two
+# aliases, two prefixes) never deliver into each other's groups of the same name.
+_local_members: dict[bytes, dict[str, float]] = {}
+# The same, by channel: the local groups (Redis keys) each channel is in (for ``forget``).
+_groups_of: dict[str, set[bytes]] = {}
 
 
-def _leave_locally(group: str, channel: str) -> None:
-    members = _local_members.get(group)
+def _leave_locally(key: bytes, channel: str) -> None:
+    members = _local_members.get(key)
     if members is not None:
         members.pop(channel, None)
         if not members:
-            _local_members.pop(group, None)
+            _local_members.pop(key, None)
     groups = _groups_of.get(channel)
     if groups is not None:
-        groups.discard(group)
+        groups.discard(key)
         if not groups:
             _groups_of.pop(channel, None)
 
@@ -217,8 +220,10 @@ class LoketRedisChannelLayer(RedisChannelLayer):
     channel makes none. Every send from the serving loop to a given local channel takes the
     same path, so what one sender sends to it arrives in the order sent; a send from another
     loop (a thread's ``async_to_sync``) goes through Redis, as from another process.
-    Capacity and drop rule locally are the receive buffer's (``capacity`` messages per
-    channel, the oldest dropped); consumers recover what a drop lost from the database.
+    Capacity locally is the receive buffer's (``capacity`` messages per channel): a group send
+    into a full buffer drops its oldest message (consumers recover it from the database by
+    sequence number and version), and a ``send`` to a full local channel raises
+    ``ChannelFull``, as channels_redis' own send does.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -381,6 +386,9 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             await super().send(channel, message)
             return
         assert isinstance(message, dict), "message is not a dict"
+        if owner.receive_buffer[channel].full():
+            # As channels_redis' own send into a channel at capacity: refused, nothing dropped.
+            raise ChannelFull()
         owner._deliver(channel, self.serialize(message))
 
     async def group_add(self, group: str, channel: str) -> None:
@@ -392,12 +400,13 @@ class LoketRedisChannelLayer(RedisChannelLayer):
                 # (Not while channels receive on another loop: a thread's ``async_to_sync``
                 # must not move them.)
                 self._at_home()
-            _local_members.setdefault(group, {})[channel] = time.time()
-            _groups_of.setdefault(channel, set()).add(group)
+            key = self._group_key(group)
+            _local_members.setdefault(key, {})[channel] = time.time()
+            _groups_of.setdefault(channel, set()).add(key)
         await super().group_add(group, channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        _leave_locally(group, channel)
+        _leave_locally(self._group_key(group), channel)
         await super().group_discard(group, channel)
 
     def forget(self, channel: str) -> None:
@@ -405,8 +414,8 @@ class LoketRedisChannelLayer(RedisChannelLayer):
         the layer is down): out of every local group and its buffer dropped, so that nothing is
         delivered locally into it. Redis' memberships are left to ``group_discard`` and to
         Redis' expiry, as before."""
-        for group in list(_groups_of.get(channel, ())):
-            _leave_locally(group, channel)
+        for key in list(_groups_of.get(channel, ())):
+            _leave_locally(key, channel)
         owner = _owner_of(channel)
         if owner is not None:
             owner.receive_buffer.pop(channel, None)
@@ -415,7 +424,8 @@ class LoketRedisChannelLayer(RedisChannelLayer):
     def deliver_local(self, group: str, message: dict[str, Any]) -> int:
         """Deliver ``message`` to the group's members of this process that receive on the
         running loop, without Redis; how many. (Call ``push_remote`` for the others.)"""
-        members = _local_members.get(group)
+        key = self._group_key(group)
+        members = _local_members.get(key)
         if not members:
             return 0
         oldest = time.time() - self.group_expiry
@@ -424,7 +434,7 @@ class LoketRedisChannelLayer(RedisChannelLayer):
         for channel, joined in list(members.items()):
             if joined < oldest:
                 # Expired, as Redis expires a group member (``group_expiry``).
-                _leave_locally(group, channel)
+                _leave_locally(key, channel)
                 continue
             owner = self._local_receiver(channel)
             if owner is not None:
@@ -439,8 +449,8 @@ class LoketRedisChannelLayer(RedisChannelLayer):
             )
         return delivered
 
-    def _is_local_member(self, group: str, channel: str) -> bool:
-        members = _local_members.get(group)
+    def _is_local_member(self, key: bytes, channel: str) -> bool:
+        members = _local_members.get(key)
         if members is None or channel not in members:
             return False
         return self._local_receiver(channel) is not None
@@ -458,7 +468,7 @@ class LoketRedisChannelLayer(RedisChannelLayer):
         remote = [
             channel
             for channel in (raw.decode("utf8") for raw in members)
-            if not self._is_local_member(group, channel)
+            if not self._is_local_member(key, channel)
         ]
         if remote:
             await self._push(group, remote, message)

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from consult.events import layer as events
 from consult.models import Connection, TranscriptEntry
@@ -312,3 +314,43 @@ async def test_a_group_send_to_this_processs_channels_arrives_without_a_redis_pu
     assert await asyncio.wait_for(receiving_again, 5) == {"type": "test.remote"}
     for channel in (first, second):
         await channel_layer.group_discard("local-test", channel)
+
+
+async def test_two_layers_of_one_process_keep_their_groups_and_a_full_local_channel_refuses(
+    own_redis: RedisServer,
+) -> None:
+    """Two layers of one process (another alias, another prefix) each deliver a group send only
+    to their own members, even of a group with the same name; a ``send`` to a local channel at
+    capacity raises ``ChannelFull`` (as channels_redis' does) and drops nothing already in it."""
+    channel_layer = get_channel_layer()
+    assert isinstance(channel_layer, events.LoketRedisChannelLayer)
+    config = copy.deepcopy(settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    other = events.LoketRedisChannelLayer(**{**config, "prefix": "other", "capacity": 2})
+    mine, theirs = await channel_layer.new_channel(), await other.new_channel()
+    await channel_layer.group_add("same-name", mine)
+    await other.group_add("same-name", theirs)
+    receiving = [
+        asyncio.ensure_future(channel_layer.receive(mine)),
+        asyncio.ensure_future(other.receive(theirs)),
+    ]
+    await asyncio.sleep(0.2)
+    await channel_layer.group_send("same-name", {"type": "test.mine"})
+    await other.group_send("same-name", {"type": "test.theirs"})
+    got = await asyncio.wait_for(asyncio.gather(*receiving), 5)
+    assert got == [{"type": "test.mine"}, {"type": "test.theirs"}]
+    # Neither got the other layer's message.
+    for layer_, channel in ((channel_layer, mine), (other, theirs)):
+        extra = asyncio.ensure_future(layer_.receive(channel))
+        done, _ = await asyncio.wait({extra}, timeout=0.5)
+        assert not done, extra.result()
+        extra.cancel()
+        await asyncio.wait({extra})
+
+    await other.send(theirs, {"type": "test.one"})
+    await other.send(theirs, {"type": "test.two"})
+    with pytest.raises(ChannelFull):
+        await other.send(theirs, {"type": "test.three"})
+    assert await asyncio.wait_for(other.receive(theirs), 5) == {"type": "test.one"}
+    assert await asyncio.wait_for(other.receive(theirs), 5) == {"type": "test.two"}
+    await channel_layer.group_discard("same-name", mine)
+    await other.group_discard("same-name", theirs)

@@ -243,6 +243,9 @@ LOKET: dict[str, Any] = {
     "TOKEN_MAX_AGE": env_int("LOKET_TOKEN_MAX_AGE", 12 * 3600, minimum=60),
     "AUTH_TIMEOUT": env_int("LOKET_AUTH_TIMEOUT", 10, minimum=1),
     "MAX_TEXT": 4000,
+    # PostgreSQL connections per process for the chat append on the event loop
+    # (consult/loop_db.py); 0: every message goes through the database thread.
+    "DB_LOOP_POOL_SIZE": env_int("LOKET_DB_LOOP_POOL_SIZE", 4, minimum=0),
     "MAX_FRAME_BYTES": 64 * 1024,
     # Per connection. Raised only by the relay benchmark (bench/relay.py), which sends thousands
     # of messages from one connection.

@@ -25,7 +25,7 @@ from consult.events.frames import (
 from consult.events.loop import background_work
 from consult.runtime import SERVER_ID
 from consult.selectors import board, consultations, knowledge, queue, transcript
-from consult.services import calls, notes, offers, presence, sessions
+from consult.services import calls, chat_loop, notes, offers, presence, sessions
 from consult.services import consultations as consultation_services
 from consult.services import knowledge as knowledge_services
 from consult.services import transcript as transcript_services
@@ -178,8 +178,34 @@ def transcript_append(
     )
 
 
+async def transcript_append_many(
+    *,
+    consultation_id: int,
+    author_role: str,
+    author: StaffProfile | None,
+    messages: list[tuple[str, str]],
+) -> list[tuple[Entry, bool] | Exception]:
+    """Store chat messages: on the event loop where it can (``chat_loop.append_many``, one
+    statement on the loop's own connection), else in the database thread, which also says
+    what became of each message that was not stored."""
+    stored = await chat_loop.append_many(
+        consultation_id=consultation_id,
+        author_role=author_role,
+        author=author,
+        messages=messages,
+    )
+    if stored is not None:
+        return [_appended((entry, True)) for entry in stored]
+    return await _transcript_append_many_in_thread(
+        consultation_id=consultation_id,
+        author_role=author_role,
+        author=author,
+        messages=messages,
+    )
+
+
 @database_sync_to_async
-def transcript_append_many(
+def _transcript_append_many_in_thread(
     *,
     consultation_id: int,
     author_role: str,

@@ -108,6 +108,7 @@ def publish(
     *,
     consultation_id: int | None = None,
     audience: str = AUDIENCE_ALL,
+    committed: bool = False,
     **internal: Any,
 ) -> None:
     """Send ``frame`` to every group once the current transaction commits.
@@ -115,7 +116,9 @@ def publish(
     ``audience`` tells consumers which kind of connection may forward it (applicant, staff, all).
     The frame is validated and serialised now, in the transaction; after commit the callback
     only hands the sends to the process's sender (``_send_now``), so the committing thread (the
-    database thread every consumer shares) never waits for the channel layer.
+    database thread every consumer shares) never waits for the channel layer. ``committed``:
+    the write is committed already, outside Django's transactions (a statement run on the event
+    loop, ``consult.services.chat_loop``): sent now.
     """
     targets = list(dict.fromkeys(groups))
     message = layer_message(
@@ -126,7 +129,10 @@ def publish(
         for group in targets:
             _send_now(group, message["frame"], message)
 
-    transaction.on_commit(send)
+    if committed:
+        send()
+    else:
+        transaction.on_commit(send)
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -155,12 +161,15 @@ async def _send_ephemeral(frame: BaseModel, *, consultation_id: int, sender_chan
 # ---------------------------------------------------------------- what happened
 
 
-def entry_appended(consultation: Consultation, entry: TranscriptEntry) -> None:
+def entry_appended(
+    consultation: Consultation, entry: TranscriptEntry, *, committed: bool = False
+) -> None:
     """A transcript entry was stored: to everyone in the consultation."""
     publish(
         [group_consultation(consultation.pk)],
         Entry.of(entry, public_id=str(consultation.public_id)),
         consultation_id=consultation.pk,
+        committed=committed,
     )
 
 

@@ -3,13 +3,22 @@ opening a whole transcript for staff, every such read recorded."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ..errors import ClientMsgIdReused, Forbidden, InvalidInput, InvalidState, NotFound, TextTooLong
+from ..errors import (
+    ClientMsgIdReused,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    TextTooLong,
+)
 from ..events import publish
 from ..models import (
     OPEN_STATUSES,
@@ -119,27 +128,16 @@ def _seq_take(*, consultation_id: int) -> Consultation:
     )
 
 
-def _append_in_one_statement(
+def _one_statement(
     *,
     consultation_id: int,
     author_role: str,
     author: StaffProfile | None,
     messages: list[tuple[str, str]],
-) -> list[TranscriptEntry] | None:
-    """The common chat append on PostgreSQL outside any transaction: one statement that takes
-    the next sequence numbers (locking the row), inserts the entries and, being a statement of
-    its own in autocommit, commits with them (``synchronous_commit`` as configured): one round
-    trip instead of BEGIN, UPDATE, INSERT and COMMIT, for one message or several of one author
-    to one consultation (``messages``: (text, client_msg_id) in order; they get consecutive
-    numbers in that order).
-
-    Only when the author may write (``_may_write``'s rule, as the statement's condition) is the
-    row touched; otherwise nothing happens and None is returned, and the caller takes the
-    general path, which says why (NotFound, Forbidden, InvalidState). A repeated
-    ``client_msg_id`` (stored before, or twice in ``messages``) fails the unique constraint:
-    IntegrityError, and the whole statement (with the numbers it took) is undone, so sequence
-    numbers stay gapless.
-    """
+) -> tuple[str, list[Any], datetime] | None:
+    """The SQL and parameters of the one-statement chat append (``_append_in_one_statement``)
+    and the time it stamps, for a database thread's cursor or an event loop's connection
+    (``consult.services.chat_loop``); None for an author who never chats."""
     if author_role == AuthorRole.COUNSELOR:
         rule = "c.counselor_id = %s AND c.status = %s"
         rule_params: list[Any] = [author.pk if author else None, ConsultationStatus.ACTIVE]
@@ -152,37 +150,47 @@ def _append_in_one_statement(
     created_at = timezone.now()
     consultations = Consultation._meta.db_table
     entries = TranscriptEntry._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + %s "  # noqa: S608
-            f"WHERE c.id = %s AND {rule} RETURNING c.public_id, c.status, c.counselor_id, "
-            f"c.last_seq), stored AS (INSERT INTO {entries} (consultation_id, seq, kind, "
-            "author_role, author_id, text, event, data, client_msg_id, created_at) "
-            "SELECT %s, taken.last_seq - %s + item.n, %s, %s, %s, item.text, '', '{}'::jsonb, "
-            "item.client_msg_id, %s FROM taken, unnest(%s::text[], %s::text[]) WITH ORDINALITY "
-            "AS item(text, client_msg_id, n) RETURNING id, seq) SELECT stored.id, stored.seq, "
-            "taken.public_id, taken.status, taken.counselor_id, taken.last_seq FROM stored, taken "
-            "ORDER BY stored.seq",
-            [
-                count,
-                consultation_id,
-                *rule_params,
-                consultation_id,
-                count,
-                EntryKind.MESSAGE,
-                author_role,
-                author.pk if author else None,
-                created_at,
-                [text for text, _ in messages],
-                [client_msg_id for _, client_msg_id in messages],
-            ],
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        return None
+    sql = (
+        f"WITH taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + %s "  # noqa: S608
+        f"WHERE c.id = %s AND {rule} RETURNING c.public_id, c.status, c.counselor_id, "
+        f"c.last_seq), stored AS (INSERT INTO {entries} (consultation_id, seq, kind, "
+        "author_role, author_id, text, event, data, client_msg_id, created_at) "
+        "SELECT %s, taken.last_seq - %s + item.n, %s, %s, %s, item.text, '', '{}'::jsonb, "
+        "item.client_msg_id, %s FROM taken, unnest(%s::text[], %s::text[]) WITH ORDINALITY "
+        "AS item(text, client_msg_id, n) RETURNING id, seq) SELECT stored.id, stored.seq, "
+        "taken.public_id, taken.status, taken.counselor_id, taken.last_seq FROM stored, taken "
+        "ORDER BY stored.seq"
+    )
+    params = [
+        count,
+        consultation_id,
+        *rule_params,
+        consultation_id,
+        count,
+        EntryKind.MESSAGE,
+        author_role,
+        author.pk if author else None,
+        created_at,
+        [text for text, _ in messages],
+        [client_msg_id for _, client_msg_id in messages],
+    ]
+    return sql, params, created_at
+
+
+def _stored_entries(
+    rows: list[tuple[Any, ...]],
+    *,
+    consultation_id: int,
+    author_role: str,
+    author: StaffProfile | None,
+    messages: list[tuple[str, str]],
+    created_at: datetime,
+) -> tuple[Consultation, list[TranscriptEntry]]:
+    """The consultation (the columns the statement returned) and the entries it stored, as
+    models, from the one statement's rows (one per message, in ``seq`` order)."""
     _, _, public_id, status, counselor_id, last_seq = rows[0]
     consultation = Consultation.from_db(
-        connection.alias,
+        DEFAULT_DB_ALIAS,
         ["id", "public_id", "status", "counselor_id", "last_seq"],
         [
             consultation_id,
@@ -208,8 +216,54 @@ def _append_in_one_statement(
             created_at=created_at,
         )
         entry._state.adding = False
-        entry._state.db = connection.alias
+        entry._state.db = DEFAULT_DB_ALIAS
         stored.append(entry)
+    return consultation, stored
+
+
+def _append_in_one_statement(
+    *,
+    consultation_id: int,
+    author_role: str,
+    author: StaffProfile | None,
+    messages: list[tuple[str, str]],
+) -> list[TranscriptEntry] | None:
+    """The common chat append on PostgreSQL outside any transaction: one statement that takes
+    the next sequence numbers (locking the row), inserts the entries and, being a statement of
+    its own in autocommit, commits with them (``synchronous_commit`` as configured): one round
+    trip instead of BEGIN, UPDATE, INSERT and COMMIT, for one message or several of one author
+    to one consultation (``messages``: (text, client_msg_id) in order; they get consecutive
+    numbers in that order).
+
+    Only when the author may write (``_may_write``'s rule, as the statement's condition) is the
+    row touched; otherwise nothing happens and None is returned, and the caller takes the
+    general path, which says why (NotFound, Forbidden, InvalidState). A repeated
+    ``client_msg_id`` (stored before, or twice in ``messages``) fails the unique constraint:
+    IntegrityError, and the whole statement (with the numbers it took) is undone, so sequence
+    numbers stay gapless.
+    """
+    built = _one_statement(
+        consultation_id=consultation_id,
+        author_role=author_role,
+        author=author,
+        messages=messages,
+    )
+    if built is None:
+        return None
+    sql, params, created_at = built
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    consultation, stored = _stored_entries(
+        rows,
+        consultation_id=consultation_id,
+        author_role=author_role,
+        author=author,
+        messages=messages,
+        created_at=created_at,
+    )
     # Committed already (autocommit): publishing now is publishing after commit.
     for entry in stored:
         publish.entry_appended(consultation, entry)
@@ -261,6 +315,17 @@ def _repeat_of(
     return entry
 
 
+def _message_refusal(text: object, client_msg_id: str) -> DomainError | None:
+    """Why a chat message may not be stored whatever the consultation's state (None: it may)."""
+    if not isinstance(text, str) or not text.strip():
+        return InvalidInput("The message is empty.")
+    if len(text) > settings.LOKET["MAX_TEXT"]:
+        return TextTooLong()
+    if not client_msg_id or len(client_msg_id) > 64:
+        return InvalidInput("client_msg_id must be 1 to 64 characters.")
+    return None
+
+
 def transcript_append(
     *,
     consultation_id: int,
@@ -283,12 +348,9 @@ def transcript_append(
     stored entry is returned. A repeat of a message stored before the consultation ended (or
     moved to another counselor) still gets its entry, as the check then fails first.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("The message is empty.")
-    if len(text) > settings.LOKET["MAX_TEXT"]:
-        raise TextTooLong()
-    if not client_msg_id or len(client_msg_id) > 64:
-        raise InvalidInput("client_msg_id must be 1 to 64 characters.")
+    refusal = _message_refusal(text, client_msg_id)
+    if refusal is not None:
+        raise refusal
     try:
         entry = None
         if connection.vendor == "postgresql" and connection.get_autocommit():
@@ -348,13 +410,7 @@ def transcript_append_many(
         len(messages) > 1
         and connection.vendor == "postgresql"
         and connection.get_autocommit()
-        and all(
-            isinstance(text, str)
-            and text.strip()
-            and len(text) <= settings.LOKET["MAX_TEXT"]
-            and 0 < len(client_msg_id) <= 64
-            for text, client_msg_id in messages
-        )
+        and all(_message_refusal(text, client_msg_id) is None for text, client_msg_id in messages)
     ):
         try:
             stored = _append_in_one_statement(

@@ -107,29 +107,19 @@ async def _first_message(applicant: LiveSocket, counselor: LiveSocket) -> None:
     )
 
 
-async def test_a_chat_message_is_acked_while_redis_holds_the_push_to_another_process(
-    office: OfficeFactory, own_redis: RedisServer
+@pytest.mark.parametrize(
+    "local", [False, True], ids=["counselor-on-another-process", "counselor-on-the-same-process"]
+)
+async def test_each_message_is_acked_and_delivered_once_in_order_while_redis_holds_writes(
+    office: OfficeFactory, own_redis: RedisServer, local: bool
 ) -> None:
     built = office(own_redis.url)
     counselor_name = built.create_staff("counselor")
-    server_a, server_b = built.start("A", "B")
-    counselor_http = await built.login(server_b, counselor_name)
-    joined, applicant, counselor = await built.accepted(server_a, server_b, counselor_http)
+    servers = built.start("A") if local else built.start("A", "B")
+    applicant_on, counselor_on = servers[0], servers[-1]
+    counselor_http = await built.login(counselor_on, counselor_name)
+    joined, applicant, counselor = await built.accepted(applicant_on, counselor_on, counselor_http)
     public_id = joined["consultation_id"]
     await _first_message(applicant, counselor)
-    seqs = await _chat_during_pause(own_redis.url, applicant, counselor, public_id, local=False)
-    await _each_once_in_order(counselor, public_id, seqs)
-
-
-async def test_a_socket_of_the_same_process_gets_each_message_while_redis_holds_writes(
-    office: OfficeFactory, own_redis: RedisServer
-) -> None:
-    built = office(own_redis.url)
-    counselor_name = built.create_staff("counselor")
-    (server,) = built.start("A")
-    counselor_http = await built.login(server, counselor_name)
-    joined, applicant, counselor = await built.accepted(server, server, counselor_http)
-    public_id = joined["consultation_id"]
-    await _first_message(applicant, counselor)
-    seqs = await _chat_during_pause(own_redis.url, applicant, counselor, public_id, local=True)
+    seqs = await _chat_during_pause(own_redis.url, applicant, counselor, public_id, local=local)
     await _each_once_in_order(counselor, public_id, seqs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from asgiref.sync import sync_to_async
 
 from consult.models import Consultation, StaffRole, TranscriptEntry
 from tests.support.applicants import join
+from tests.support.needs import postgres_url
 from tests.support.sockets import (
     Ws,
     accepted,
@@ -201,6 +203,51 @@ async def test_both_sides_bursting_at_once_each_get_the_transcript_in_order_and_
     for _, applicant, counselor in pairs:
         await applicant.close()
         await counselor.close()
+
+
+async def test_chat_is_stored_acked_and_delivered_while_the_database_thread_is_held() -> None:
+    """On PostgreSQL a chat message is stored from the event loop, on a connection of its own:
+    while the database thread every consumer shares is held (a slow query, a burst of joins)
+    both sides' messages are still stored, acked and delivered, each once and in order."""
+    postgres_url()
+    _, staff, joined = await counselor_and_applicant()
+    cid = joined["consultation_id"]
+    applicant, counselor = await accepted(staff, joined)
+    released = threading.Event()
+
+    def hold() -> None:
+        # In the database thread (thread-sensitive, as the consumers' calls): busy until told.
+        released.wait(30)
+
+    holding = asyncio.ensure_future(sync_to_async(hold, thread_sensitive=True)())
+    try:
+        await asyncio.sleep(0.1)
+        await applicant.send(id="m1", type="chat.send", client_msg_id="held-a", text="Halo")
+        ack = await applicant.recv_until("ack", id="m1", timeout=10)
+        got = await counselor.recv_until("entry", timeout=10)
+        await counselor.send(
+            id="m2", type="chat.send", consultation_id=cid, client_msg_id="held-c", text="Siang"
+        )
+        reply_ack = await counselor.recv_until("ack", id="m2", timeout=10)
+        reply = await applicant.recv_until("entry", timeout=10)
+        assert not holding.done()
+    finally:
+        released.set()
+        await holding
+    assert (ack["entry"]["seq"], got["seq"], got["client_msg_id"]) == (3, 3, "held-a")
+    assert (reply_ack["entry"]["seq"], reply["seq"], reply["text"]) == (4, 4, "Siang")
+    assert await _stored_texts(cid) == ["Halo", "Siang"]
+    await applicant.close()
+    await counselor.close()
+
+
+@sync_to_async
+def _stored_texts(public_id: str) -> list[str]:
+    return list(
+        TranscriptEntry.objects.filter(consultation__public_id=public_id, kind="message")
+        .order_by("seq")
+        .values_list("text", flat=True)
+    )
 
 
 async def test_typing_reaches_the_other_side_only() -> None:

@@ -32,6 +32,8 @@ class ApplicantConsumer(BaseConsumer):
         self.position_as_of = ""
         # The topic the process's placing listener places this connection in (while waiting).
         self.placed_in: int | None = None
+        # Whether the listener's positions may be sent: only after ``ready`` and the replay.
+        self.placeable = False
         self.auth_timer = asyncio.get_running_loop().call_later(
             settings.LOKET["AUTH_TIMEOUT"], self._auth_timeout
         )
@@ -100,6 +102,7 @@ class ApplicantConsumer(BaseConsumer):
         await self.queue_follow(state.status)
         await self.send_ready(name=None, consultations=[state], topics=[state.topic], status=None)
         await self.resume_from(consultation_id, message.last_seq or 0)
+        self.placeable = True
         await self.push_position(await bridge.queue_position(consultation_id=consultation_id))
         # The state in ``ready`` was read before the groups were joined: a change in between
         # was published to nobody here.
@@ -141,7 +144,9 @@ class ApplicantConsumer(BaseConsumer):
     async def place(self, *, position: int, estimated_wait_seconds: int | None, as_of: str) -> None:
         """From the placing listener: O(1), and a frame is built only when something changed."""
         followed = self.followed.get(self.consultation_id) if self.consultation_id else None
-        if followed is None or as_of < self.position_as_of:
+        if followed is None or not self.placeable or as_of < self.position_as_of:
+            # Placed while ``auth`` is still being answered: nothing yet (``ready`` and the
+            # replay come first, docs/PROTOCOL.md); ``auth`` then reads and sends the position.
             return
         if (position, estimated_wait_seconds) == self.last_position:
             self.position_as_of = as_of

@@ -16,7 +16,8 @@ up to ``WAIT_FOR_CONNECTION`` seconds for one to come back (then it takes the da
 path). Nothing is checked before use: a connection that a restarted PostgreSQL closed fails its
 statement, the caller falls back, and ``trouble`` closes the other idle connections (they went
 the same way) so that the next callers open fresh ones. A connection returned broken, or not
-idle, is closed. No background task: the pool lives in its loop's callers alone, and is closed
+idle, is closed, and so is one idle for more than ``MAX_IDLE`` (a firewall or proxy may have
+dropped it silently); TCP keepalives are on (``KEEPALIVES``). No background task: the pool lives in its loop's callers alone, and is closed
 before its loop closes (``_close_with``), also when the loop's tasks were cancelled first (as
 ``asyncio.run`` does), which psycopg_pool's ``AsyncConnectionPool``, whose worker tasks its
 close awaits, cannot do (see docs/ARCHITECTURE.md, "Dependencies").
@@ -47,7 +48,25 @@ log = logging.getLogger(__name__)
 # How long a caller waits for a connection (a free one, or a new one to open) before it takes
 # the database thread's path instead (seconds).
 WAIT_FOR_CONNECTION = 2.0
+# An idle connection older than this is closed rather than reused (seconds).
+MAX_IDLE = 300.0
+# TCP keepalives on every connection (libpq's parameters, unless the database settings say
+# otherwise): a backend gone without a word is noticed in about a minute, not never.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 _POSTGRESQL = "django.db.backends.postgresql"
+
+
+class _Slot:
+    """Handed to a waiting caller instead of a connection: room for one more, kept for it."""
+
+
+_SLOT = _Slot()
+_Handed = psycopg.AsyncConnection[Any] | _Slot
 
 
 class LoopPool:
@@ -57,12 +76,13 @@ class LoopPool:
         self._kwargs = kwargs
         self._size = size
         self._timeout = timeout
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        # Connections that exist: idle, in use, or being opened.
+        # Idle connections with when each came back (the most recent last).
+        self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
+        # Connections that exist or are kept for a caller: idle, in use, being opened, or
+        # reserved for a waiting caller that will open one (``_SLOT``).
         self._count = 0
-        # Callers waiting for a connection: given one that comes back, or None when a slot
-        # freed (they open one).
-        self._waiting: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
+        # Callers waiting for a connection, in order: handed one that comes back, or a slot.
+        self._waiting: deque[asyncio.Future[_Handed]] = deque()
         self.closed = False
 
     @property
@@ -73,7 +93,8 @@ class LoopPool:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A connection for one statement (raises ``psycopg.OperationalError`` if none comes
-        within the timeout, or it cannot be opened)."""
+        within the timeout, or it cannot be opened). One that the block leaves broken, in a
+        transaction or mid-query (a cancelled statement) is closed, not reused."""
         conn = await self._take()
         try:
             yield conn
@@ -81,19 +102,26 @@ class LoopPool:
             self._give_back(conn)
 
     async def _take(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
         while True:
             if self.closed:
                 raise psycopg.OperationalError("the loop's connection pool is closed")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                conn, since = self._idle.pop()
+                if loop.time() - since <= MAX_IDLE:
+                    return conn
+                # Idle too long: a firewall or proxy may have dropped it without a word.
+                self._discard(conn)
             if self._count < self._size:
+                self._count += 1
                 return await self._open()
-            waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None] = (
-                asyncio.get_running_loop().create_future()
-            )
+            waiter: asyncio.Future[_Handed] = loop.create_future()
             self._waiting.append(waiter)
             try:
-                got = await asyncio.wait_for(asyncio.shield(waiter), self._timeout)
+                handed = await asyncio.wait_for(
+                    asyncio.shield(waiter), max(0.0, deadline - loop.time())
+                )
             except BaseException as exc:
                 self._abandon(waiter)
                 if isinstance(exc, TimeoutError):
@@ -102,30 +130,34 @@ class LoopPool:
             finally:
                 with contextlib.suppress(ValueError):
                     self._waiting.remove(waiter)
-            if got is not None:
-                return got
+            if isinstance(handed, _Slot):
+                return await self._open()
+            return handed
 
-    def _abandon(self, waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None]) -> None:
+    def _abandon(self, waiter: asyncio.Future[_Handed]) -> None:
         """A caller stops waiting (timed out, cancelled): what was handed to it meanwhile goes
-        to the next caller or back to the idle ones."""
+        to the next caller (or back to the idle ones, or the slot is freed)."""
         if not waiter.done():
             waiter.cancel()
-        elif not waiter.cancelled():
-            handed = waiter.result()
-            if handed is not None:
-                self._give_back(handed)
-            else:
-                self._hand_over(None)
+            return
+        if waiter.cancelled() or waiter.exception() is not None:
+            return
+        handed = waiter.result()
+        if isinstance(handed, _Slot):
+            self._count -= 1
+            self._free_slot()
+        else:
+            self._give_back(handed)
 
     async def _open(self) -> psycopg.AsyncConnection[Any]:
-        self._count += 1
+        """Open a connection in a slot already counted (``_count``)."""
         try:
             return await asyncio.wait_for(
                 psycopg.AsyncConnection.connect(**self._kwargs), self._timeout
             )
         except BaseException as exc:
             self._count -= 1
-            self._hand_over(None)
+            self._free_slot()
             if isinstance(exc, TimeoutError):
                 raise psycopg.OperationalError("connecting timed out") from None
             raise
@@ -138,17 +170,24 @@ class LoopPool:
             or conn.info.transaction_status != pq.TransactionStatus.IDLE
         ):
             self._discard(conn)
-            self._hand_over(None)
+            self._free_slot()
             return
         if not self._hand_over(conn):
-            self._idle.append(conn)
+            self._idle.append((conn, asyncio.get_running_loop().time()))
 
-    def _hand_over(self, conn: psycopg.AsyncConnection[Any] | None) -> bool:
-        """Give ``conn`` (or a free slot) to the first caller still waiting; whether one was."""
+    def _free_slot(self) -> None:
+        """Room for one more connection: kept for the first caller waiting, if any."""
+        if self._waiting and self._count < self._size:
+            self._count += 1
+            if not self._hand_over(_SLOT):
+                self._count -= 1
+
+    def _hand_over(self, handed: _Handed) -> bool:
+        """Give a connection (or a slot) to the first caller still waiting; whether one was."""
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(conn)
+                waiter.set_result(handed)
                 return True
         return False
 
@@ -162,21 +201,23 @@ class LoopPool:
         close the idle connections, which went the same way, so the next callers open fresh
         ones instead of drawing them one after the other."""
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             self._discard(conn)
+        for _ in idle:
+            self._free_slot()
 
     async def close(self) -> None:
         """Close the idle connections; those in use are closed when they come back."""
         self.closed = True
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             self._count -= 1
             with contextlib.suppress(Exception):
                 await conn.close()
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_exception(psycopg.OperationalError("the loop's pool closed"))
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = weakref.WeakKeyDictionary()
@@ -189,6 +230,8 @@ def _connection_kwargs() -> dict[str, Any]:
     for django_only in ("cursor_factory", "context"):
         params.pop(django_only, None)
     params["autocommit"] = True
+    for key, value in KEEPALIVES.items():
+        params.setdefault(key, value)
     return params
 
 

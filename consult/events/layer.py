@@ -118,9 +118,14 @@ layer_health = LayerHealth()
 
 
 async def layer_call(operation: Any) -> bool:
-    """Await one channel-layer operation (a coroutine); False if the layer failed it."""
+    """Await one channel-layer operation (a coroutine); False if the layer failed or refused
+    it. A send refused because the channel is full (``ChannelFull``) is the layer working, not
+    an outage: False, and the breaker hears of a success."""
     try:
         await asyncio.wait_for(operation, SEND_TIMEOUT)
+    except ChannelFull:
+        layer_health.succeeded()
+        return False
     except Exception as exc:
         layer_health.failed(exc)
         return False

@@ -350,6 +350,9 @@ async def test_two_layers_of_one_process_keep_their_groups_and_a_full_local_chan
     await other.send(theirs, {"type": "test.two"})
     with pytest.raises(ChannelFull):
         await other.send(theirs, {"type": "test.three"})
+    # Through the breaker, a full channel is a refusal by a working layer, not an outage.
+    assert await events.layer_call(other.send(theirs, {"type": "test.three"})) is False
+    assert not events.layer_health.down
     assert await asyncio.wait_for(other.receive(theirs), 5) == {"type": "test.one"}
     assert await asyncio.wait_for(other.receive(theirs), 5) == {"type": "test.two"}
     await channel_layer.group_discard("same-name", mine)

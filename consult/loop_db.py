@@ -17,10 +17,11 @@ path). Nothing is checked before use: a connection that a restarted PostgreSQL c
 statement, the caller falls back, and ``trouble`` closes the other idle connections (they went
 the same way) so that the next callers open fresh ones. A connection returned broken, or not
 idle, is closed, and so is one idle for more than ``MAX_IDLE`` (a firewall or proxy may have
-dropped it silently); TCP keepalives are on (``KEEPALIVES``). No background task: the pool lives in its loop's callers alone, and is closed
-before its loop closes (``_close_with``), also when the loop's tasks were cancelled first (as
-``asyncio.run`` does), which psycopg_pool's ``AsyncConnectionPool``, whose worker tasks its
-close awaits, cannot do (see docs/ARCHITECTURE.md, "Dependencies").
+dropped it silently); TCP keepalives are on (``KEEPALIVES``). No background task: the pool
+lives in its loop's callers alone, and is closed before its loop closes (``_close_with``),
+also when the loop's tasks were cancelled first (as ``asyncio.run`` does), which psycopg_pool's
+``AsyncConnectionPool``, whose worker tasks its close awaits, cannot do (see
+docs/ARCHITECTURE.md, "Dependencies").
 
 PostgreSQL only; on SQLite ``pool()`` is None.
 

@@ -238,7 +238,7 @@ def _connection_kwargs() -> dict[str, Any]:
 
 def pool() -> LoopPool | None:
     """This loop's pool, or None where there is none (SQLite, or ``DB_LOOP_POOL_SIZE`` 0)."""
-    size = int(settings.LOKET.get("DB_LOOP_POOL_SIZE", 0))
+    size = int(settings.LOKET["DB_LOOP_POOL_SIZE"])
     if size <= 0 or settings.DATABASES[DEFAULT_DB_ALIAS]["ENGINE"] != _POSTGRESQL:
         return None
     loop = asyncio.get_running_loop()

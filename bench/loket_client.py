@@ -118,8 +118,9 @@ async def _provision_counselor() -> str:
         "counselor",
         "--username",
         COUNSELOR_USERNAME,
-        "--password",
-        password,
+        # One argument: a password may start with "-" (token_urlsafe), which argparse would
+        # take for an option.
+        f"--password={password}",
         "--name",
         "Bench Counselor",
         "--topics",
@@ -566,7 +567,7 @@ async def counselors_provision(
 
     async def one(name: str) -> None:
         args = ["create_staff", "--role", "counselor", "--username", name]
-        args += ["--password", passwords[name], "--name", name, "--topics", ",".join(topics)]
+        args += [f"--password={passwords[name]}", "--name", name, "--topics", ",".join(topics)]
         if capacity is not None:
             args += ["--capacity", str(capacity)]
         async with gate:

@@ -34,9 +34,8 @@ from typing import Any
 import psycopg
 
 from .. import loop_db
-from ..events import publish
 from ..models import StaffProfile, TranscriptEntry
-from .transcript import _message_refusal, _one_statement, _stored_entries
+from .transcript import _message_refusal, _one_statement, _publish_stored
 
 log = logging.getLogger(__name__)
 _warned_at = -60.0
@@ -127,21 +126,19 @@ async def _store_and_publish(
     if not rows:
         return None
     try:
-        consultation, stored = _stored_entries(
+        return _publish_stored(
             rows,
             consultation_id=consultation_id,
             author_role=author_role,
             author=author,
             messages=messages,
             created_at=created_at,
+            committed=True,
         )
-        for entry in stored:
-            publish.entry_appended(consultation, entry, committed=True)
     except Exception:
         # Committed: the client's retry finds the entries, the other side reads them.
         log.exception("chat messages stored on the loop could not be published")
         return None
-    return stored
 
 
 async def _rows(conn: psycopg.AsyncConnection[Any], sql: str, params: list[Any]) -> list[Any]:

@@ -177,7 +177,7 @@ def _one_statement(
     return sql, params, created_at
 
 
-def _stored_entries(
+def _publish_stored(
     rows: list[tuple[Any, ...]],
     *,
     consultation_id: int,
@@ -185,9 +185,11 @@ def _stored_entries(
     author: StaffProfile | None,
     messages: list[tuple[str, str]],
     created_at: datetime,
-) -> tuple[Consultation, list[TranscriptEntry]]:
-    """The consultation (the columns the statement returned) and the entries it stored, as
-    models, from the one statement's rows (one per message, in ``seq`` order)."""
+    committed: bool,
+) -> list[TranscriptEntry]:
+    """The entries the one statement stored, as models, from its rows (one per message, in
+    ``seq`` order), each published in that order (``committed``: sent now, the statement has
+    committed; see ``publish.entry_appended``)."""
     _, _, public_id, status, counselor_id, last_seq = rows[0]
     consultation = Consultation.from_db(
         DEFAULT_DB_ALIAS,
@@ -218,7 +220,9 @@ def _stored_entries(
         entry._state.adding = False
         entry._state.db = DEFAULT_DB_ALIAS
         stored.append(entry)
-    return consultation, stored
+    for entry in stored:
+        publish.entry_appended(consultation, entry, committed=committed)
+    return stored
 
 
 def _append_in_one_statement(
@@ -256,18 +260,16 @@ def _append_in_one_statement(
         rows = cursor.fetchall()
     if not rows:
         return None
-    consultation, stored = _stored_entries(
+    # Committed already (autocommit): publishing now is publishing after commit.
+    return _publish_stored(
         rows,
         consultation_id=consultation_id,
         author_role=author_role,
         author=author,
         messages=messages,
         created_at=created_at,
+        committed=False,
     )
-    # Committed already (autocommit): publishing now is publishing after commit.
-    for entry in stored:
-        publish.entry_appended(consultation, entry)
-    return stored
 
 
 def _may_write(

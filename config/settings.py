@@ -244,8 +244,11 @@ LOKET: dict[str, Any] = {
     "AUTH_TIMEOUT": env_int("LOKET_AUTH_TIMEOUT", 10, minimum=1),
     "MAX_TEXT": 4000,
     # A full garbage collection that holds a serving process this long or longer is logged
-    # (consult/runtime.py); 0: never.
+    # (consult/collector.py); 0: never.
     "GC_LOG_MS": env_int("LOKET_GC_LOG_MS", 250, minimum=0),
+    # A serving process runs no automatic full garbage collection, but one of its own every
+    # GC_FULL_S seconds (0: Python's own rules) (consult/collector.py).
+    "GC_FULL_S": env_int("LOKET_GC_FULL_S", 3600, minimum=0),
     # PostgreSQL connections per process for the chat append on the event loop
     # (consult/loop_db.py); 0: every message goes through the database thread.
     "DB_LOOP_POOL_SIZE": env_int("LOKET_DB_LOOP_POOL_SIZE", 4, minimum=0),

@@ -26,12 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import os
 import socket
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +39,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from .collector import Collector, watch_full_collections
 from .events import loop as events_loop
 from .events import sender as events_sender
 from .services.presence import connection_close, process_beat
@@ -205,34 +204,10 @@ def _reactor_running(reactor: Any, ready_message: str) -> None:
         return defer.Deferred.fromFuture(asyncio.ensure_future(_before_shutdown()))
 
     reactor.addSystemEventTrigger("before", "shutdown", close_checks)
-    _watch_full_collections(settings.LOKET["GC_LOG_MS"] / 1000)
+    watch_full_collections(settings.LOKET["GC_LOG_MS"] / 1000)
+    Collector(full_every=settings.LOKET["GC_FULL_S"]).start(reactor.callLater)
     if settings.LOKET["RUN_RUNTIME"]:
         reactor.callLater(0, ensure_started)
-
-
-def _watch_full_collections(threshold: float) -> None:
-    """Log every full (generation 2) garbage collection that holds the process ``threshold``
-    seconds or more (0: none): while it runs no socket of the process is served, and with many
-    thousand connections it is the one pause no profile of the request path shows."""
-    if threshold <= 0:
-        return
-    started = [0.0]
-
-    def watch(phase: str, info: dict[str, int]) -> None:
-        if info.get("generation") != 2:
-            return
-        if phase == "start":
-            started[0] = time.perf_counter()
-            return
-        held = time.perf_counter() - started[0]
-        if held >= threshold:
-            log.warning(
-                "a full garbage collection held the process for %.0f ms (%d objects freed)",
-                held * 1000,
-                info.get("collected", 0),
-            )
-
-    gc.callbacks.append(watch)
 
 
 async def _before_shutdown() -> None:

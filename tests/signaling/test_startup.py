@@ -4,6 +4,7 @@ are registered by the serving process (Daphne's reactor, or ASGI lifespan), neve
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from channels.testing import ApplicationCommunicator
 
 from config.asgi import application
 from consult import runtime
+from consult.collector import NEVER
 from tests.support.applicants import join
 from tests.support.sockets import applicant_ws
 from tests.support.staff import make_topic
@@ -71,9 +73,10 @@ def test_under_daphne_start_up_waits_for_the_reactor_and_registers_once(
     capsys: pytest.CaptureFixture[str],
     run_runtime: bool,
 ) -> None:
-    settings.LOKET = {**settings.LOKET, "RUN_RUNTIME": run_runtime}
+    settings.LOKET = {**settings.LOKET, "RUN_RUNTIME": run_runtime, "GC_FULL_S": 45}
     reactor = _Reactor()
     monkeypatch.setitem(sys.modules, "twisted.internet.reactor", reactor)
+    callbacks, threshold = list(gc.callbacks), gc.get_threshold()
     runtime.serve(ready_message="Loket is ready")
     runtime.serve(ready_message="Loket is ready")
     assert len(reactor.when_running) == 1
@@ -82,7 +85,14 @@ def test_under_daphne_start_up_waits_for_the_reactor_and_registers_once(
     fn(*args)
     assert capsys.readouterr().out == "Loket is ready\n"
     assert [(phase, event) for phase, event, _ in reactor.triggers] == [("before", "shutdown")]
-    assert reactor.later == ([(0, runtime.ensure_started)] if run_runtime else [])
+    try:
+        # No automatic full collection; one every GC_FULL_S (consult/collector.py).
+        assert gc.get_threshold()[2] == NEVER
+        assert sorted(delay for delay, _ in reactor.later) == ([0, 45] if run_runtime else [45])
+        assert ((0, runtime.ensure_started) in reactor.later) == run_runtime
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks[:] = callbacks
 
 
 async def test_asgi_lifespan_starts_and_stops_the_background_loop(

@@ -855,6 +855,12 @@ async def _run(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(120):
                 await p.wait()
+    if args.linger:
+        # The sockets are closed: what the server's scheduled full collection frees now
+        # (LOKET_GC_FULL_S shorter than this) is what their closed connections left for it.
+        print(f"  sockets closed; the servers run {args.linger:g} s more", flush=True)
+        await asyncio.sleep(args.linger)
+    out["collector"] = [_collector_log(logs / f"loket-{i}.log") for i in range(len(pids))]
 
     pong_run: dict[int, int] = {}
     open_time: dict[int, int] = {}
@@ -917,6 +923,23 @@ async def _run(
     return out
 
 
+_FULL = re.compile(r"full garbage collection held the process for (\d+) ms \((\d+) objects")
+_SCHEDULED = re.compile(r"the scheduled full collection freed (\d+) objects in (\d+) ms")
+
+
+def _collector_log(path: Path) -> dict[str, Any]:
+    """What a server logged of its garbage collector (consult/collector.py): the automatic full
+    collections that held it LOKET_GC_LOG_MS or more, and each scheduled one."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    full = [(int(ms), int(freed)) for ms, freed in _FULL.findall(text)]
+    return {
+        "full_collections_logged": len(full),
+        "full_ms_total": sum(ms for ms, _ in full),
+        "full_ms_max": max((ms for ms, _ in full), default=0),
+        "scheduled": [{"freed": int(f), "ms": int(ms)} for f, ms in _SCHEDULED.findall(text)],
+    }
+
+
 def _print(result: dict[str, Any]) -> None:
     for key, value in result.items():
         print(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
@@ -929,6 +952,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--minutes 0.1..{MAX_MINUTES}, --workers 0..{MAX_WORKERS}")
     if not 10 <= args.per_topic <= 10_000 or not 1 <= args.counselors <= 20:
         raise SystemExit("--per-topic 10..10000, --counselors 1..20")
+    if not 0 <= args.linger <= 3600:
+        raise SystemExit("--linger 0..3600")
     _raise_nofile()
     signal.signal(signal.SIGTERM, relay._sigterm)  # unwind: the servers are stopped
     loket_env = {
@@ -1028,6 +1053,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", relay.DEFAULT_REDIS_URL))
     p.add_argument(
         "--database-url", default=os.environ.get("DATABASE_URL", relay.DEFAULT_DATABASE_URL)
+    )
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="s the servers run on after the sockets closed, for their scheduled full garbage "
+        "collection to show what the closed connections left (0)",
     )
     p.add_argument("--json", help="also write the results to this file")
 

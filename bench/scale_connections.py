@@ -858,7 +858,7 @@ async def _run(
     if args.linger:
         # The sockets are closed: what the server's scheduled full collection frees now
         # (LOKET_GC_FULL_S shorter than this) is what their closed connections left for it.
-        print(f"  sockets closed; the servers run {args.linger:g} s more", flush=True)
+        print(f"  applicant sockets closed; the servers run {args.linger:g} s more", flush=True)
         await asyncio.sleep(args.linger)
     out["collector"] = [_collector_log(logs / f"loket-{i}.log") for i in range(len(pids))]
 

@@ -1,32 +1,40 @@
-"""The garbage collector of a serving process: no full collection while it serves, one on a
-schedule.
+"""The garbage collector of a serving Daphne process: no automatic full collection while it
+serves, one on a schedule.
 
 CPython's cyclic collector walks every tracked object of the generations it collects, holding
-the interpreter meanwhile: no socket of the process is served, no thread runs. Young
-collections (generations 0 and 1) walk only what is new; a full one (generation 2) walks
-everything. A process holding 10,000 WebSockets holds millions of objects that live as long as
-their socket (Daphne's, Twisted's, autobahn's and Channels' state of each connection, about
-50 KB of it), and Python's rule (a full collection once the objects promoted since the last one
-reach a quarter of those that survived it) started one every 7 to 25 s there, each holding the
-process 2 to 4 s and freeing almost nothing (docs/BENCHMARKS.md, "Connections at scale").
-Freezing what survived every minute (``gc.freeze``) was measured too, and is not enough: each
-socket's ping cycle replaces objects that live about 20 s, so a quarter of the shrunken
-unfrozen set was promoted again within 5 s and a full collection of 250 to 470 ms followed.
+the interpreter meanwhile: no socket of the process is served, no other thread runs Python
+code. Young collections (generations 0 and 1) walk only what is new; a full one (generation 2)
+walks everything. A process holding 10,000 WebSockets holds millions of objects that live as
+long as their socket (Daphne's, Twisted's, autobahn's and Channels' state of each connection,
+about 50 KB of it), and Python's rule (a full collection once the objects promoted since the
+last one reach a quarter of those that survived it) started one every 14 s on average there,
+1.3 s each (up to 1.8 s; 2 to 4 s every 7 to 25 s at 20,000 over two processes), freeing almost
+nothing (docs/BENCHMARKS.md, "Connections at scale"). Freezing what survived every minute
+(``gc.freeze``) was measured too, and is not enough: each socket's ping cycle replaces objects
+that live about 20 s, so a quarter of the shrunken unfrozen set was promoted again within 5 s
+and a full collection of 250 to 470 ms followed.
 
 So a serving process switches Python's automatic full collections off (the generation-2
 threshold at its maximum: young collections run as before and still free young cycles;
 reference counting still frees everything released) and runs one full collection itself every
-``LOKET_GC_FULL_S`` seconds, which frees the cycles that reached the old generation meanwhile
-(closing a connection leaves about 50 objects in cycles of Twisted's and Daphne's, measured) and
-logs what it freed and how long it held the process. What the schedule trades: that one pause
-(about 2 s at 10,000 sockets, once an hour by default) against one of seconds every few seconds,
-and at most an hour's closed connections kept until it runs.
+``LOKET_GC_FULL_S`` seconds (the first after a random 0.5 to 1.5 of that, so processes started
+together do not pause together), which frees the cycles that reached the old generation
+meanwhile (closing a connection leaves 53 objects in cycles, nearly all Twisted's, autobahn's
+and Daphne's, measured) and logs what it freed and how long it held the process. What the
+schedule trades: that one pause (1.9 s at 10,000 sockets, once an hour by default) against one
+of 1 to 2 s every 14 s, and up to an hour's closed connections kept until it runs.
+
+Where the threshold does not take (CPython 3.14.0 to 3.14.4, whose incremental collector ignores
+it, and free-threaded builds, whose every collection is full), the process says so and leaves
+Python's rules alone.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import random
+import sysconfig
 import time
 from typing import Any
 
@@ -95,11 +103,18 @@ class Collector:
 
     def start(self, call_later: Any) -> None:
         """Switch the automatic full collections off and collect every ``full_every`` seconds
-        through ``call_later(delay, fn)``."""
+        through ``call_later(delay, fn)``, the first after a random 0.5 to 1.5 of it."""
         if not self.enabled:
             return
-        young, middle, _ = gc.get_threshold()
+        young, middle, old = gc.get_threshold()
         gc.set_threshold(young, middle, NEVER)
+        if gc.get_threshold()[2] != NEVER or sysconfig.get_config_var("Py_GIL_DISABLED"):
+            gc.set_threshold(young, middle, old)
+            log.warning(
+                "garbage collector: this Python's collector does not take the generation-2 "
+                "threshold; left to Python's rules (LOKET_GC_FULL_S has no effect here)"
+            )
+            return
         log.info(
             "garbage collector: automatic full collections off; one every %g s", self.full_every
         )
@@ -110,4 +125,4 @@ class Collector:
             finally:
                 call_later(self.full_every, turn)
 
-        call_later(self.full_every, turn)
+        call_later(self.full_every * random.uniform(0.5, 1.5), turn)  # noqa: S311 (a jitter)

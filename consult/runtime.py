@@ -4,7 +4,9 @@
 to serve it. Under Daphne (Twisted's asyncio reactor; Daphne sends no ASGI lifespan events) it
 waits until the reactor runs, then starts the background loop (``LOKET_RUNTIME``) on the serving
 event loop, closes the pre-call checks before shutdown, and prints ``LOKET_READY_MESSAGE``. A
-server that sends ASGI lifespan events gets the same from ``lifespan`` (signaling/routing.py).
+server that sends ASGI lifespan events gets the same from ``lifespan`` (signaling/routing.py),
+except the garbage collector's schedule and log (``consult.collector``), which only a Daphne
+process gets (under Daphne's reactor).
 A process that imports the application without serving it (a unit test, a ``manage.py``
 command) runs no reactor and gets no lifespan event, so it starts nothing.
 

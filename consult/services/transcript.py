@@ -260,7 +260,8 @@ def _append_in_one_statement(
         rows = cursor.fetchall()
     if not rows:
         return None
-    # Committed already (autocommit): publishing now is publishing after commit.
+    # Committed already (autocommit): the on-commit hook that committed=False asks for runs at
+    # once, so this is publishing after commit.
     return _publish_stored(
         rows,
         consultation_id=consultation_id,

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .collector import Collector, watch_full_collections
 from .events import loop as events_loop
@@ -122,6 +122,13 @@ async def _in(executor: ThreadPoolExecutor, func: Callable[[], T]) -> T:
     return await sync_to_async(func, thread_sensitive=False, executor=executor)()
 
 
+def _retire(executor: ThreadPoolExecutor) -> None:
+    """End a loop's own thread, which closes its database connection first (else a persistent
+    one is left open, idle on the server, until something collects it)."""
+    executor.submit(connections.close_all)
+    executor.shutdown(wait=False)
+
+
 async def _beat_loop() -> None:
     every = max(0.5, settings.LOKET["CONNECTION_LEASE"] / 3)
     # A thread of its own: in Channels' database thread a beat queued behind a reconnect
@@ -139,7 +146,7 @@ async def _beat_loop() -> None:
                     log.exception("heartbeat failed; retrying")
             await asyncio.sleep(every)
     finally:
-        executor.shutdown(wait=False)
+        _retire(executor)
 
 
 async def _sweep_loop() -> None:
@@ -161,7 +168,7 @@ async def _sweep_loop() -> None:
                 log.exception("background sweep failed; retrying")
             await asyncio.sleep(every)
     finally:
-        executor.shutdown(wait=False)
+        _retire(executor)
 
 
 def ensure_started() -> None:

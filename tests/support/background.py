@@ -1,15 +1,23 @@
 """``background_reads_settled`` (autouse): a test's database is emptied only once no background
 read of the process (the queue coalescer's, the marks poller's) is still running, since such a
 read beside the emptying TRUNCATE can deadlock with it (PostgreSQL then aborts the TRUNCATE and
-the next test starts on the last one's rows)."""
+the next test starts on the last one's rows).
+
+``background_connections_closed`` (autouse, once per run): the threads of the process's own that
+outlive a test (the marks poller's, the last loop's queue coalescer) close their database
+connections before the test databases are dropped (PostgreSQL refuses to drop a database
+someone is connected to: the run's PytestWarning "is being accessed by other users")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
+from consult.events import queue_fanout
 from consult.events.loop import background_idle
+from signaling import bridge
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +26,13 @@ def background_reads_settled() -> Iterator[None]:
     # teardown runs before its flush.
     yield
     assert background_idle(10), "a background database read still runs 10 s after the test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_connections_closed(django_db_setup: None) -> Iterator[None]:
+    # Torn down before django_db_setup, which it depends on, drops the databases.
+    yield
+    bridge._marks_thread.submit(connections.close_all).result(timeout=10)
+    coalescer = queue_fanout._coalescer
+    if coalescer is not None:
+        coalescer.executor.submit(connections.close_all).result(timeout=10)

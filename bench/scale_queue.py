@@ -36,6 +36,9 @@ Measured, in this order:
   from the first end until then.
 * ``offer``: ``--offers`` times, the first topic's counselor ends a chat (capacity freed); time
   until the offer frame of the next waiting consultation arrives at the counselor; it accepts it.
+* ``harness_lag`` per phase: how late the harness's own loop woke a 5 ms sleep (p50/p99/max),
+  which is how long a frame that had arrived could wait before the harness read and timed it:
+  the client's share of a latency, when it is busy reading the other sockets' frames.
 * ``served``: at the end, from the database: no topic has a waiting consultation while its
   counselor has a free place.
 
@@ -786,6 +789,7 @@ class Run:
             await staff.answered(end, "consultation.end")
             await staff.accept(cid)
         self.results["offer"] = summary_ms(samples)
+        self.results["offer_samples_ms"] = [round(x / 1e6, 1) for x in samples]
 
     async def served(self) -> None:
         idle = await self.in_db(idle_capacity_with_waiting, self.seeded.topic_ids, self.p.capacity)
@@ -818,8 +822,35 @@ def _close_db() -> None:
     connections.close_all()
 
 
+# How often the harness's own event loop is sampled for lag (``LoopLag``).
+LAG_TICK_S = 0.005
+
+
+class LoopLag:
+    """How late the harness's own loop wakes a task asking to sleep ``LAG_TICK_S``: the time a
+    frame that has arrived may wait before the harness reads it (and timestamps it), because
+    the harness is busy with the other sockets' frames. Reported per phase (``harness_lag``):
+    a figure of the client, not of the server."""
+
+    def __init__(self) -> None:
+        self.samples: list[int] = []
+
+    async def run(self) -> None:
+        while True:
+            start = _now()
+            await asyncio.sleep(LAG_TICK_S)
+            self.samples.append(max(0, _now() - start - int(LAG_TICK_S * 1e9)))
+
+    def take(self) -> list[int]:
+        samples, self.samples = self.samples, []
+        return samples
+
+
 async def drive(p: Params, seeded: Seeded, base_url: str, server_pid: int) -> dict[str, Any]:
     run = Run(p, seeded, base_url, server_pid)
+    lag = LoopLag()
+    lag_task = asyncio.create_task(lag.run())
+    run.results["harness_lag"] = {}
     try:
         phases: list[tuple[str, Callable[[], Any]]] = [
             ("setup", run.setup),
@@ -835,12 +866,16 @@ async def drive(p: Params, seeded: Seeded, base_url: str, server_pid: int) -> di
         for name, phase in phases:
             t0 = time.monotonic()
             known = set(run.results)
+            lag.take()
             await phase()
+            run.results["harness_lag"][name] = summary_ms(lag.take())
             run.check_errors()
             shown = {k: v for k, v in run.results.items() if k not in known}
+            shown["harness_lag"] = run.results["harness_lag"][name]
             print(f"  [{name}] {time.monotonic() - t0:.1f}s {shown}", flush=True)
         return run.results
     finally:
+        lag_task.cancel()
         await run.close()
 
 

@@ -3,16 +3,18 @@ read of the process (the queue coalescer's, the marks poller's) is still running
 read beside the emptying TRUNCATE can deadlock with it (PostgreSQL then aborts the TRUNCATE and
 the next test starts on the last one's rows).
 
-``background_connections_closed`` (autouse, once per run): the threads of the process's own that
-outlive a test (the marks poller's, the last loop's queue coalescer) close their database
-connections before the test databases are dropped (PostgreSQL refuses to drop a database
-someone is connected to: the run's PytestWarning "is being accessed by other users")."""
+``background_connections_closed`` (autouse, once per run): the threads that outlive a test (the
+marks poller's, the last loop's queue coalescer, asgiref's one thread for ``sync_to_async`` in an
+async test) close their database connections before the test databases are dropped (PostgreSQL
+refuses to drop a database someone is connected to: the run's PytestWarning "is being accessed
+by other users")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.db import connections
 
 from consult.events import queue_fanout
@@ -33,6 +35,7 @@ def background_connections_closed(django_db_setup: None) -> Iterator[None]:
     # Torn down before django_db_setup, which it depends on, drops the databases.
     yield
     bridge._marks_thread.submit(connections.close_all).result(timeout=10)
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
     coalescer = queue_fanout._coalescer
     if coalescer is not None:
         coalescer.executor.submit(connections.close_all).result(timeout=10)

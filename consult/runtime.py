@@ -125,7 +125,8 @@ async def _in(executor: ThreadPoolExecutor, func: Callable[[], T]) -> T:
 def _retire(executor: ThreadPoolExecutor) -> None:
     """End a loop's own thread, which closes its database connection first (else a persistent
     one is left open, idle on the server, until something collects it)."""
-    executor.submit(connections.close_all)
+    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down
+        executor.submit(connections.close_all)
     executor.shutdown(wait=False)
 
 

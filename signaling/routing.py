@@ -16,7 +16,8 @@ from .origin import SiteOriginValidator
 
 # Only the staff socket carries a Django session (the login cookie): the applicant's is
 # authenticated by its consultation token in its first frame and never reads a staff session,
-# nor pays the session wrapper on every frame it is sent (15 % of a queue fan-out's CPU).
+# nor pays the session wrapper on every frame it is sent (about 15 % of the loop's time in a
+# queue fan-out).
 websocket_urlpatterns = [
     path("ws/applicant/", ApplicantConsumer.as_asgi()),
     path("ws/staff/", AuthMiddlewareStack(StaffConsumer.as_asgi())),

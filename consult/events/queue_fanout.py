@@ -47,10 +47,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The longest a placing message's fan-out holds the loop between two yields. Each chunk is paid
-# once per loop iteration by every other task, and an offer or a chat message needs several
-# iterations (the channel layer's send, its receive, the consumer's send): 200 pushes a chunk
-# (17 to 30 ms at 10,000 connected) made the offer p50 142 ms and its p99 930 ms.
+# The longest a placing message's fan-out holds the loop between two yields (it was 200 pushes,
+# 17 to 30 ms at 10,000 connected). Every other task pays one such hold per loop iteration.
+# With 10,000 connected an offer still waits longer than this (docs/BENCHMARKS.md, sixth slice).
 SLICE_SECONDS = 0.002
 # How often the listener re-joins its placing groups (a restarted Redis forgot them; the layer
 # also expires a group membership after a day).

@@ -12,7 +12,8 @@ Two halves, one per direction (docs/ARCHITECTURE.md, "Queue position and wait es
   applicants of a topic it is in the topic's placing group, receives one placing message per
   published change (the ids by mode, the figures of the estimate), and tells each local waiting
   applicant its position: a dictionary look-up and a little arithmetic each, yielding to the
-  loop every ``SLICE_SECONDS`` (2 ms) so offers and chat are not held behind a large fan-out.
+  loop after every ``SLICE_SECONDS`` (2 ms) of it, which bounds each hold of the loop (at
+  10,000 connected an offer still waits longer: docs/BENCHMARKS.md, sixth slice).
 
 The reading and the publishing themselves are the caller's (``QueueReads``), so this module
 imports neither the selectors nor ``publish``: the channel layer, the serving loop, the group

@@ -23,5 +23,11 @@ from consult import runtime
 from signaling.routing import build_application
 
 application = build_application(django_asgi_app)
+if "daphne.cli" in sys.modules:
+    # Started by the ``daphne`` command, which builds its server after loading this module:
+    # Loket's, whose periodic checks do not walk every connection at once.
+    from signaling.daphne_server import install
+
+    install()
 # Process start-up (sweeper, pre-call shutdown hook), once the server runs: consult/runtime.py.
 runtime.serve(ready_message=settings.LOKET["READY_MESSAGE"])

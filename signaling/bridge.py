@@ -97,6 +97,14 @@ def consultation_state(*, consultation_id: int, for_staff: bool) -> Consultation
     return consultations.consultation_state(consultation_id=consultation_id, for_staff=for_staff)
 
 
+def held_as_published(*, counselor_id: int | None, status: str, staff_id: int) -> bool:
+    """Whether a published state frame says this counselor held the consultation when its
+    change committed (the domain's rule, applied to the frame's values: no query)."""
+    return consultations.consultation_is_held(
+        counselor_id=counselor_id, status=status, staff_id=staff_id
+    )
+
+
 @database_sync_to_async
 def consultation_held_by(*, staff_id: int, consultation_id: int) -> tuple[bool, int]:
     return consultations.consultation_held_by(staff_id=staff_id, consultation_id=consultation_id)

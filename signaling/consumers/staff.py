@@ -15,6 +15,9 @@ from ..marks import board
 from ..session_guard import SessionGuard
 from .base import BaseConsumer
 
+# State versions remembered per connection, at most (``StaffConsumer._saw_version``).
+VERSIONS_KEPT = 2000
+
 
 def _without_as_of(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in snapshot.items() if k != "as_of"}
@@ -57,6 +60,8 @@ class StaffConsumer(BaseConsumer):
         # What this connection last sent, so a resync sends only what changed.
         self.status_sent: str | None = self.staff.status if self.staff.is_counselor else None
         self.snapshots_sent: dict[str, dict[str, Any]] = {}
+        # Consultation -> the highest state version handled by ``on_state``.
+        self.versions_seen: dict[int, int] = {}
         self.board_sent: Board | None = None
         if self.staff.is_counselor:
             await self.join(groups.group_staff(self.staff.pk))
@@ -136,6 +141,8 @@ class StaffConsumer(BaseConsumer):
     async def resend_state(self, consultation_id: int) -> None:
         """The consultation's state as the database has it now, as if it had been published."""
         state = await bridge.consultation_state(consultation_id=consultation_id, for_staff=True)
+        # The database's word now: applied even at a version already seen in a frame.
+        self.versions_seen.pop(consultation_id, None)
         await self.on_state(consultation_id, Outgoing.of(state))
 
     async def resync_queues(self) -> None:
@@ -189,34 +196,57 @@ class StaffConsumer(BaseConsumer):
         await self.send_outgoing(frame)
 
     async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
+        """A consultation's state changed. Whether it concerns this counselor is read from the
+        frame itself (its ``counselor_id`` and ``status`` as of the commit that published it),
+        so the state, and above all a new offer, reaches the console without waiting for the
+        database thread. The database is asked only before following a consultation this
+        connection does not follow yet (its group, its transcript and notes), so a frame that
+        was overtaken never opens a consultation to someone who no longer holds it."""
         if self.role == "supervisor":
             await self.send_outgoing(frame)
             return
         state = frame.data
-        held, topic_id = await bridge.consultation_held_by(
+        version = int(state.get("version", 0))
+        seen = self.versions_seen.get(consultation_id)
+        if seen is not None and version <= seen:
+            # Older than a state already handled here (frames of one consultation published by
+            # two processes may arrive out of order).
+            return
+        self._saw_version(consultation_id, version)
+        held = bridge.held_as_published(
+            counselor_id=state.get("counselor_id"), status=state["status"], staff_id=self.staff.pk
+        )
+        followed = self.followed.get(consultation_id)
+        if followed is not None:
+            followed.status = state["status"]
+            followed.version = max(followed.version, version)
+            await self.send_outgoing(frame)
+            if not held:
+                await self.stop_following(consultation_id)
+            return
+        if not held:
+            return
+        # New to this connection (offered or transferred to this counselor): the console shows
+        # it now; everything else of it once the database confirms it is still held.
+        await self.send_outgoing(frame)
+        still_held, topic_id = await bridge.consultation_held_by(
             staff_id=self.staff.pk, consultation_id=consultation_id
         )
-        if held:
-            followed = self.followed.get(consultation_id)
-            if followed is None:
-                followed = await self.start_following(
-                    consultation_id,
-                    state["consultation_id"],
-                    topic_id,
-                    state["status"],
-                    int(state.get("version", 0)),
-                )
-                await self.send_outgoing(frame)
-                # New to this connection: it has nothing of it yet, so everything is sent.
-                await self.resume_from(consultation_id, 0)
-                await self.send_notes(consultation_id)
-                return
-            followed.status = state["status"]
-            followed.version = max(followed.version, int(state.get("version", 0)))
-            await self.send_outgoing(frame)
-        elif consultation_id in self.followed:
-            await self.send_outgoing(frame)
-            await self.stop_following(consultation_id)
+        if not still_held or consultation_id in self.followed:
+            return
+        await self.start_following(
+            consultation_id, state["consultation_id"], topic_id, state["status"], version
+        )
+        # New to this connection: it has nothing of it yet, so everything is sent.
+        await self.resume_from(consultation_id, 0)
+        await self.send_notes(consultation_id)
+
+    def _saw_version(self, consultation_id: int, version: int) -> None:
+        self.versions_seen[consultation_id] = version
+        if len(self.versions_seen) > VERSIONS_KEPT:
+            # The oldest half forgotten (a counselor sees a few hundred consultations a day).
+            for stale in list(self.versions_seen)[: VERSIONS_KEPT // 2]:
+                del self.versions_seen[stale]
 
     async def on_counselor_status(self, frame: Outgoing) -> None:
         if self.role == "supervisor":

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
-from consult.models import TranscriptEntry
+from consult.events import groups, publish
+from consult.events.frames import ConsultationState, Outgoing
+from consult.models import Consultation, TranscriptEntry
 from tests.support.applicants import join
 from tests.support.sockets import Ws, accepted, applicant_ws, drain, queues_settled, staff_ws
 from tests.support.staff import make_staff, make_topic
@@ -50,6 +53,7 @@ async def _scene() -> dict[str, Any]:
         "applicant": applicant,
         "counselor": counselor,
         "outsiders": outsiders,
+        "citra_id": citra.pk,
     }
 
 
@@ -144,4 +148,56 @@ async def test_outsiders_get_no_history_when_they_resume_someone_elses_consultat
     await _nobody(scene["outsiders"])
     count = await sync_to_async(TranscriptEntry.objects.filter(consultation__public_id=cid).count)()
     assert count == 2
+    await _close(scene)
+
+
+def _staff_state(public_id: str) -> tuple[int, ConsultationState]:
+    consultation = Consultation.objects.select_related("topic", "counselor").get(
+        public_id=public_id
+    )
+    return consultation.pk, ConsultationState.of(consultation, for_staff=True)
+
+
+async def _to_staff(staff_id: int, internal: int, state: ConsultationState) -> None:
+    """A state frame on a counselor's staff group, as a publisher sends it."""
+    message = publish.layer_message(
+        Outgoing.of(state), consultation_id=internal, audience=groups.AUDIENCE_STAFF
+    )
+    await get_channel_layer().group_send(groups.group_staff(staff_id), message)
+
+
+async def test_an_overtaken_offer_frame_opens_nothing_to_the_counselor_it_named() -> None:
+    # A counselor's connection decides from a state frame's own values whether it concerns
+    # them, and asks the database only before following. Sari holds Ani's consultation; Citra's
+    # connection gets frames that once offered it to her.
+    scene = await _scene()
+    cid, applicant, counselor = scene["cid"], scene["applicant"], scene["counselor"]
+    citra = scene["outsiders"][1]
+    internal, now = await sync_to_async(_staff_state)(cid)
+    offered_to_citra = now.model_copy(
+        update={"status": "offered", "counselor_id": scene["citra_id"], "counselor_name": None}
+    )
+    # Out of order: the newer state first (not hers), then the older offer: dropped.
+    newer = now.model_copy(update={"version": now.version + 2})
+    await _to_staff(scene["citra_id"], internal, newer)
+    await _to_staff(
+        scene["citra_id"],
+        internal,
+        offered_to_citra.model_copy(update={"version": now.version + 1}),
+    )
+    assert await citra.nothing(0.5)
+    # An offer whose successor never reached her (the layer dropped it): the console shows it,
+    # the database then says it is not hers, and nothing of the consultation follows.
+    await _to_staff(
+        scene["citra_id"],
+        internal,
+        offered_to_citra.model_copy(update={"version": now.version + 3}),
+    )
+    shown = await citra.recv_until("consultation.state", consultation_id=cid)
+    assert shown["status"] == "offered"
+    await applicant.send(id="m1", type="chat.send", client_msg_id="a1", text="Rahasia")
+    await counselor.recv_until("entry", text="Rahasia")
+    assert await citra.nothing(0.5)
+    await citra.send(id="r", type="resume", consultation_id=cid, last_seq=0)
+    assert (await citra.recv())["code"] == "forbidden"
     await _close(scene)

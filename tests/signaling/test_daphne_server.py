@@ -20,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.servers import ROOT, free_port
+from tests.support.servers import ROOT, free_port, process_env
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -136,3 +136,29 @@ async def test_the_timeout_sweep_still_closes_websockets_past_their_lifetime(
         while True:
             await asyncio.wait_for(ws.recv(), 15)
     assert 5.5 <= time.monotonic() - opened <= 12
+
+
+@pytest.mark.parametrize("under_daphne", [True, False])
+def test_config_asgi_installs_it_only_for_the_daphne_command(
+    tmp_path: Path, under_daphne: bool
+) -> None:
+    # The daphne command has imported daphne.cli before it loads config.asgi; anything else
+    # importing the application (a test, a management command) does not import Loket's server
+    # module (which imports Daphne's server, and with it installs Twisted's asyncio reactor).
+    script = "\n".join(
+        [
+            "import sys",
+            "import daphne.cli" if under_daphne else "",
+            "import config.asgi",
+            "cli = sys.modules.get('daphne.cli')",
+            "print(cli.CommandLineInterface.server_class.__name__ if cli else 'no daphne',",
+            "      'signaling.daphne_server' in sys.modules)",
+        ]
+    )
+    env = process_env(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    expected = "LoketServer True" if under_daphne else "no daphne False"
+    assert done.stdout.decode().split("\n")[-2] == expected

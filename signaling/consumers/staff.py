@@ -62,6 +62,8 @@ class StaffConsumer(BaseConsumer):
         self.snapshots_sent: dict[str, dict[str, Any]] = {}
         # Consultation -> the highest state version handled by ``on_state``.
         self.versions_seen: dict[int, int] = {}
+        # Offers shown that the database did not confirm (``on_state``).
+        self.shown_unfollowed: set[int] = set()
         self.board_sent: Board | None = None
         if self.staff.is_counselor:
             await self.join(groups.group_staff(self.staff.pk))
@@ -225,6 +227,11 @@ class StaffConsumer(BaseConsumer):
                 await self.stop_following(consultation_id)
             return
         if not held:
+            if consultation_id in self.shown_unfollowed:
+                # An offer shown here that the database did not confirm (it had moved on
+                # meanwhile): this newer state takes it off the console.
+                self.shown_unfollowed.discard(consultation_id)
+                await self.send_outgoing(frame)
             return
         # New to this connection (offered or transferred to this counselor): the console shows
         # it now; everything else of it once the database confirms it is still held.
@@ -232,8 +239,15 @@ class StaffConsumer(BaseConsumer):
         still_held, topic_id = await bridge.consultation_held_by(
             staff_id=self.staff.pk, consultation_id=consultation_id
         )
-        if not still_held or consultation_id in self.followed:
+        if consultation_id in self.followed:
             return
+        if not still_held:
+            # Moved on since this frame (declined in another tab, abandoned, handed on): its
+            # newer state is on its way here, and is forwarded (above) to take the offer back.
+            self.shown_unfollowed.add(consultation_id)
+            return
+        self.shown_unfollowed.discard(consultation_id)
+        # As of this frame: the states after it (if any) are on their way and applied in turn.
         await self.start_following(
             consultation_id, state["consultation_id"], topic_id, state["status"], version
         )

@@ -200,4 +200,16 @@ async def test_an_overtaken_offer_frame_opens_nothing_to_the_counselor_it_named(
     assert await citra.nothing(0.5)
     await citra.send(id="r", type="resume", consultation_id=cid, last_seq=0)
     assert (await citra.recv())["code"] == "forbidden"
+    # The newer state that took it from her (here: back in the queue) takes it off her console,
+    # once; later states of someone else's consultation are not hers to see.
+    back = now.model_copy(
+        update={"status": "waiting", "counselor_id": None, "version": now.version + 4}
+    )
+    await _to_staff(scene["citra_id"], internal, back)
+    taken = await citra.recv_until("consultation.state", consultation_id=cid)
+    assert (taken["status"], taken["version"]) == ("waiting", now.version + 4)
+    await _to_staff(
+        scene["citra_id"], internal, back.model_copy(update={"version": now.version + 5})
+    )
+    assert await citra.nothing(0.5)
     await _close(scene)

@@ -18,6 +18,9 @@ frame waiting behind them waited that long.
 * ``timeout_checker`` still calls ``check_timeouts`` of every connection every two seconds, in
   chunks of ``SWEEP_CHUNK`` with the loop free between them.
 
+Its TCP ports also accept connections as ``EagerTCPServer``, which sends a WebSocket frame when
+it is written instead of on the reactor's next turn (see the class).
+
 It is used by the ``daphne`` command (``install``, called from ``config/asgi.py`` before Daphne
 builds its server), so a deployment still starts ``daphne config.asgi:application``. It relies
 on Daphne's ``connections`` entries (``application_instance``, ``disconnected``): the version
@@ -33,6 +36,7 @@ import time
 from typing import Any
 
 from daphne.server import Server
+from twisted.internet import tcp
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,45 @@ def _reactor() -> Any:
     return reactor
 
 
+class EagerTCPServer(tcp.Server):
+    """A TCP connection that sends at once what is written while nothing waits to be sent.
+
+    Twisted buffers every ``write`` and sends it on the reactor's next turn, registering the
+    socket for writability and removing it again once written: two ``epoll_ctl`` calls and a
+    loop turn per WebSocket frame (an open Twisted issue, #5303). In a queue fan-out that was
+    a fifth of the event loop's time at 10,000 sockets (docs/BENCHMARKS.md, seventh slice).
+
+    Only for connections with Nagle's algorithm off, which autobahn sets on every WebSocket
+    (``tcpNoDelay``): there each frame goes out as its own segment anyway. An HTTP response
+    (Nagle on) keeps Twisted's coalescing of its small writes. When something is already
+    buffered, when the socket takes only part of the data or when it fails, Twisted's own
+    path takes over (the rest buffered and sent in order; a lost connection noticed by its
+    ``doWrite``, as before). It reads Twisted's buffer attributes: pinned in pyproject.toml.
+    """
+
+    eager = False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        super().setTcpNoDelay(enabled)
+        self.eager = bool(enabled)
+
+    def write(self, data: bytes) -> None:
+        if (
+            self.eager
+            and data
+            and self.connected
+            and not self._writeDisconnected
+            and not self._tempDataBuffer
+            and self.offset == len(self.dataBuffer)
+        ):
+            sent = self.writeSomeData(data)
+            if isinstance(sent, int) and sent > 0:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        super().write(data)
+
+
 class LoketServer(Server):
     """See the module docstring."""
 
@@ -60,6 +103,12 @@ class LoketServer(Server):
         # Protocols to look at in the next application check.
         self.settling: set[Any] = set()
         LoketServer.current = self
+
+    def listen_success(self, port: Any) -> None:
+        # Before the reactor runs, so before any connection is accepted on the port.
+        if isinstance(port, tcp.Port) and port.transport is tcp.Server:
+            port.transport = EagerTCPServer
+        super().listen_success(port)
 
     def protocol_disconnected(self, protocol: Any) -> None:
         super().protocol_disconnected(protocol)

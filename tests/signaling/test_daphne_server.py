@@ -118,7 +118,7 @@ async def test_closed_failed_and_stuck_connections_are_settled(probe: Probe) -> 
     await stuck.close()
     # The stuck application is cancelled once the close timeout (2 s) has passed.
     figures = await settled(probe, 1, timeout=15)
-    assert figures == {"server": "LoketServer", "connections": 1, "settling": 0}
+    assert figures == {"server": "LoketServer", "connections": 1, "settling": 0, "transports": []}
     log = probe.log()
     assert "Exception inside application: probe failure" in log
     assert "took too long to shut down and was killed" in log
@@ -162,3 +162,22 @@ def test_config_asgi_installs_it_only_for_the_daphne_command(
     assert done.returncode == 0, done.stderr.decode()
     expected = "LoketServer True" if under_daphne else "no daphne False"
     assert done.stdout.decode().split("\n")[-2] == expected
+
+
+async def test_frames_written_at_once_arrive_whole_and_in_order(probe: Probe) -> None:
+    # WebSockets are sent on by EagerTCPServer: small frames go out as they are written, and
+    # what the socket does not take at once (frames of 200 KB, beyond its buffer) is buffered
+    # and sent in order by Twisted, interleaved with small ones.
+    sockets = [await connect(probe.ws("/burst"), max_size=2**22) for _ in range(3)]
+    figures = await asyncio.to_thread(probe.count)
+    assert figures["transports"] == ["EagerTCPServer"]
+    plan = [(500, 100), (20, 200_000), (500, 100)]
+    for ws in sockets:
+        for count, size in plan:
+            await ws.send(f"{count} {size}")
+    for ws in sockets:
+        for count, size in plan:
+            for number in range(count):
+                frame = await asyncio.wait_for(ws.recv(), 20)
+                assert frame[:8] == f"{number:08d}" and len(frame) == 8 + size
+        await ws.close()

@@ -1,9 +1,11 @@
 """A small ASGI application for tests/signaling/test_daphne_server.py, served by the real
 ``daphne`` command with Loket's server class installed (as config/asgi.py does).
 
-WebSocket paths: ``/ok`` echoes and ends on disconnect; ``/raise`` fails on its first message;
-``/stuck`` ignores the disconnect and never ends. HTTP ``/count`` answers with the number of
-connections the server holds and how many it is still settling."""
+WebSocket paths: ``/ok`` echoes and ends on disconnect; ``/burst`` answers a message "N SIZE"
+with N numbered frames of SIZE characters, sent back to back; ``/raise`` fails on its first
+message; ``/stuck`` ignores the disconnect and never ends. HTTP ``/count`` answers with the
+number of connections the server holds, how many it is still settling, and the classes of the
+WebSockets' transports."""
 
 from __future__ import annotations
 
@@ -25,6 +27,13 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 "server": type(server).__name__ if server else None,
                 "connections": len(server.connections) if server else -1,
                 "settling": len(server.settling) if server else -1,
+                "transports": sorted(
+                    {
+                        type(protocol.transport).__name__
+                        for protocol in (server.connections if server else {})
+                        if type(protocol).__name__ == "WebSocketProtocol"
+                    }
+                ),
             }
         ).encode()
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -41,6 +50,11 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if path == "/stuck":
                 await asyncio.Event().wait()
             return
+        if path == "/burst":
+            count, size = (int(part) for part in message["text"].split())
+            for number in range(count):
+                await send({"type": "websocket.send", "text": f"{number:08d}" + "x" * size})
+            continue
         if path == "/raise":
             raise RuntimeError("probe failure")
         await send({"type": "websocket.send", "text": message.get("text", "")})

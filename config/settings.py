@@ -305,6 +305,19 @@ LOKET["PRECHECK_MAX_SECONDS"] = env_int("LOKET_PRECHECK_MAX_SECONDS", 30, minimu
 # Printed once Daphne listens (`make run` sets it; consult/runtime.py).
 LOKET["READY_MESSAGE"] = os.environ.get("LOKET_READY_MESSAGE", "")
 
+# Records (docs/RECORDS.md). The office's Ed25519 signing key, generated on first use into this
+# file unless it exists (every process of an instance must read the same file); the log's origin
+# names the office in every statement and checkpoint.
+LOKET["SIGNING_KEY_FILE"] = os.environ.get(
+    "LOKET_SIGNING_KEY_FILE",
+    str(Path(os.environ.get("LOKET_DATA_DIR", str(BASE_DIR / "var"))) / "signing-key.pem"),
+)
+LOKET["LOG_ORIGIN"] = os.environ.get("LOKET_LOG_ORIGIN", "loket.invalid/records")
+if not LOKET["LOG_ORIGIN"] or any(c.isspace() or c == "+" for c in LOKET["LOG_ORIGIN"]):
+    raise ImproperlyConfigured("LOKET_LOG_ORIGIN must be a name without spaces or '+'.")
+# The sweeper signs a new checkpoint when the log has grown and the last is this old (seconds).
+LOKET["CHECKPOINT_INTERVAL"] = env_int("LOKET_CHECKPOINT_INTERVAL", 60, minimum=1)
+
 
 # --- Abuse limits: client address, rate limits, login lockout (consult/guard/address.py,
 # consult/guard/throttle.py, consult/guard/lockout.py; README "Abuse limits") ---

@@ -13,15 +13,20 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     CannedReply,
+    Checkpoint,
     Connection,
     Consultation,
     DeclinedOffer,
     InternalNote,
     KnowledgeArticle,
+    MaskingRule,
     OfficeHoliday,
     OfficeHours,
     OfflineQuestion,
+    RecordStatement,
+    RetentionRule,
     ServerProcess,
+    SigningKey,
     StaffProfile,
     Topic,
     TranscriptAccess,
@@ -249,8 +254,57 @@ class TranscriptAccessAdmin(_ReadOnlyAdmin):
         "at",
         "reader",
         "via",
+        "seq",
+        "reason",
         "consultation",
     )
+    readonly_fields = fields
+
+
+@admin.register(MaskingRule)
+class MaskingRuleAdmin(admin.ModelAdmin):
+    """What each role sees of each kind of personal identifier in each output; without a rule,
+    the built-in default (docs/RECORDS.md, "Personal data")."""
+
+    list_display = ["role", "output", "kind", "action"]
+    list_filter = ["role", "output", "action"]
+    list_editable = ["action"]
+
+
+@admin.register(RetentionRule)
+class RetentionRuleAdmin(admin.ModelAdmin):
+    """How long each kind of data is kept after a consultation ends; without a rule, the
+    default (docs/RECORDS.md, "Retention")."""
+
+    list_display = ["data", "days"]
+
+
+@admin.register(RecordStatement)
+class RecordStatementAdmin(_ReadOnlyAdmin):
+    """The office's log (docs/RECORDS.md): every seal and addendum, as signed."""
+
+    list_display = ["index", "consultation", "n", "created_at"]
+    list_select_related = ["consultation"]
+    search_fields = ["=consultation__public_id"]
+    fields = ("index", "consultation", "n", "statement", "signature", "hash", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(_ReadOnlyAdmin):
+    """The log's signed checkpoints, as published at /.well-known/loket/checkpoint."""
+
+    list_display = ["size", "created_at", "root"]
+    fields = ("size", "root", "note", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(_ReadOnlyAdmin):
+    """The office's public keys (``manage.py signing_key --rotate`` adds one)."""
+
+    list_display = ["key_id", "created_at", "retired_at"]
+    fields = ("key_id", "public_key", "created_at", "retired_at")
     readonly_fields = fields
 
 

@@ -58,6 +58,19 @@ class TextTooLong(DomainError):
         super().__init__(message or f"The message is longer than {limit} characters.")
 
 
+class Sealed(DomainError):
+    code = "sealed"
+    message = "This consultation's transcript is sealed; nothing can be added to it."
+
+
+class ChainBroken(DomainError):
+    """The stored chain does not continue (an entry the next one would chain to is missing):
+    the transcript was changed outside Loket, and nothing more is added to it."""
+
+    code = "chain_broken"
+    message = "This consultation's record is damaged; nothing can be added to it."
+
+
 class TokenInvalid(DomainError):
     code = "token_invalid"
     message = "The token is not valid."

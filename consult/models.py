@@ -203,6 +203,10 @@ class Consultation(models.Model):
     # Rotating this invalidates every token issued for the consultation.
     token_nonce = models.CharField(max_length=32)
     last_seq = models.PositiveIntegerField(default=0)
+    # When its transcript was sealed (docs/RECORDS.md): nothing is appended to it after that.
+    sealed_at = models.DateTimeField(null=True, blank=True)
+    # When the applicant's contact details were erased (retention or erasure).
+    contact_purged_at = models.DateTimeField(null=True, blank=True)
     applicant_read_seq = models.PositiveIntegerField(default=0)
     counselor_read_seq = models.PositiveIntegerField(default=0)
 
@@ -248,6 +252,13 @@ class Consultation(models.Model):
                 name="consult_topic_ended",
                 condition=Q(status="ended"),
             ),
+            # The sweeper's look for consultations over but not sealed (records.seal_pending),
+            # every second in every process: none, once all are sealed.
+            models.Index(
+                fields=["id"],
+                name="consult_unsealed",
+                condition=Q(status__in=["ended", "abandoned"], sealed_at__isnull=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -291,6 +302,18 @@ class TranscriptEntry(models.Model):
     # NULL (not "") for system events, so the unique constraint covers only client messages.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField()
+    # The chain (docs/RECORDS.md): a random salt per entry, the salted hash of the text, and the
+    # entry's hash over its fields and the previous entry's hash. Lowercase hexadecimal.
+    salt = models.CharField(max_length=32)
+    text_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    # When the text (and its salt) was erased, and under which rule ("retention:<data>" or
+    # "erasure"); the salted hash stays, so the chain still verifies.
+    purged_at = models.DateTimeField(null=True, blank=True)
+    purge_rule = models.CharField(max_length=40, blank=True)
+    # The text with its personal identifiers masked, where that differs (written at the seal):
+    # what a free-text search matches, so that it cannot probe masked digits. NULL: as ``text``.
+    search_text = models.TextField(null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["consultation", "seq"]
@@ -406,12 +429,204 @@ class TranscriptAccess(models.Model):
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     via = models.CharField(max_length=10)
     at = models.DateTimeField(auto_now_add=True)
+    # Why, when the reader gave a reason (a supervisor revealing a masked value must).
+    reason = models.CharField(max_length=200, blank=True)
+    # What was revealed: the entry's number (a reveal reads one masked message).
+    seq = models.PositiveIntegerField(null=True, blank=True)
+    # The addendum that records this read in the consultation's records (docs/RECORDS.md); None
+    # until it is made (a read before the seal is recorded when the seal is made).
+    addendum_n = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at"]
 
     def __str__(self) -> str:
         return f"{self.reader_id} read {self.consultation_id} via {self.via}"
+
+    @property
+    def via_label(self) -> str:
+        """How it was read, for a person."""
+        labels = {
+            "page": _("transcript page"),
+            "api": _("API"),
+            "admin": _("admin"),
+            "export": _("evidence export"),
+            "reveal": _("revealed with a reason"),
+        }
+        return str(labels.get(self.via, self.via))
+
+
+# ------------------------------------------------------------------ records (docs/RECORDS.md)
+
+
+class SigningKey(models.Model):
+    """A public key the office signs records with, current or retired; the private key lives in
+    a file (``LOKET_SIGNING_KEY_FILE``), never in the database."""
+
+    key_id = models.CharField(max_length=16, unique=True)
+    public_key = models.CharField(max_length=44)  # base64 of the 32 raw bytes
+    created_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"key {self.key_id}"
+
+
+class RecordStatement(models.Model):
+    """One signed statement (a consultation's seal or an addendum to it) and one leaf of the
+    office's Merkle log: ``index`` is its position in the log, without gaps."""
+
+    index = models.PositiveBigIntegerField(primary_key=True)
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="+")
+    # 0 for the seal, then 1, 2, ... for the consultation's addenda.
+    n = models.PositiveIntegerField()
+    # JCS(statement) as text: the leaf's data, byte for byte.
+    statement = models.TextField()
+    signature = models.CharField(max_length=88)
+    hash = models.CharField(max_length=64)
+    # The salts of the texts the statement's record names by their salted hash, by member
+    # ("text" of a note, "comment" of a rating); the texts stay in their own rows.
+    salts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["consultation", "n"], name="statement_n_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement {self.index}"
+
+
+class LogNode(models.Model):
+    """The hash of a complete subtree of the log: leaves [index * 2**level, (index + 1) *
+    2**level), kept as leaves are appended so that roots and proofs need O(log n) reads."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="lognode_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class LogHead(models.Model):
+    """The log's size, in one row that every append locks (appends are serialised)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"log of {self.size}"
+
+
+class Checkpoint(models.Model):
+    """A signed checkpoint of the log (a C2SP signed note), as published."""
+
+    size = models.PositiveBigIntegerField(unique=True)
+    root = models.CharField(max_length=64)
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"
+
+
+class MaskRole(models.TextChoices):
+    COUNSELOR = "counselor", _("Counselor")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    APPLICANT = "applicant", _("Applicant")
+
+
+class MaskOutput(models.TextChoices):
+    LIVE = "live", _("Live console")
+    TRANSCRIPT = "transcript", _("Transcript page and API")
+    SEARCH = "search", _("Search results")
+    EXPORT = "export", _("CSV and exports")
+    OWN_COPY = "own_copy", _("Applicant's own copy")
+
+
+class MaskAction(models.TextChoices):
+    SHOW = "show", _("Show")
+    MASK = "mask", _("Mask")
+    HIDE = "hide", _("Hide")
+
+
+class MaskingRule(models.Model):
+    """What a role sees of one kind of personal identifier in one output (docs/RECORDS.md,
+    "Personal data"); where no rule is set, the built-in default applies."""
+
+    role = models.CharField(_("role"), max_length=12, choices=MaskRole.choices)
+    output = models.CharField(_("output"), max_length=12, choices=MaskOutput.choices)
+    kind = models.CharField(_("kind of data"), max_length=20)
+    action = models.CharField(_("action"), max_length=4, choices=MaskAction.choices)
+
+    class Meta:
+        verbose_name = _("masking rule")
+        verbose_name_plural = _("masking rules")
+        ordering = ["role", "output", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "output", "kind"], name="masking_rule_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}/{self.output}/{self.kind}: {self.action}"
+
+
+class IdentifierToken(models.Model):
+    """A keyed hash of a personal identifier found in a consultation's transcript or contact
+    details (``masking.search_tokens``): search finds the consultation by the identifier typed
+    in full, while the identifier itself is in no index."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=80, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consultation", "token"], name="identifier_token_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"token of {self.consultation_id}"
+
+
+class RetentionData(models.TextChoices):
+    TRANSCRIPT_TEXT = "transcript_text", _("Transcript text")
+    CONTACT = "contact", _("Applicant's contact details")
+    READ_LOG = "read_log", _("Read log")
+    RECORDINGS = "recordings", _("Recordings")
+
+
+class RetentionRule(models.Model):
+    """How long one kind of data is kept after its consultation ends, and why (docs/RECORDS.md,
+    "Retention"); the purge (``manage.py retention_purge``, and the sweeper) erases what is past
+    it."""
+
+    data = models.CharField(_("data"), max_length=20, choices=RetentionData.choices, unique=True)
+    days = models.PositiveIntegerField(_("days kept after the end"))
+    legal_basis = models.TextField(_("legal basis"))
+
+    class Meta:
+        verbose_name = _("retention rule")
+        verbose_name_plural = _("retention rules")
+        ordering = ["data"]
+
+    def __str__(self) -> str:
+        return f"{self.data}: {self.days} days"
 
 
 # ------------------------------------------------------- office hours and offline questions
@@ -633,6 +848,8 @@ class InternalNote(models.Model):
     kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
     text = models.TextField()
     created_at = models.DateTimeField()
+    # As for TranscriptAccess: the addendum that records it, once made.
+    addendum_n = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["consultation", "created_at", "pk"]

@@ -7,6 +7,7 @@ selector called). A wrapper only turns a returned model into the frame a client 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from consult.events.frames import (
 )
 from consult.events.loop import background_work
 from consult.runtime import SERVER_ID
-from consult.selectors import board, consultations, knowledge, queue, transcript
+from consult.selectors import board, consultations, knowledge, privacy, queue, transcript
 from consult.services import calls, chat_loop, notes, offers, presence, sessions
 from consult.services import consultations as consultation_services
 from consult.services import knowledge as knowledge_services
@@ -38,6 +39,17 @@ REPLAY_PAGE = 500
 
 
 # ---------------------------------------------------------------- connections
+
+
+def masked_text(text: str, actions: Mapping[str, str]) -> str:
+    """``selectors.privacy.masked_text`` (no database): a live frame's text as the connection's
+    masking policy shows it."""
+    return privacy.masked_text(text, actions)  # type: ignore[arg-type]
+
+
+def masked_name(name: str, action: str) -> str:
+    """``selectors.privacy.masked_name`` (no database)."""
+    return privacy.masked_name(name, action)
 
 
 @database_sync_to_async

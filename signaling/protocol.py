@@ -320,6 +320,8 @@ ERROR_CODES: dict[str, str] = {
     "invalid_state": "The consultation's state does not allow this now.",
     "over_capacity": "The counselor has no free capacity for this.",
     "office_closed": "Outside office hours (or after the last entry): no new consultations.",
+    "sealed": "The consultation is over and its transcript sealed: nothing can be added to it.",
+    "chain_broken": "The consultation's stored record is damaged: nothing more is added to it.",
     "unavailable": (
         "The server lost its database connection; send the same frame again (a chat.send with "
         "the same client_msg_id is stored once)."

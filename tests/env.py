@@ -1,6 +1,7 @@
 """Test-run environment, loaded as a plugin (-p tests.env) before Django reads its settings."""
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("LOKET_SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
@@ -16,6 +17,8 @@ os.environ.setdefault("LOKET_REDIS_PREFIX", f"loket-test-{uuid.uuid4().hex[:8]}"
 # Office hours are off unless a test turns them on (settings.LOKET["ENFORCE_HOURS"]), so the suite
 # passes at any hour; child processes inherit this (tests/support/servers.py sets it for its own).
 os.environ.setdefault("LOKET_ENFORCE_HOURS", "0")
+# The run's own data directory (the office's signing key); child processes inherit it.
+os.environ.setdefault("LOKET_DATA_DIR", tempfile.mkdtemp(prefix="loket-test-data-"))
 # The suite joins the queue and leaves offline questions hundreds of times from 127.0.0.1;
 # tests/security/test_rate_limits.py sets the limits it tests itself.
 for _limit in ("JOIN", "OFFLINE"):

@@ -16,11 +16,13 @@ from ..models import (
     Consultation,
     ConsultationStatus,
     EntryKind,
+    IdentifierToken,
     StaffProfile,
     TranscriptEntry,
 )
 from .consultations import consultation_for_staff
 from .figures import office_today, period_bounds
+from .privacy import query_tokens
 
 
 def entries_after(*, consultation_id: int, after_seq: int, limit: int = 500) -> list[Entry]:
@@ -71,6 +73,9 @@ class TranscriptQuery:
     outcome: str = ""
     rating: int | None = None
     text: str = ""
+    # Keyed hashes of identifiers typed in full (``privacy.query_tokens``): the page puts these
+    # in its URL instead of the identifier itself.
+    tokens: frozenset[str] = frozenset()
 
     def period(self) -> tuple[date, date]:
         """The office days searched: as given; without an end, up to today; without a start,
@@ -107,9 +112,21 @@ def transcript_search(*, staff: StaffProfile, query: TranscriptQuery) -> QuerySe
     if query.rating is not None:
         qs = qs.filter(rating=query.rating)
     text = query.text.strip()[:MAX_TEXT_QUERY]
-    if text:
+    tokens = set(query.tokens) | query_tokens(text)
+    if tokens:
+        # An identifier typed in full (a NIK with or without its dots, a phone number as 08...
+        # or +62...) finds the consultation by its keyed hash (IdentifierToken), whatever the
+        # way it was written in the conversation or the contact details.
+        qs = qs.filter(
+            Exists(IdentifierToken.objects.filter(consultation=OuterRef("pk"), token__in=tokens))
+        )
+    elif text:
+        # Matched against the text with its identifiers masked (``search_text``, where it
+        # differs), so that a search cannot probe the digits the results would mask.
         said = TranscriptEntry.objects.filter(
-            consultation=OuterRef("pk"), kind=EntryKind.MESSAGE, text__icontains=text
+            Q(search_text__isnull=True, text__icontains=text) | Q(search_text__icontains=text),
+            consultation=OuterRef("pk"),
+            kind=EntryKind.MESSAGE,
         )
         qs = qs.filter(Exists(said))
     return (

@@ -13,6 +13,7 @@ call here too.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -41,9 +42,12 @@ from .calls import CALL_FIELDS, call_close
 from .locking import consultation_lock, contacts_lock
 from .notes import note_record
 from .office import office_check_accepting
+from .records import consultation_seal
 from .routing import queue_dispatch
 from .tokens import applicant_token_issue, new_token_nonce
 from .transcript import system_event_add
+
+log = logging.getLogger(__name__)
 
 
 def _released_in(deadline: datetime | None) -> int | None:
@@ -206,11 +210,21 @@ def _finish(consultation: Consultation, *, status: str, ended_by: str, reason: s
             *CALL_FIELDS,
         ]
     )
-    system_event_add(
+    last = system_event_add(
         consultation,
         event="ended" if status == ConsultationStatus.ENDED else "abandoned",
         data={"by": ended_by, "reason": reason},
     )
+    # The transcript is complete: sealed in this transaction (docs/RECORDS.md). If sealing
+    # fails (the key file cannot be read, say), the consultation still ends, unsealed: the
+    # sweeper's ``seal_pending`` seals it on a later pass, and ``transcript_verify`` reports it
+    # until then.
+    try:
+        with transaction.atomic():
+            consultation_seal(consultation, last_seq=last.seq, head=last.hash)
+    except Exception:
+        consultation.sealed_at = None
+        log.exception("sealing a consultation that ended failed; the sweeper retries")
     publish.consultation_changed(consultation)
 
 

@@ -9,6 +9,7 @@ from ..errors import DomainError, InvalidInput, InvalidState
 from ..events import publish
 from ..models import Consultation, ConsultationStatus
 from .locking import consultation_lock
+from .records import rating_addendum
 
 MAX_COMMENT = 1000
 
@@ -36,5 +37,7 @@ def consultation_rate(*, consultation_id: int, stars: int, comment: str = "") ->
         consultation.rating_comment = comment.strip()
         consultation.rated_at = timezone.now()
         consultation.save(update_fields=["rating", "rating_comment", "rated_at"])
+        if consultation.sealed_at is not None:
+            rating_addendum(consultation)
         publish.consultation_changed(consultation)
     return consultation

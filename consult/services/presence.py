@@ -35,6 +35,7 @@ from ..models import (
     StaffProfile,
 )
 from ..selectors.consultations import consultation_is_held, staff_consultations
+from ..selectors.privacy import live_policy
 from ..selectors.queue import queue_snapshots
 from ..selectors.topics import topics_active
 from .consultations import consultation_release
@@ -133,6 +134,9 @@ def staff_connection_open(*, user: Any, server_id: str, channel_name: str) -> di
         "held": [(c.pk, c.topic_id, ConsultationState.of(c, for_staff=True)) for c in held],
         "topic_ids": topic_ids,
         "snapshots": queue_snapshots(topic_ids=topic_ids),
+        # The masking policy of the live console for this role (docs/RECORDS.md): None when it
+        # shows everything, as by default for a counselor.
+        "live_mask": live_policy(staff.role),
     }
 
 

@@ -6,6 +6,7 @@ in every process at the same time. ``consult/runtime.py`` runs it in each server
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,7 +29,14 @@ from .consultations import applicant_abandon
 from .locking import row_lock
 from .offers import offer_expire
 from .presence import connection_drop, counselor_lose
+from .records import checkpoint_due, office_key_register, seal_pending
+from .retention import retention_purge
 from .routing import queue_dispatch
+
+# The retention purge runs in each process's sweeper once an hour (and at its first sweep, with
+# the office key made and published if there is none yet).
+PURGE_EVERY = 3600.0
+_purged_at = -PURGE_EVERY
 
 
 def connections_reap() -> int:
@@ -104,4 +112,13 @@ def sweep_due() -> dict[str, int]:
         done["call_requests"] += int(call_request_expire(consultation_id=consultation_id))
     # Safety net for any trigger that was missed (e.g. a process died between commit and routing).
     queue_dispatch()
+    # Records (docs/RECORDS.md): consultations over but not sealed (from before records), and a
+    # checkpoint of the log when it has grown.
+    done["sealed"] = seal_pending()
+    done["checkpoints"] = int(checkpoint_due(min_age=settings.LOKET["CHECKPOINT_INTERVAL"]))
+    global _purged_at
+    if time.monotonic() - _purged_at >= PURGE_EVERY:
+        office_key_register()
+        _purged_at = time.monotonic()
+        done["purged"] = sum(retention_purge().values())
     return done

@@ -11,12 +11,14 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..errors import (
+    ChainBroken,
     ClientMsgIdReused,
     DomainError,
     Forbidden,
     InvalidInput,
     InvalidState,
     NotFound,
+    Sealed,
     TextTooLong,
 )
 from ..events import publish
@@ -27,27 +29,32 @@ from ..models import (
     ConsultationStatus,
     EntryKind,
     StaffProfile,
-    TranscriptAccess,
     TranscriptEntry,
 )
+from ..records import chain
 from ..selectors.consultations import consultation_holder_check
 from ..selectors.transcript import transcript_read
 from .locking import consultation_lock
+from .records import read_record
 
 
-def transcript_access_record(*, consultation: Consultation, reader: Any, via: str) -> None:
+def transcript_access_record(
+    *, consultation: Consultation, reader: Any, via: str, reason: str = "", seq: int | None = None
+) -> None:
     """Record that ``reader`` (a user) read the consultation's transcript, ``via`` the page, the
-    API or the admin (``TranscriptAccess``)."""
-    TranscriptAccess.objects.create(consultation=consultation, reader=reader, via=via)
+    API, the admin or a reveal (``TranscriptAccess``, and an addendum to its records)."""
+    read_record(consultation_id=consultation.pk, reader=reader, via=via, reason=reason, seq=seq)
 
 
 def transcript_open(
-    *, staff: StaffProfile, public_id: str, via: str
+    *, staff: StaffProfile, public_id: str, via: str, reason: str = "", seq: int | None = None
 ) -> tuple[Consultation, list[TranscriptEntry]]:
     """The whole transcript for a staff member allowed to read it (``transcript_read``), the read
     recorded ``via`` the page or the API. A refused read (NotFound, Forbidden) records nothing."""
     consultation, entries = transcript_read(staff=staff, public_id=public_id)
-    transcript_access_record(consultation=consultation, reader=staff.user, via=via)
+    transcript_access_record(
+        consultation=consultation, reader=staff.user, via=via, reason=reason, seq=seq
+    )
     return consultation, entries
 
 
@@ -67,23 +74,61 @@ def entry_add(
 
     It takes the next sequence number, unless the caller already took it (``seq_taken``: the
     chat path takes it and the row lock in one statement, ``_seq_take``)."""
+    if consultation.sealed_at is not None:
+        raise Sealed()
     if not seq_taken:
         consultation.last_seq += 1
         Consultation.objects.filter(pk=consultation.pk).update(last_seq=consultation.last_seq)
+    seq = consultation.last_seq
+    data = data or {}
+    created_at = timezone.now()
+    salt = chain.new_salt()
+    text_digest = chain.text_hash(salt, text)
     entry = TranscriptEntry.objects.create(
         consultation=consultation,
-        seq=consultation.last_seq,
+        seq=seq,
         kind=kind,
         author_role=author_role,
         author=author,
         text=text,
         event=event,
-        data=data or {},
+        data=data,
         client_msg_id=client_msg_id,
-        created_at=timezone.now(),
+        created_at=created_at,
+        salt=salt,
+        text_hash=text_digest,
+        hash=chain.entry_hash(
+            public_id=str(consultation.public_id),
+            seq=seq,
+            at=created_at,
+            kind=kind,
+            role=author_role,
+            author=author.pk if author else None,
+            event=event,
+            data=data,
+            text_digest=text_digest,
+            prev=_prev_hash(consultation_id=consultation.pk, seq=seq),
+        ),
     )
     publish.entry_appended(consultation, entry)
     return entry
+
+
+def _prev_hash(*, consultation_id: int, seq: int) -> str:
+    """The hash the entry numbered ``seq`` chains to: entry ``seq - 1``'s (ZERO for the first).
+
+    Read after the consultation's row lock was taken, in a statement of its own, so it sees the
+    entry the previous holder of the lock committed."""
+    if seq == 1:
+        return chain.ZERO
+    found = (
+        TranscriptEntry.objects.filter(consultation_id=consultation_id, seq=seq - 1)
+        .values_list("hash", flat=True)
+        .first()
+    )
+    if not found:
+        raise ChainBroken(f"entry {seq - 1} is missing")
+    return found
 
 
 def system_event_add(
@@ -107,23 +152,25 @@ def _seq_take(*, consultation_id: int) -> Consultation:
         # UPDATE and an UPDATE, two round trips on the path of every chat message.
         cursor.execute(
             "UPDATE consult_consultation SET last_seq = last_seq + 1 WHERE id = %s "
-            "RETURNING public_id, status, counselor_id, last_seq",
+            "RETURNING public_id, status, counselor_id, last_seq, sealed_at",
             [consultation_id],
         )
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    public_id, status, counselor_id, last_seq = row
+    public_id, status, counselor_id, last_seq, sealed_at = row
     # As if loaded with .only(): any other field is deferred (read on access), never a default.
     return Consultation.from_db(
         connection.alias,
-        ["id", "public_id", "status", "counselor_id", "last_seq"],
+        ["id", "public_id", "status", "counselor_id", "last_seq", "sealed_at"],
         [
             consultation_id,
             Consultation._meta.get_field("public_id").to_python(public_id),
             status,
             counselor_id,
             last_seq,
+            # Only ever compared with None here (entry_add); SQLite's raw cursor gives text.
+            sealed_at,
         ],
     )
 
@@ -150,29 +197,108 @@ def _one_statement(
     created_at = timezone.now()
     consultations = Consultation._meta.db_table
     entries = TranscriptEntry._meta.db_table
-    sql = (
-        f"WITH taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + %s "  # noqa: S608
+    salts = [chain.new_salt() for _ in messages]
+    digests = [chain.text_hash(salt, text) for salt, (text, _) in zip(salts, messages, strict=True)]
+    p0, p1, p2, p3, p4 = chain.message_sql_parts(
+        role=author_role, author=author.pk if author else None, at=created_at
+    )
+    # The chain (docs/RECORDS.md) is computed here, in the statement that takes the numbers:
+    # each entry's hash is SHA-256 of its JCS encoding, which for a chat message is the constant
+    # parts (chain.message_sql_parts) joined with the public id, the previous hash, its number and
+    # its text's salted hash (all ASCII: convert_to is the identity on them). The first message's
+    # previous hash is read from the entry before it; if that entry committed after this
+    # statement's snapshot (a writer that held the row lock before it), the read finds nothing,
+    # the hash is NULL, the NOT NULL column refuses it, and the whole statement is undone: the
+    # caller takes the transaction's path, whose own read sees it.
+    taken = (
+        f"taken AS (UPDATE {consultations} AS c SET last_seq = c.last_seq + %s "  # noqa: S608
         f"WHERE c.id = %s AND {rule} RETURNING c.public_id, c.status, c.counselor_id, "
-        f"c.last_seq), stored AS (INSERT INTO {entries} (consultation_id, seq, kind, "
-        "author_role, author_id, text, event, data, client_msg_id, created_at) "
-        "SELECT %s, taken.last_seq - %s + item.n, %s, %s, %s, item.text, '', '{}'::jsonb, "
-        "item.client_msg_id, %s FROM taken, unnest(%s::text[], %s::text[]) WITH ORDINALITY "
-        "AS item(text, client_msg_id, n) RETURNING id, seq) SELECT stored.id, stored.seq, "
-        "taken.public_id, taken.status, taken.counselor_id, taken.last_seq FROM stored, taken "
-        "ORDER BY stored.seq"
+        "c.last_seq)"
+    )
+    # The hash of the entry before the first message: ZERO for the first of all.
+    first_prev = (
+        "CASE WHEN taken.last_seq = %s THEN %s ELSE (SELECT e.hash FROM "  # noqa: S608
+        f"{entries} AS e WHERE e.consultation_id = %s AND e.seq = taken.last_seq - %s) END"
+    )
+    digest = (
+        "encode(sha256(convert_to(%s || taken.public_id::text || %s || {prev} || %s || "
+        "({seq})::text || %s || {text_hash} || %s, 'UTF8')), 'hex')"
+    )
+    columns = (
+        f"INSERT INTO {entries} (consultation_id, seq, kind, author_role, author_id, text, "
+        "event, data, client_msg_id, created_at, salt, text_hash, hash, purge_rule)"
+    )
+    returned = (
+        "RETURNING id, seq, salt, text_hash, hash) SELECT stored.id, stored.seq, "
+        "taken.public_id, taken.status, taken.counselor_id, taken.last_seq, stored.salt, "
+        "stored.text_hash, stored.hash FROM stored, taken ORDER BY stored.seq"
+    )
+    head = [count, consultation_id, *rule_params]
+    prev_params = [count, chain.ZERO, consultation_id, count]
+    author_id = author.pk if author else None
+    if count == 1:
+        # The common case, without the recursion (a third of the statement's time).
+        sql = (
+            f"WITH {taken}, stored AS ({columns} SELECT %s, taken.last_seq, %s, %s, %s, %s, '', "  # noqa: S608
+            "'{}'::jsonb, %s, %s, %s, %s, "
+            + digest.format(prev=first_prev, seq="taken.last_seq", text_hash="%s")
+            + f", '' FROM taken {returned}"
+        )
+        (text, client_msg_id), salt, text_digest = messages[0], salts[0], digests[0]
+        params = [
+            *head,
+            consultation_id,
+            EntryKind.MESSAGE,
+            author_role,
+            author_id,
+            text,
+            client_msg_id,
+            created_at,
+            salt,
+            text_digest,
+            p0,
+            p1,
+            *prev_params,
+            p2,
+            p3,
+            text_digest,
+            p4,
+        ]
+        return sql, params, created_at
+    # Several messages: each hash chains to the one before it, so the statement computes them
+    # in order (a recursive CTE over the messages' ordinal numbers).
+    sql = (
+        f"WITH RECURSIVE {taken}, item AS (SELECT * FROM unnest(%s::text[], %s::text[], "  # noqa: S608
+        "%s::text[], %s::text[]) WITH ORDINALITY AS item(text, client_msg_id, salt, text_hash, "
+        f"n)), link AS (SELECT 0::bigint AS n, {first_prev} AS hash FROM taken UNION ALL "
+        "SELECT link.n + 1, "
+        + digest.format(
+            prev="link.hash", seq="taken.last_seq - %s + link.n + 1", text_hash="item.text_hash"
+        )
+        + " FROM link JOIN item ON item.n = link.n + 1 CROSS JOIN taken), "  # noqa: S608
+        f"stored AS ({columns} SELECT %s, taken.last_seq - %s + item.n, %s, %s, %s, item.text, "
+        "'', '{}'::jsonb, item.client_msg_id, %s, item.salt, item.text_hash, link.hash, '' "
+        f"FROM taken, item JOIN link ON link.n = item.n {returned}"
     )
     params = [
+        *head,
+        [text for text, _ in messages],
+        [client_msg_id for _, client_msg_id in messages],
+        salts,
+        digests,
+        *prev_params,
+        p0,
+        p1,
+        p2,
         count,
-        consultation_id,
-        *rule_params,
+        p3,
+        p4,
         consultation_id,
         count,
         EntryKind.MESSAGE,
         author_role,
-        author.pk if author else None,
+        author_id,
         created_at,
-        [text for text, _ in messages],
-        [client_msg_id for _, client_msg_id in messages],
     ]
     return sql, params, created_at
 
@@ -190,7 +316,7 @@ def _publish_stored(
     """The entries the one statement stored, as models, from its rows (one per message, in
     ``seq`` order), each published in that order (``committed``: sent now, the statement has
     committed; see ``publish.entry_appended``)."""
-    _, _, public_id, status, counselor_id, last_seq = rows[0]
+    _, _, public_id, status, counselor_id, last_seq, *_ = rows[0]
     consultation = Consultation.from_db(
         DEFAULT_DB_ALIAS,
         ["id", "public_id", "status", "counselor_id", "last_seq"],
@@ -203,7 +329,9 @@ def _publish_stored(
         ],
     )
     stored = []
-    for (entry_id, seq, *_), (text, client_msg_id) in zip(rows, messages, strict=True):
+    for (entry_id, seq, *_, salt, text_digest, digest), (text, client_msg_id) in zip(
+        rows, messages, strict=True
+    ):
         entry = TranscriptEntry(
             id=entry_id,
             consultation=consultation,
@@ -216,6 +344,9 @@ def _publish_stored(
             data={},
             client_msg_id=client_msg_id,
             created_at=created_at,
+            salt=salt,
+            text_hash=text_digest,
+            hash=digest,
         )
         entry._state.adding = False
         entry._state.db = DEFAULT_DB_ALIAS
@@ -357,12 +488,17 @@ def transcript_append(
     try:
         entry = None
         if connection.vendor == "postgresql" and connection.get_autocommit():
-            stored = _append_in_one_statement(
-                consultation_id=consultation_id,
-                author_role=author_role,
-                author=author,
-                messages=[(text, client_msg_id)],
-            )
+            try:
+                stored = _append_in_one_statement(
+                    consultation_id=consultation_id,
+                    author_role=author_role,
+                    author=author,
+                    messages=[(text, client_msg_id)],
+                )
+            except IntegrityError:
+                # A repeat, or the chain's read raced another writer (_one_statement): the
+                # general path finds out which.
+                stored = None
             entry = stored[0] if stored else None
         if entry is None:
             # Inside a caller's transaction, on SQLite, or refused by the one statement (which

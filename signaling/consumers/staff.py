@@ -3,8 +3,11 @@ supervisors (every queue and status, read-only), authenticated by their Django s
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
+
+from pydantic import BaseModel
 
 from consult.errors import Forbidden
 from consult.events import groups, publish
@@ -45,6 +48,8 @@ class StaffConsumer(BaseConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
         self.staff = opened["staff"]
+        # The live console's masking policy, as of this connection's opening (None: show all).
+        self.live_mask: dict[str, str] | None = opened.get("live_mask")
         self.hold_connection(opened["connection_id"])
         # Joined before the session's first check, so that a logout or account change committed
         # after that check arrives as an event. (A failed check closes; disconnect then closes
@@ -196,6 +201,40 @@ class StaffConsumer(BaseConsumer):
                 return
         self.snapshots_sent[topic] = frame.data
         await self.send_outgoing(frame)
+
+    # ---------------------------------------------------------------- masking (live console)
+
+    def _masked(self, kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """A frame's values as the live console's masking policy shows them (docs/RECORDS.md):
+        entries' and notes' texts, and the applicant's name in a consultation's state; None
+        when nothing in it changes."""
+        if not self.live_mask:
+            return None
+        if kind in ("entry", "note") and isinstance(data.get("text"), str) and data["text"]:
+            shown = bridge.masked_text(data["text"], self.live_mask)
+            return {**data, "text": shown} if shown != data["text"] else None
+        if kind == "consultation.state" and data.get("applicant_name"):
+            name = bridge.masked_name(data["applicant_name"], self.live_mask.get("name", "mask"))
+            return {**data, "applicant_name": name} if name != data["applicant_name"] else None
+        return None
+
+    async def send_outgoing(self, frame: Outgoing) -> None:
+        """Frames as the live console's masking policy shows them; with a counselor's default
+        policy (show everything), sent as published."""
+        masked = self._masked(frame.type, frame.data)
+        if masked is not None:
+            text = json.dumps(masked, ensure_ascii=False, separators=(",", ":"))
+            frame = Outgoing(masked, text)
+        await super().send_outgoing(frame)
+
+    async def send_frame(self, frame: BaseModel) -> None:
+        """As ``send_outgoing``, for frames this connection built (replays, notes, states)."""
+        kind = getattr(frame, "type", "")
+        if self.live_mask and kind in ("entry", "note", "consultation.state"):
+            masked = self._masked(kind, frame.model_dump(mode="json"))
+            if masked is not None:
+                frame = type(frame).model_validate(masked)
+        await super().send_frame(frame)
 
     async def on_state(self, consultation_id: int, frame: Outgoing) -> None:
         """A consultation's state changed. Whether it concerns this counselor is read from the

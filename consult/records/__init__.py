@@ -1,0 +1,1 @@
+"""Transcripts as evidence: hash chain, statements, keys, Merkle log (docs/RECORDS.md)."""

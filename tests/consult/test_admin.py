@@ -32,12 +32,10 @@ def test_every_consult_model_is_registered_or_shown_with_its_consultation() -> N
     }
     inlines = {inline.model for inline in admin.site._registry[models.Consultation].inlines}
     assert inlines == {models.TranscriptEntry, models.InternalNote}
-    # Locks and the log's internal node hashes: nothing an administrator reads.
-    assert everything - registered - inlines == {
-        models.DispatchLock,
-        models.LogHead,
-        models.LogNode,
-    }
+    # Locks, the log's internal node hashes and the keyed search tokens: nothing an
+    # administrator reads.
+    internal = {models.DispatchLock, models.LogHead, models.LogNode, models.IdentifierToken}
+    assert everything - registered - inlines == internal
 
 
 @pytest.mark.parametrize(

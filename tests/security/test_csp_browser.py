@@ -172,7 +172,7 @@ def test_every_page_runs_under_the_policy_without_a_violation(
             supervisor.wait_for_load_state("networkidle")
             supervisor.goto(base + "/supervisor/figures/")
             supervisor.goto(base + "/transcripts/?q=Siang")
-            row = supervisor.locator("tr", has_text="Ani")
+            row = supervisor.locator("tr", has_text="A***")
             expect(row).to_be_visible()
             row.get_by_role("link").first.click()
             expect(supervisor.locator(".timeline")).to_contain_text("Siang, Bu.")

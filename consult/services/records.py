@@ -86,8 +86,8 @@ def _log_append(
     )
     # The complete subtrees this leaf completes: itself, then each parent whose right child it
     # ends (index + 1 a multiple of 2**level).
-    nodes = [LogNode(level=0, index=index, hash=leaf_hash(data).hex())]
     right = leaf_hash(data)
+    nodes = [LogNode(level=0, index=index, hash=right.hex())]
     level, position = 0, index
     while position % 2 == 1:
         left = stored_node(level, position - 1)
@@ -342,14 +342,6 @@ def checkpoint_publish() -> Checkpoint:
         size=size, defaults={"root": root.hex(), "note": note, "created_at": now}
     )
     return checkpoint
-
-
-def checkpoint_covering(size: int) -> Checkpoint:
-    """A checkpoint of a tree of at least ``size`` leaves: the latest, or a new one."""
-    latest = Checkpoint.objects.first()
-    if latest is not None and latest.size >= size:
-        return latest
-    return checkpoint_publish()
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:

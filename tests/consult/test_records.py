@@ -73,7 +73,7 @@ def _verify(*public_ids: str, all_: bool = False, checkpoint: str | None = None)
 
 
 def _bundle(consultation: Consultation, audience: str = "staff") -> dict[str, Any]:
-    checkpoint = records.checkpoint_covering(records.log_size())
+    checkpoint = records.checkpoint_publish()
     return evidence_bundle(consultation, checkpoint=checkpoint, audience=audience)  # type: ignore[arg-type]
 
 
